@@ -1,0 +1,78 @@
+// The traits table: one constexpr row per supported type, keyed by the GGUF
+// ggml_type id. Everything that needs "how big / how to convert" asks here.
+#pragma once
+
+#include <cstddef>
+
+#include "formats/fp.h"
+#include "formats/iquants.h"
+#include "formats/kquants.h"
+#include "formats/legacy.h"
+#include "formats/reference.h"
+#include "qlm/formats.h"
+
+namespace qlm::fmt {
+
+struct TypeTraits {
+    TypeInfo info;
+    DequantizeRowFn dequantize_row;
+    QuantizeRowFn quantize_row;
+    VecDotFn vec_dot;
+};
+
+using T = GgmlType;
+// clang-format off
+inline constexpr TypeTraits kTypeTraits[] = {
+    // type       name      block   bytes                   partner   quant  dequantize            quantize            vec_dot
+    {{T::F32,    "F32",    1,      4,                      T::F32,   false}, dequantize_row_f32,    quantize_row_f32,    vec_dot_f32},
+    {{T::F16,    "F16",    1,      2,                      T::F16,   false}, dequantize_row_f16,    quantize_row_f16,    vec_dot_f16},
+    {{T::Q4_0,   "Q4_0",   QK4_0,  sizeof(block_q4_0),     T::Q8_0,  true},  dequantize_row_q4_0,   quantize_row_q4_0,   vec_dot_q4_0},
+    {{T::Q4_1,   "Q4_1",   QK4_1,  sizeof(block_q4_1),     T::Q8_1,  true},  dequantize_row_q4_1,   quantize_row_q4_1,   vec_dot_q4_1},
+    {{T::Q5_0,   "Q5_0",   QK5_0,  sizeof(block_q5_0),     T::Q8_0,  true},  dequantize_row_q5_0,   quantize_row_q5_0,   vec_dot_q5_0},
+    {{T::Q5_1,   "Q5_1",   QK5_1,  sizeof(block_q5_1),     T::Q8_1,  true},  dequantize_row_q5_1,   quantize_row_q5_1,   vec_dot_q5_1},
+    {{T::Q8_0,   "Q8_0",   QK8_0,  sizeof(block_q8_0),     T::Q8_0,  true},  dequantize_row_q8_0,   quantize_row_q8_0,   vec_dot_q8_0},
+    {{T::Q8_1,   "Q8_1",   QK8_1,  sizeof(block_q8_1),     T::Q8_1,  true},  dequantize_row_q8_1,   quantize_row_q8_1,   vec_dot_q8_1},
+    {{T::Q2_K,   "Q2_K",   QK_K,   sizeof(block_q2_K),     T::Q8_K,  true},  dequantize_row_q2_K,   quantize_row_q2_K,   vec_dot_q2_K},
+    {{T::Q3_K,   "Q3_K",   QK_K,   sizeof(block_q3_K),     T::Q8_K,  true},  dequantize_row_q3_K,   quantize_row_q3_K,   vec_dot_q3_K},
+    {{T::Q4_K,   "Q4_K",   QK_K,   sizeof(block_q4_K),     T::Q8_K,  true},  dequantize_row_q4_K,   quantize_row_q4_K,   vec_dot_q4_K},
+    {{T::Q5_K,   "Q5_K",   QK_K,   sizeof(block_q5_K),     T::Q8_K,  true},  dequantize_row_q5_K,   quantize_row_q5_K,   vec_dot_q5_K},
+    {{T::Q6_K,   "Q6_K",   QK_K,   sizeof(block_q6_K),     T::Q8_K,  true},  dequantize_row_q6_K,   quantize_row_q6_K,   vec_dot_q6_K},
+    {{T::Q8_K,   "Q8_K",   QK_K,   sizeof(block_q8_K),     T::Q8_K,  true},  dequantize_row_q8_K,   quantize_row_q8_K,   vec_dot_q8_K},
+    {{T::IQ4_NL, "IQ4_NL", QK4_NL, sizeof(block_iq4_nl),   T::Q8_0,  true},  dequantize_row_iq4_nl, quantize_row_iq4_nl, vec_dot_iq4_nl},
+    {{T::IQ4_XS, "IQ4_XS", QK_K,   sizeof(block_iq4_xs),   T::Q8_K,  true},  dequantize_row_iq4_xs, quantize_row_iq4_xs, vec_dot_iq4_xs},
+    {{T::BF16,   "BF16",   1,      2,                      T::BF16,  false}, dequantize_row_bf16,   quantize_row_bf16,   vec_dot_bf16},
+    {{T::MXFP4,  "MXFP4",  QK_MXFP4, sizeof(block_mxfp4),  T::Q8_0,  true},  dequantize_row_mxfp4,  quantize_row_mxfp4,  vec_dot_mxfp4},
+};
+// clang-format on
+
+inline constexpr size_t kTypeCount = sizeof(kTypeTraits) / sizeof(kTypeTraits[0]);
+
+// The largest id plus one; ids are sparse (removed ggml types leave gaps).
+inline constexpr uint32_t kMaxTypeId = 40;
+
+constexpr const TypeTraits* traits_of(uint32_t id) {
+    for (const auto& t : kTypeTraits)
+        if (uint32_t(t.info.type) == id) return &t;
+    return nullptr;
+}
+constexpr const TypeTraits* traits_of(GgmlType t) { return traits_of(uint32_t(t)); }
+
+// Every enumerator has a row, rows are in id order, and each partner has a row.
+constexpr bool traits_complete() {
+    constexpr GgmlType all[] = {T::F32,  T::F16,  T::Q4_0, T::Q4_1,   T::Q5_0,   T::Q5_1,
+                                T::Q8_0, T::Q8_1, T::Q2_K, T::Q3_K,   T::Q4_K,   T::Q5_K,
+                                T::Q6_K, T::Q8_K, T::IQ4_NL, T::IQ4_XS, T::BF16, T::MXFP4};
+    if (sizeof(all) / sizeof(all[0]) != kTypeCount) return false;
+    for (GgmlType t : all) {
+        const TypeTraits* tr = traits_of(t);
+        if (!tr || !traits_of(tr->info.vec_dot_type)) return false;
+        if (!tr->dequantize_row || !tr->quantize_row || !tr->vec_dot) return false;
+        if (uint32_t(t) >= kMaxTypeId) return false;
+    }
+    for (size_t i = 1; i < kTypeCount; ++i)
+        if (uint32_t(kTypeTraits[i - 1].info.type) >= uint32_t(kTypeTraits[i].info.type)) return false;
+    return true;
+}
+static_assert(traits_complete(), "every GgmlType needs exactly one traits row, in id order");
+
+}  // namespace qlm::fmt
