@@ -1,0 +1,62 @@
+# qlm — every set-up step is here, so a fresh machine needs only `make run`
+# (main job on the default model) or `make test` (every test). CI runs `make test`.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+JOBS       ?= $(shell nproc)
+FUZZ_SECONDS ?= 60
+MODEL      := models/gemma-3-270m-q4_k_m.gguf
+PYTHON     ?= python3
+
+.PHONY: all deps venv model build run test test-main test-asan fuzz-smoke fuzz clean
+
+all: build
+
+deps:
+	scripts/install_deps.sh
+
+.venv/.stamp: tests/requirements.txt
+	$(PYTHON) -m venv .venv
+	.venv/bin/python -m pip install -q --disable-pip-version-check -r tests/requirements.txt
+	touch $@
+
+venv: deps .venv/.stamp
+
+model: venv
+	scripts/fetch_model.sh
+
+build: deps venv
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release
+	cmake --build $(BUILD) -j $(JOBS)
+
+# The main job: for now, inspect the default model.
+run: build model
+	$(BUILD)/tools/qlm/qlm inspect $(MODEL)
+
+# Every test: libFuzzer smoke run, the suite under ASan+UBSan, then the full
+# suite (oracles included) on the release build, whose summary closes the output.
+test: build model fuzz-smoke test-asan test-main
+
+test-main: build model
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+# The slow whole-model oracle is left to the release build.
+test-asan: deps venv
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DQLM_SANITIZE=ON
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) -E oracle_model
+
+$(FUZZ_BUILD)/build.ninja: deps
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DQLM_FUZZ=ON -DQLM_BUILD_TESTS=OFF
+
+fuzz-smoke: $(FUZZ_BUILD)/build.ninja
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# A longer fuzzing session: make fuzz FUZZ_SECONDS=1800
+fuzz: fuzz-smoke
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

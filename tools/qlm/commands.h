@@ -1,0 +1,18 @@
+// Subcommands of the qlm tool. Each registers its options on the CLI11 app and
+// returns the callback to run when it was chosen.
+#pragma once
+
+#include <functional>
+
+namespace CLI {
+class App;
+}
+
+namespace qlm::cli {
+
+using Command = std::function<int()>;
+
+Command add_inspect(CLI::App& app);
+Command add_dump(CLI::App& app);
+
+}  // namespace qlm::cli
