@@ -53,7 +53,7 @@ $(FUZZ_BUILD)/build.ninja: deps
 
 fuzz-smoke: $(FUZZ_BUILD)/build.ninja
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
-	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+	tests/fuzz/run.sh $(FUZZ_SECONDS) fuzz-out $(FUZZ_BUILD)
 
 # A longer fuzzing session: make fuzz FUZZ_SECONDS=1800
 fuzz: fuzz-smoke

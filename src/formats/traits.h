@@ -50,10 +50,16 @@ inline constexpr size_t kTypeCount = sizeof(kTypeTraits) / sizeof(kTypeTraits[0]
 // The largest id plus one; ids are sparse (removed ggml types leave gaps).
 inline constexpr uint32_t kMaxTypeId = 40;
 
+// Row index of a type id, or -1. Index-based so the static_assert below stays a
+// constant expression under -fsanitize=undefined (GCC rejects pointer checks there).
+constexpr int traits_index(uint32_t id) {
+    for (size_t i = 0; i < kTypeCount; ++i)
+        if (uint32_t(kTypeTraits[i].info.type) == id) return int(i);
+    return -1;
+}
 constexpr const TypeTraits* traits_of(uint32_t id) {
-    for (const auto& t : kTypeTraits)
-        if (uint32_t(t.info.type) == id) return &t;
-    return nullptr;
+    const int i = traits_index(id);
+    return i < 0 ? nullptr : &kTypeTraits[i];
 }
 constexpr const TypeTraits* traits_of(GgmlType t) { return traits_of(uint32_t(t)); }
 
@@ -64,9 +70,8 @@ constexpr bool traits_complete() {
                                 T::Q6_K, T::Q8_K, T::IQ4_NL, T::IQ4_XS, T::BF16, T::MXFP4};
     if (sizeof(all) / sizeof(all[0]) != kTypeCount) return false;
     for (GgmlType t : all) {
-        const TypeTraits* tr = traits_of(t);
-        if (!tr || !traits_of(tr->info.vec_dot_type)) return false;
-        if (!tr->dequantize_row || !tr->quantize_row || !tr->vec_dot) return false;
+        const int i = traits_index(uint32_t(t));
+        if (i < 0 || traits_index(uint32_t(kTypeTraits[i].info.vec_dot_type)) < 0) return false;
         if (uint32_t(t) >= kMaxTypeId) return false;
     }
     for (size_t i = 1; i < kTypeCount; ++i)
