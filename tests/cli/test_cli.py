@@ -168,3 +168,17 @@ def test_default_model_inspect(tmp_path):
     assert len(doc["tensors"]) == len(ref.tensors)
     tokens = next(m for m in doc["metadata"] if m["key"] == "tokenizer.ggml.tokens")
     assert tokens["value"]["count"] == len(ref.fields["tokenizer.ggml.tokens"].data)
+
+
+def test_bench_kernels_json_smoke():
+    # Only that it runs and reports every asked-for record; timing is never asserted.
+    res = qlm("bench", "kernels", "--types", "Q4_0,Q6_K", "--shapes", "64x256,32x512", "--m", "1,3", "--reps", "1",
+              "-t", "1", "--json")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["threads"] == 1 and doc["read_bandwidth_gbps"] > 0
+    assert len(doc["results"]) == 2 * 2 * 2
+    assert {r["type"] for r in doc["results"]} == {"Q4_0", "Q6_K"}
+    assert all(r["us"] > 0 and r["gbps"] > 0 for r in doc["results"])
+    bad = qlm("bench", "kernels", "--types", "Q9_9")
+    assert bad.returncode == 1 and "Q9_9" in bad.stderr

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,5 +51,8 @@ struct CorruptCase {
 };
 
 std::vector<CorruptCase> corrupt_cases();
+
+// GoogleTest prints a parameter with this (instead of a byte dump in every test name).
+inline void PrintTo(const CorruptCase& c, std::ostream* os) { *os << c.name; }
 
 }  // namespace qlm::test

@@ -14,5 +14,6 @@ using Command = std::function<int()>;
 
 Command add_inspect(CLI::App& app);
 Command add_dump(CLI::App& app);
+Command add_bench(CLI::App& app);
 
 }  // namespace qlm::cli

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
     auto add = [&](qlm::cli::Command (*f)(CLI::App&)) { return f(app); };
     commands["inspect"] = add(qlm::cli::add_inspect);
     commands["dump"] = add(qlm::cli::add_dump);
+    commands["bench"] = add(qlm::cli::add_bench);
 
     try {
         app.parse(argc, argv);

@@ -1,0 +1,12 @@
+#include "cpu/avx2/avx2.h"
+
+namespace qlm::cpu::avx2 {
+
+void register_kernels(KernelTable& k) {
+    register_legacy(k);
+    register_kquants(k);
+    register_floats(k);
+    register_quantizers(k);
+}
+
+}  // namespace qlm::cpu::avx2

@@ -1,0 +1,62 @@
+// Which instruction sets this CPU runs, read once from CPUID (x86) or the
+// build target (AArch64: NEON with dotprod is assumed by -march).
+#include "cpu/kernels.h"
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <cpuid.h>
+#endif
+
+namespace qlm::cpu {
+namespace {
+
+struct Features {
+    bool avx2 = false, avx512 = false, neon = false;
+};
+
+#if defined(__x86_64__)
+uint64_t xgetbv0() {
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (uint64_t(hi) << 32) | lo;
+}
+#endif
+
+Features detect() {
+    Features f;
+#if defined(__x86_64__)
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
+    const bool osxsave = (c >> 27) & 1, fma = (c >> 12) & 1, f16c = (c >> 29) & 1;
+    const uint64_t xcr0 = osxsave ? xgetbv0() : 0;
+    const bool ymm_os = (xcr0 & 0x6) == 0x6, zmm_os = (xcr0 & 0xe6) == 0xe6;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return f;
+    const bool avx2 = (b >> 5) & 1;
+    const bool avx512f = (b >> 16) & 1, avx512dq = (b >> 17) & 1, avx512bw = (b >> 30) & 1,
+               avx512vl = (b >> 31) & 1, avx512vnni = (c >> 11) & 1;
+    f.avx2 = ymm_os && avx2 && fma && f16c;
+    // The avx512 kernels use VNNI (vpdpbusd); CPUs without it run the AVX2 ones.
+    f.avx512 = f.avx2 && zmm_os && avx512f && avx512dq && avx512bw && avx512vl && avx512vnni;
+#elif defined(__aarch64__) && defined(__ARM_FEATURE_DOTPROD)
+    f.neon = true;
+#endif
+    return f;
+}
+
+const Features& features() {
+    static const Features f = detect();
+    return f;
+}
+
+}  // namespace
+
+bool cpu_has(Isa isa) noexcept {
+    switch (isa) {
+        case Isa::Scalar: return true;
+        case Isa::Avx2: return features().avx2;
+        case Isa::Avx512: return features().avx512;
+        case Isa::Neon: return features().neon;
+    }
+    return false;
+}
+
+}  // namespace qlm::cpu

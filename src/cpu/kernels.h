@@ -1,0 +1,80 @@
+// CPU backend: the kernel table of one instruction set. Backends depend on
+// formats only; src/ops picks the table once (CPUID) and calls through it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "formats/traits.h"
+#include "qlm/ops.h"
+
+namespace qlm::cpu {
+
+// A batched kernel handles at most this many activation rows per call: each
+// weight block is loaded once and applied to all of them.
+inline constexpr int kMaxTileM = 16;
+
+// y[i * ldy + r] = dot(W row r, x row i) for r in [r0, r1), i in [0, m).
+// W rows are packed weight rows (w_stride bytes apart); x rows are activations
+// already quantized to the weight type's partner (x_stride bytes apart).
+struct MatmulTile {
+    const uint8_t* w;
+    size_t w_stride;
+    int64_t k;
+    const uint8_t* x;
+    size_t x_stride;
+    int m;  // 1..kMaxTileM
+    float* y;
+    int64_t ldy;
+    int64_t r0, r1;
+};
+using MatmulTileFn = void (*)(const MatmulTile&);
+
+// Quantize one activation row of k floats to the partner type; must give the
+// same bytes as the reference quantize_row (so integer sums match exactly).
+using QuantizeRowFn = void (*)(const float* x, void* y, int64_t k);
+
+struct KernelTable {
+    Isa isa = Isa::Scalar;
+    MatmulTileFn tile[fmt::kMaxTypeId] = {};         // by weight type id; null: not provided
+    QuantizeRowFn quantize[fmt::kMaxTypeId] = {};   // by activation type id; null: not provided
+};
+
+// Each instruction set fills its table (folders scalar/, avx2/, avx512/, neon/).
+// Tables of instruction sets this build does not compile are empty.
+const KernelTable& scalar_kernels();
+const KernelTable& avx2_kernels();
+const KernelTable& avx512_kernels();
+const KernelTable& neon_kernels();
+
+// CPUID (or the platform's equivalent), read once.
+bool cpu_has(Isa isa) noexcept;
+
+// Calls f.template operator()<T>() with the runtime type as a template
+// parameter: the one place where a type id becomes a compile-time value.
+template <typename F>
+void dispatch_type(GgmlType t, F&& f) {
+    using T = GgmlType;
+    switch (t) {
+        case T::F32: f.template operator()<T::F32>(); break;
+        case T::F16: f.template operator()<T::F16>(); break;
+        case T::Q4_0: f.template operator()<T::Q4_0>(); break;
+        case T::Q4_1: f.template operator()<T::Q4_1>(); break;
+        case T::Q5_0: f.template operator()<T::Q5_0>(); break;
+        case T::Q5_1: f.template operator()<T::Q5_1>(); break;
+        case T::Q8_0: f.template operator()<T::Q8_0>(); break;
+        case T::Q8_1: f.template operator()<T::Q8_1>(); break;
+        case T::Q2_K: f.template operator()<T::Q2_K>(); break;
+        case T::Q3_K: f.template operator()<T::Q3_K>(); break;
+        case T::Q4_K: f.template operator()<T::Q4_K>(); break;
+        case T::Q5_K: f.template operator()<T::Q5_K>(); break;
+        case T::Q6_K: f.template operator()<T::Q6_K>(); break;
+        case T::Q8_K: f.template operator()<T::Q8_K>(); break;
+        case T::IQ4_NL: f.template operator()<T::IQ4_NL>(); break;
+        case T::IQ4_XS: f.template operator()<T::IQ4_XS>(); break;
+        case T::BF16: f.template operator()<T::BF16>(); break;
+        case T::MXFP4: f.template operator()<T::MXFP4>(); break;
+    }
+}
+
+}  // namespace qlm::cpu

@@ -1,0 +1,17 @@
+// Instruction sets this build has no kernels for yet (or cannot target): their
+// tables stay empty, so isa_supported() says no and --isa names them unsupported.
+#include "cpu/kernels.h"
+
+namespace qlm::cpu {
+
+const KernelTable& avx512_kernels() {
+    static const KernelTable empty;
+    return empty;
+}
+
+const KernelTable& neon_kernels() {
+    static const KernelTable empty;
+    return empty;
+}
+
+}  // namespace qlm::cpu

@@ -1,0 +1,55 @@
+#include <string>
+
+#include "ops/context_impl.h"
+#include "qlm/error.h"
+
+namespace qlm {
+
+const char* isa_name(Isa isa) noexcept {
+    switch (isa) {
+        case Isa::Scalar: return "scalar";
+        case Isa::Avx2: return "avx2";
+        case Isa::Avx512: return "avx512";
+        case Isa::Neon: return "neon";
+    }
+    return "?";
+}
+
+std::optional<Isa> isa_from_name(std::string_view name) noexcept {
+    for (Isa i : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon})
+        if (name == isa_name(i)) return i;
+    return std::nullopt;
+}
+
+static const cpu::KernelTable& table_for(Isa isa) {
+    switch (isa) {
+        case Isa::Avx2: return cpu::avx2_kernels();
+        case Isa::Avx512: return cpu::avx512_kernels();
+        case Isa::Neon: return cpu::neon_kernels();
+        default: return cpu::scalar_kernels();
+    }
+}
+
+// Supported means: the CPU runs it and this build compiled its kernels.
+bool isa_supported(Isa isa) noexcept { return cpu::cpu_has(isa) && table_for(isa).isa == isa; }
+
+Isa best_isa() noexcept {
+    for (Isa i : {Isa::Avx512, Isa::Avx2, Isa::Neon})
+        if (isa_supported(i)) return i;
+    return Isa::Scalar;
+}
+
+Context::Context(ContextOptions opts) : impl_(std::make_unique<Impl>()) {
+    const Isa isa = opts.isa.value_or(best_isa());
+    if (!isa_supported(isa)) fail("instruction set '", isa_name(isa), "' is not supported by this CPU or build");
+    if (opts.threads < 0) fail("threads must be >= 0, got ", opts.threads);
+    impl_->isa = isa;
+    impl_->table = &table_for(isa);
+    impl_->pool = std::make_unique<cpu::ThreadPool>(opts.threads ? opts.threads : cpu::physical_cores());
+}
+
+Context::~Context() = default;
+Isa Context::isa() const noexcept { return impl_->isa; }
+int Context::threads() const noexcept { return impl_->pool->size(); }
+
+}  // namespace qlm

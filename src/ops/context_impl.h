@@ -1,0 +1,18 @@
+// What a Context holds: the chosen kernel table and the worker threads.
+#pragma once
+
+#include <memory>
+
+#include "cpu/kernels.h"
+#include "cpu/thread_pool.h"
+#include "qlm/ops.h"
+
+namespace qlm {
+
+struct Context::Impl {
+    Isa isa = Isa::Scalar;
+    const cpu::KernelTable* table = nullptr;
+    std::unique_ptr<cpu::ThreadPool> pool;
+};
+
+}  // namespace qlm

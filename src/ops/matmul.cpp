@@ -1,0 +1,138 @@
+// matmul over packed weights: picks the kernel once per call from a short
+// ladder (the instruction set's own kernel, else the scalar one, else an error
+// naming op, type, shape and instruction set) and splits the work over threads.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "cpu/kernels.h"
+#include "cpu/thread_pool.h"
+#include "ops/context_impl.h"
+#include "qlm/error.h"
+#include "qlm/gguf.h"
+
+namespace qlm {
+
+using cpu::kMaxTileM;
+
+WeightView weight_view(const GgufTensor& t) {
+    if (t.shape.empty() || t.shape.size() > 2)
+        fail("tensor '", t.name, "': matmul weights must be 1-D or 2-D, shape has ", t.shape.size(), " dims");
+    WeightView w;
+    w.type = t.type;
+    w.k = t.shape[0];
+    w.n = t.shape.size() == 2 ? t.shape[1] : 1;
+    w.row_stride = row_size(t.type, w.k);  // the reader already checked whole blocks
+    w.data = t.data;
+    w.name = t.name;
+    return w;
+}
+
+WeightView transpose(WeightView w) {
+    w.transposed = !w.transposed;
+    return w;
+}
+
+GgmlType activation_type(GgmlType weight_type) noexcept { return type_info(weight_type).vec_dot_type; }
+
+namespace {
+
+std::string shape_of(const WeightView& w) {
+    return cat(w.name.empty() ? std::string("<unnamed>") : w.name, " (", type_name(w.type), ", ", w.n, " x ", w.k,
+               w.transposed ? ", transposed" : "", ")");
+}
+
+void check_weight(const WeightView& w, const char* op) {
+    if (!w.data) fail(op, ": weight ", shape_of(w), " has no data");
+    if (w.n <= 0 || w.k <= 0) fail(op, ": weight ", shape_of(w), " is empty");
+    if (w.k % type_info(w.type).block_size != 0)
+        fail(op, ": weight ", shape_of(w), ": row length ", w.k, " is not a multiple of the ", type_name(w.type),
+             " block size ", type_info(w.type).block_size);
+    if (w.row_stride < row_size(w.type, w.k)) fail(op, ": weight ", shape_of(w), ": row stride ", w.row_stride, " is too small");
+}
+
+cpu::MatmulTileFn pick_tile(const Context::Impl& c, const WeightView& w) {
+    const uint32_t id = uint32_t(w.type);
+    if (c.table->tile[id]) return c.table->tile[id];
+    if (cpu::scalar_kernels().tile[id]) return cpu::scalar_kernels().tile[id];
+    fail("matmul: no kernel for weight ", shape_of(w), " on ", isa_name(c.isa));
+}
+
+// Rows per task: enough tasks for load balance, each a multiple of 4 rows.
+int64_t rows_per_task(int64_t n, int threads) {
+    const int64_t tasks = std::max<int64_t>(1, int64_t(threads) * 8);
+    int64_t r = (n + tasks - 1) / tasks;
+    r = (r + 3) / 4 * 4;
+    return std::max<int64_t>(r, 4);
+}
+
+// Transposed view: y (m x k) = x (m x n) * W. Each task owns a block-aligned
+// column range and walks W's rows in order, one dequantized block range at a
+// time, so results are identical for any thread count.
+void matmul_transposed(Context::Impl& c, const float* x, int64_t m, const WeightView& w, float* y) {
+    const TypeInfo& ti = type_info(w.type);
+    const int64_t blocks = w.k / ti.block_size;
+    const int64_t blocks_per_task = std::max<int64_t>(1, (blocks + c.pool->size() * 4 - 1) / (c.pool->size() * 4));
+    const int64_t tasks = (blocks + blocks_per_task - 1) / blocks_per_task;
+    std::memset(y, 0, size_t(m * w.k) * sizeof(float));
+    c.pool->run(tasks, [&](int64_t t) {
+        const int64_t b0 = t * blocks_per_task, b1 = std::min(blocks, b0 + blocks_per_task);
+        const int64_t c0 = b0 * ti.block_size, cols = (b1 - b0) * ti.block_size;
+        std::vector<float> tmp(static_cast<size_t>(cols));
+        for (int64_t r = 0; r < w.n; ++r) {
+            dequantize_row(w.type, w.data + r * w.row_stride + b0 * ti.type_size, tmp.data(), cols);
+            for (int64_t i = 0; i < m; ++i) {
+                const float a = x[i * w.n + r];
+                float* yi = y + i * w.k + c0;
+                for (int64_t j = 0; j < cols; ++j) yi[j] += a * tmp[j];
+            }
+        }
+    });
+}
+
+}  // namespace
+
+QuantizedActivations quantize_activations(Context& ctx, const float* x, int64_t m, int64_t k, GgmlType type) {
+    auto& c = ctx.impl();
+    if (m <= 0 || k <= 0) fail("quantize_activations: empty shape ", m, " x ", k);
+    QuantizedActivations q;
+    q.type = type, q.m = m, q.k = k;
+    q.row_stride = row_size(type, k);  // throws if k is not whole blocks
+    q.data.resize(q.row_stride * size_t(m));
+    const uint32_t id = uint32_t(type);
+    cpu::QuantizeRowFn f = c.table->quantize[id] ? c.table->quantize[id] : cpu::scalar_kernels().quantize[id];
+    c.pool->run(m, [&](int64_t i) { f(x + i * k, q.data.data() + size_t(i) * q.row_stride, k); });
+    return q;
+}
+
+void matmul(Context& ctx, const QuantizedActivations& xq, const WeightView& w, float* y) {
+    auto& c = ctx.impl();
+    check_weight(w, "matmul");
+    if (w.transposed) fail("matmul: weight ", shape_of(w), ": a transposed view takes float activations");
+    if (xq.type != activation_type(w.type))
+        fail("matmul: weight ", shape_of(w), " needs ", type_name(activation_type(w.type)), " activations, got ",
+             type_name(xq.type));
+    if (xq.k != w.k) fail("matmul: activations of ", xq.m, " x ", xq.k, " do not fit weight ", shape_of(w));
+    const cpu::MatmulTileFn tile = pick_tile(c, w);
+    const int64_t rpt = rows_per_task(w.n, c.pool->size());
+    const int64_t row_tasks = (w.n + rpt - 1) / rpt;
+    // Each task owns a row range for all m: its weight rows are read from
+    // memory once and reused from cache for every chunk of kMaxTileM rows of x.
+    c.pool->run(row_tasks, [&](int64_t t) {
+        const int64_t r0 = t * rpt, r1 = std::min(w.n, r0 + rpt);
+        for (int64_t i0 = 0; i0 < xq.m; i0 += kMaxTileM) {
+            const int mm = int(std::min<int64_t>(kMaxTileM, xq.m - i0));
+            tile({w.data, w.row_stride, w.k, xq.data.data() + size_t(i0) * xq.row_stride, xq.row_stride, mm,
+                  y + i0 * w.n, w.n, r0, r1});
+        }
+    });
+}
+
+void matmul(Context& ctx, const float* x, int64_t m, const WeightView& w, float* y) {
+    check_weight(w, "matmul");
+    if (m <= 0) fail("matmul: weight ", shape_of(w), ": activation rows must be positive, got ", m);
+    if (w.transposed) return matmul_transposed(ctx.impl(), x, m, w, y);
+    matmul(ctx, quantize_activations(ctx, x, m, w.k, activation_type(w.type)), w, y);
+}
+
+}  // namespace qlm

@@ -1,0 +1,205 @@
+// matmul on every instruction set this CPU runs, for every weight type:
+//  - against the scalar kernel (the reference vec_dot): tight, since both sum
+//    the same integers and differ only in float summation order;
+//  - against a double-precision product of the dequantized weights and the
+//    float activations, within DESIGN.md's bounds;
+//  - identical results for any thread count; the transposed view; errors.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "formats/traits.h"
+#include "qlm/error.h"
+#include "qlm/ops.h"
+
+namespace qlm {
+namespace {
+
+struct Weights {
+    WeightView view;
+    std::vector<uint8_t> bytes;
+    std::vector<float> deq;  // n x k, dequantized
+};
+
+Weights make_weights(GgmlType type, int64_t n, int64_t k, uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    std::vector<float> w(size_t(n * k));
+    for (auto& v : w) v = nd(rng);
+    Weights out;
+    const size_t rs = row_size(type, k);
+    out.bytes.resize(rs * size_t(n));
+    out.deq.resize(w.size());
+    for (int64_t r = 0; r < n; ++r) {
+        quantize_row(type, w.data() + r * k, out.bytes.data() + r * rs, k);
+        dequantize_row(type, out.bytes.data() + r * rs, out.deq.data() + r * k, k);
+    }
+    out.view = {type, n, k, rs, out.bytes.data(), std::string("test.") + type_name(type), false};
+    return out;
+}
+
+std::vector<float> make_activations(int64_t m, int64_t k, uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> ud(-1.0f, 1.0f);
+    std::vector<float> x(size_t(m * k));
+    for (auto& v : x) v = ud(rng);
+    return x;
+}
+
+bool low_bit(GgmlType t) { return t == GgmlType::Q2_K || t == GgmlType::Q3_K; }
+
+std::vector<GgmlType> weight_types() {
+    std::vector<GgmlType> out;
+    for (const auto& t : fmt::kTypeTraits)
+        if (t.info.type != GgmlType::Q8_1 && t.info.type != GgmlType::Q8_K) out.push_back(t.info.type);
+    return out;
+}
+
+std::string param_name(const testing::TestParamInfo<std::tuple<Isa, GgmlType>>& p) {
+    return std::string(isa_name(std::get<0>(p.param))) + "_" + type_name(std::get<1>(p.param));
+}
+
+class MatmulTest : public testing::TestWithParam<std::tuple<Isa, GgmlType>> {
+protected:
+    void SetUp() override {
+        isa_ = std::get<0>(GetParam());
+        type_ = std::get<1>(GetParam());
+        if (!isa_supported(isa_)) GTEST_SKIP() << "instruction set " << isa_name(isa_) << " not supported here";
+        // several blocks per row; odd row count
+        k_ = type_info(type_).block_size == 256 ? 768 : (type_info(type_).block_size == 1 ? 200 : 320);
+    }
+    Isa isa_{};
+    GgmlType type_{};
+    int64_t k_ = 0;
+    static constexpr int64_t n_ = 37;
+};
+
+TEST_P(MatmulTest, MatchesScalarAndDouble) {
+    const Weights w = make_weights(type_, n_, k_, 11);
+    Context ctx({isa_, 2}), ref_ctx({Isa::Scalar, 1});
+    std::vector<int64_t> ms;
+    for (int64_t m = 1; m <= 17; ++m) ms.push_back(m);
+    ms.push_back(64);
+    ms.push_back(512);
+    for (int64_t m : ms) {
+        const auto x = make_activations(m, k_, uint32_t(m));
+        std::vector<float> y(size_t(m * n_), NAN), yref(size_t(m * n_), NAN);
+        matmul(ctx, x.data(), m, w.view, y.data());
+        matmul(ref_ctx, x.data(), m, w.view, yref.data());
+        double worst_vs_double = 0;
+        for (int64_t i = 0; i < m; ++i)
+            for (int64_t r = 0; r < n_; ++r) {
+                double exact = 0, mag = 0;
+                for (int64_t j = 0; j < k_; ++j) {
+                    exact += double(w.deq[r * k_ + j]) * double(x[i * k_ + j]);
+                    mag += std::fabs(double(w.deq[r * k_ + j]) * double(x[i * k_ + j]));
+                }
+                const float got = y[i * n_ + r], want = yref[i * n_ + r];
+                ASSERT_TRUE(std::isfinite(got)) << "m=" << m << " i=" << i << " r=" << r;
+                // same integer sums, different float order: within a few ulps of the magnitude
+                ASSERT_LE(std::fabs(double(got) - double(want)), 2e-6 * mag + 1e-30)
+                    << isa_name(isa_) << " vs scalar, m=" << m << " i=" << i << " r=" << r;
+                worst_vs_double = std::max(worst_vs_double, std::fabs(double(got) - exact) / double(k_));
+            }
+        // activation quantization error only; DESIGN.md: |err|/n <= 0.02 (low-bit 0.04)
+        EXPECT_LE(worst_vs_double, low_bit(type_) ? 0.04 : 0.02) << "m=" << m;
+    }
+}
+
+TEST_P(MatmulTest, SameResultForAnyThreadCount) {
+    const Weights w = make_weights(type_, n_, k_, 5);
+    for (int64_t m : {1, 7, 40}) {
+        const auto x = make_activations(m, k_, 99);
+        std::vector<float> y1(size_t(m * n_)), y;
+        {
+            Context c1({isa_, 1});
+            matmul(c1, x.data(), m, w.view, y1.data());
+        }
+        for (int threads : {2, 3, 5}) {
+            Context c({isa_, threads});
+            y.assign(y1.size(), NAN);
+            matmul(c, x.data(), m, w.view, y.data());
+            ASSERT_EQ(0, std::memcmp(y.data(), y1.data(), y.size() * sizeof(float))) << threads << " threads, m=" << m;
+        }
+    }
+}
+
+TEST_P(MatmulTest, QuantizeOnceApplyToSeveralWeights) {
+    const Weights a = make_weights(type_, n_, k_, 1), b = make_weights(type_, 9, k_, 2);
+    Context ctx({isa_, 2});
+    const int64_t m = 3;
+    const auto x = make_activations(m, k_, 3);
+    const QuantizedActivations xq = quantize_activations(ctx, x.data(), m, k_, activation_type(type_));
+    for (const Weights* w : {&a, &b}) {
+        std::vector<float> y1(size_t(m * w->view.n)), y2(y1.size());
+        matmul(ctx, xq, w->view, y1.data());
+        matmul(ctx, x.data(), m, w->view, y2.data());
+        EXPECT_EQ(0, std::memcmp(y1.data(), y2.data(), y1.size() * sizeof(float)));
+    }
+}
+
+TEST_P(MatmulTest, TransposedViewUsesSamePackedBytes) {
+    const Weights w = make_weights(type_, n_, k_, 8);
+    Context ctx({isa_, 2});
+    const int64_t m = 5;
+    const auto x = make_activations(m, n_, 4);  // m x n
+    std::vector<float> y(size_t(m * k_), NAN);
+    matmul(ctx, x.data(), m, transpose(w.view), y.data());
+    for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < k_; ++j) {
+            double exact = 0, mag = 0;
+            for (int64_t r = 0; r < n_; ++r) {
+                exact += double(x[i * n_ + r]) * double(w.deq[r * k_ + j]);
+                mag += std::fabs(double(x[i * n_ + r]) * double(w.deq[r * k_ + j]));
+            }
+            ASSERT_NEAR(y[i * k_ + j], exact, 1e-5 * mag + 1e-30) << "i=" << i << " j=" << j;
+        }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllIsas, MatmulTest,
+                         testing::Combine(testing::Values(Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon),
+                                          testing::ValuesIn(weight_types())),
+                         param_name);
+
+TEST(MatmulErrors, ClearMessages) {
+    Context ctx({Isa::Scalar, 1});
+    std::vector<uint8_t> bytes(row_size(GgmlType::Q4_0, 64) * 2);
+    WeightView w{GgmlType::Q4_0, 2, 64, row_size(GgmlType::Q4_0, 64), bytes.data(), "blk.0.ffn_up.weight", false};
+    std::vector<float> x(64 * 3), y(16);
+    // wrong activation type
+    const auto xq = quantize_activations(ctx, x.data(), 1, 64, GgmlType::Q8_1);
+    try {
+        matmul(ctx, xq, w, y.data());
+        FAIL() << "expected an error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("blk.0.ffn_up.weight"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("Q8_0"), std::string::npos) << e.what();
+    }
+    // k not a multiple of the block size
+    WeightView bad = w;
+    bad.k = 48;
+    try {
+        matmul(ctx, x.data(), 1, bad, y.data());
+        FAIL() << "expected an error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("not a multiple"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("blk.0.ffn_up.weight"), std::string::npos) << e.what();
+    }
+    // activation width mismatch
+    const auto xq2 = quantize_activations(ctx, x.data(), 1, 96, GgmlType::Q8_0);
+    EXPECT_THROW(matmul(ctx, xq2, w, y.data()), Error);
+    EXPECT_THROW(matmul(ctx, x.data(), 0, w, y.data()), Error);
+}
+
+TEST(MatmulErrors, UnsupportedIsaIsAnError) {
+    for (Isa i : {Isa::Avx2, Isa::Avx512, Isa::Neon})
+        if (!isa_supported(i)) EXPECT_THROW(Context({i, 1}), Error) << isa_name(i);
+    EXPECT_NO_THROW(Context({Isa::Scalar, 1}));
+    EXPECT_TRUE(isa_supported(best_isa()));
+}
+
+}  // namespace
+}  // namespace qlm
