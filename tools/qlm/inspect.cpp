@@ -71,23 +71,16 @@ std::string shape_text(const std::vector<int64_t>& shape) {
     return s + "]";
 }
 
-std::string human_bytes(double b) {
-    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+// 1234567 -> "1.23 M" (base 1000) or "1.18 MiB" (base 1024, with unit names).
+std::string human(double v, double base, const char* const (&units)[5]) {
     int u = 0;
-    while (b >= 1024 && u < 4) b /= 1024, ++u;
+    while (v >= base && u < 4) v /= base, ++u;
     char buf[32];
-    std::snprintf(buf, sizeof buf, u ? "%.2f %s" : "%.0f %s", b, units[u]);
+    std::snprintf(buf, sizeof buf, u ? "%.2f%s" : "%.0f%s", v, units[u]);
     return buf;
 }
-
-std::string human_count(double n) {
-    const char* units[] = {"", " K", " M", " B", " T"};
-    int u = 0;
-    while (n >= 1000 && u < 4) n /= 1000, ++u;
-    char buf[32];
-    std::snprintf(buf, sizeof buf, u ? "%.2f%s" : "%.0f%s", n, units[u]);
-    return buf;
-}
+std::string human_bytes(double b) { return human(b, 1024, {" B", " KiB", " MiB", " GiB", " TiB"}); }
+std::string human_count(double n) { return human(n, 1000, {"", " K", " M", " B", " T"}); }
 
 struct TypeTotal {
     int64_t tensors = 0, elements = 0;
