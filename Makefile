@@ -2,13 +2,14 @@
 # (main job on the default model) or `make test` (every test). CI runs `make test`.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+ARM_BUILD  ?= build-arm64
 FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 MODEL      := models/gemma-3-270m-q4_k_m.gguf
 PYTHON     ?= python3
 
-.PHONY: all deps venv model build run test test-main test-asan fuzz-smoke fuzz clean
+.PHONY: all deps venv model build run test test-main test-asan test-arm64 fuzz-smoke fuzz clean
 
 all: build
 
@@ -33,9 +34,10 @@ build: deps venv
 run: build model
 	$(BUILD)/tools/qlm/qlm inspect $(MODEL)
 
-# Every test: libFuzzer smoke run, the suite under ASan+UBSan, then the full
-# suite (oracles included) on the release build, whose summary closes the output.
-test: build model fuzz-smoke test-asan test-main
+# Every test: libFuzzer smoke run, the suite under ASan+UBSan, the C++ suite
+# cross-compiled for AArch64 under qemu-user, then the full suite (oracles
+# included) on the release build, whose summary closes the output.
+test: build model fuzz-smoke test-asan test-arm64 test-main
 
 test-main: build model
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
@@ -46,6 +48,14 @@ test-asan: deps venv
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) -E oracle_model
+
+# AArch64 (the NEON path): cross-compiled, run under qemu-user. The Python
+# tests drive host binaries, so they stay with the native builds.
+test-arm64: deps
+	cmake -S . -B $(ARM_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release \
+	  -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake
+	cmake --build $(ARM_BUILD) -j $(JOBS) --target test_formats test_gguf test_matmul
+	ctest --test-dir $(ARM_BUILD) --output-on-failure -j $(JOBS) -E "^(oracle_|cli$$)"
 
 $(FUZZ_BUILD)/build.ninja: deps
 	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -59,4 +69,4 @@ fuzz-smoke: $(FUZZ_BUILD)/build.ninja
 fuzz: fuzz-smoke
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(ARM_BUILD) $(FUZZ_BUILD)

@@ -4,6 +4,8 @@
 set -euo pipefail
 PKGS=(cmake ninja-build g++ clang libclang-rt-14-dev libgtest-dev libgmock-dev libbenchmark-dev
       libcli11-dev nlohmann-json3-dev python3 python3-venv python3-pip)
+# The AArch64 cross toolchain and qemu-user run the NEON path's tests on x86 hosts.
+[ "$(uname -m)" = x86_64 ] && PKGS+=(g++-aarch64-linux-gnu qemu-user)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

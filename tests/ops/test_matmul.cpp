@@ -49,6 +49,14 @@ std::vector<float> make_activations(int64_t m, int64_t k, uint32_t seed) {
     return x;
 }
 
+}  // namespace
+
+// Readable parameters in test listings (instead of byte dumps); found by ADL, so in qlm itself.
+void PrintTo(Isa i, std::ostream* os) { *os << isa_name(i); }
+void PrintTo(GgmlType t, std::ostream* os) { *os << type_name(t); }
+
+namespace {
+
 bool low_bit(GgmlType t) { return t == GgmlType::Q2_K || t == GgmlType::Q3_K; }
 
 std::vector<GgmlType> weight_types() {
