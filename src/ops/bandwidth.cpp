@@ -39,9 +39,14 @@ double measure_read_bandwidth(Context& ctx, size_t bytes, int reps) {
         const auto t0 = std::chrono::steady_clock::now();
         pool.run(tasks, [&](int64_t t) {
             const uint64_t* p = buf.data() + size_t(t) * per;
-            uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-            for (size_t i = 0; i < per; i += 4) a0 += p[i], a1 += p[i + 1], a2 += p[i + 2], a3 += p[i + 3];
-            sink[size_t(t) * 8] = a0 ^ a1 ^ a2 ^ a3;  // one cache line per thread: no false sharing
+            // Eight independent sums (one cache line per step): with four, the
+            // adds rather than memory limited the rate (16 vs 21 GB/s measured here).
+            uint64_t a[8] = {};
+            for (size_t i = 0; i < per; i += 8)
+                for (int j = 0; j < 8; ++j) a[j] += p[i + size_t(j)];
+            uint64_t x = 0;
+            for (uint64_t v : a) x ^= v;
+            sink[size_t(t) * 8] = x;  // one cache line per thread: no false sharing
         });
         const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         best = std::max(best, double(per * size_t(tasks) * sizeof(uint64_t)) / s / 1e9);
