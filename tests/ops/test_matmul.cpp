@@ -204,7 +204,9 @@ TEST(MatmulErrors, ClearMessages) {
 
 TEST(MatmulErrors, UnsupportedIsaIsAnError) {
     for (Isa i : {Isa::Avx2, Isa::Avx512, Isa::Neon})
-        if (!isa_supported(i)) EXPECT_THROW(Context({i, 1}), Error) << isa_name(i);
+        if (!isa_supported(i)) {
+            EXPECT_THROW(Context({i, 1}), Error) << isa_name(i);
+        }
     EXPECT_NO_THROW(Context({Isa::Scalar, 1}));
     EXPECT_TRUE(isa_supported(best_isa()));
 }
