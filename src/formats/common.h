@@ -100,4 +100,14 @@ QLM_HD inline uint32_t load_u32(const uint8_t* p) {
     return uint32_t(p[0]) | (uint32_t(p[1]) << 8) | (uint32_t(p[2]) << 16) | (uint32_t(p[3]) << 24);
 }
 
+// Integer dot of one 32-element nibble block (element j in the low nibble of
+// qs[j], element j+16 in the high nibble) whose nibbles index a 16-entry value
+// table (IQ4_NL, IQ4_XS sub-blocks, MXFP4), against 32 int8 activations.
+template <typename Lookup>
+QLM_HD inline int32_t nibble_table_dot32(const uint8_t* qs, const int8_t* y, Lookup value) {
+    int32_t acc = 0;
+    for (int j = 0; j < 16; ++j) acc += value(qs[j] & 0x0f) * y[j] + value(qs[j] >> 4) * y[j + 16];
+    return acc;
+}
+
 }  // namespace qlm::fmt

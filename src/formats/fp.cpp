@@ -85,11 +85,7 @@ float vec_dot_mxfp4(int64_t n, const void* vx, const void* vy) {
     const auto* y = static_cast<const block_q8_0*>(vy);
     float sum = 0;
     for (int64_t i = 0; i < n / QK_MXFP4; ++i) {
-        int32_t acc = 0;
-        for (int j = 0; j < QK_MXFP4 / 2; ++j) {
-            acc += mxfp4_value(x[i].qs[j] & 0x0f) * y[i].qs[j];
-            acc += mxfp4_value(x[i].qs[j] >> 4) * y[i].qs[j + QK_MXFP4 / 2];
-        }
+        const int32_t acc = nibble_table_dot32(x[i].qs, y[i].qs, mxfp4_value);
         sum += e8m0_to_fp32_half(x[i].e) * fp16_to_fp32(y[i].d) * float(acc);
     }
     return sum;

@@ -84,11 +84,7 @@ float vec_dot_iq4_nl(int64_t n, const void* vx, const void* vy) {
     const auto* y = static_cast<const block_q8_0*>(vy);
     float sum = 0;
     for (int64_t i = 0; i < n / QK4_NL; ++i) {
-        int32_t acc = 0;
-        for (int j = 0; j < QK4_NL / 2; ++j) {
-            acc += iq4nl_value(x[i].qs[j] & 0x0f) * y[i].qs[j];
-            acc += iq4nl_value(x[i].qs[j] >> 4) * y[i].qs[j + QK4_NL / 2];
-        }
+        const int32_t acc = nibble_table_dot32(x[i].qs, y[i].qs, iq4nl_value);
         sum += fp16_to_fp32(x[i].d) * fp16_to_fp32(y[i].d) * float(acc);
     }
     return sum;
@@ -102,10 +98,7 @@ float vec_dot_iq4_xs(int64_t n, const void* vx, const void* vy) {
     for (int64_t i = 0; i < n / QK_K; ++i) {
         int32_t sum_q = 0;
         for (int ib = 0; ib < QK_K / 32; ++ib) {
-            const uint8_t* qs = x[i].qs + 16 * ib;
-            const int8_t* p = y[i].qs + 32 * ib;
-            int32_t acc = 0;
-            for (int j = 0; j < 16; ++j) acc += iq4nl_value(qs[j] & 0x0f) * p[j] + iq4nl_value(qs[j] >> 4) * p[j + 16];
+            const int32_t acc = nibble_table_dot32(x[i].qs + 16 * ib, y[i].qs + 32 * ib, iq4nl_value);
             sum_q += unpack_scale_iq4_xs(ib, x[i]) * acc;
         }
         sum += fp16_to_fp32(x[i].d) * y[i].d * float(sum_q);

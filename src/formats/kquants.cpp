@@ -249,8 +249,13 @@ float vec_dot_q3_K(int64_t n, const void* vx, const void* vy) {
     return sum;
 }
 
-float vec_dot_q4_K(int64_t n, const void* vx, const void* vy) {
-    const auto* x = static_cast<const block_q4_K*>(vx);
+namespace {
+
+// Q4_K and Q5_K share the 8 x (6-bit scale, 6-bit min) layout; they differ only
+// in how element e of a block is read (get_q).
+template <typename Block, typename GetQ>
+float vec_dot_scale_min_k4(int64_t n, const void* vx, const void* vy, GetQ get_q) {
+    const auto* x = static_cast<const Block*>(vx);
     const auto* y = static_cast<const block_q8_K*>(vy);
     float sum = 0;
     for (int64_t i = 0; i < n / QK_K; ++i) {
@@ -259,7 +264,7 @@ float vec_dot_q4_K(int64_t n, const void* vx, const void* vy) {
             uint8_t sc, m;
             unpack_scale_min_k4(j, x[i].scales, &sc, &m);
             int32_t acc = 0;
-            for (int e = 32 * j; e < 32 * j + 32; ++e) acc += get_nibble_k(x[i].qs, e) * y[i].qs[e];
+            for (int e = 32 * j; e < 32 * j + 32; ++e) acc += get_q(x[i], e) * y[i].qs[e];
             sum_q += sc * acc;
             sum_m += m * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
         }
@@ -268,26 +273,15 @@ float vec_dot_q4_K(int64_t n, const void* vx, const void* vy) {
     return sum;
 }
 
+}  // namespace
+
+float vec_dot_q4_K(int64_t n, const void* vx, const void* vy) {
+    return vec_dot_scale_min_k4<block_q4_K>(n, vx, vy, [](const block_q4_K& b, int e) { return get_nibble_k(b.qs, e); });
+}
+
 float vec_dot_q5_K(int64_t n, const void* vx, const void* vy) {
-    const auto* x = static_cast<const block_q5_K*>(vx);
-    const auto* y = static_cast<const block_q8_K*>(vy);
-    float sum = 0;
-    for (int64_t i = 0; i < n / QK_K; ++i) {
-        int32_t sum_q = 0, sum_m = 0;
-        for (int j = 0; j < 8; ++j) {
-            uint8_t sc, m;
-            unpack_scale_min_k4(j, x[i].scales, &sc, &m);
-            int32_t acc = 0;
-            for (int e = 32 * j; e < 32 * j + 32; ++e) {
-                const int q = get_nibble_k(x[i].qs, e) | (get_1bit(x[i].qh, e) << 4);
-                acc += q * y[i].qs[e];
-            }
-            sum_q += sc * acc;
-            sum_m += m * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
-        }
-        sum += y[i].d * (fp16_to_fp32(x[i].d) * float(sum_q) - fp16_to_fp32(x[i].dmin) * float(sum_m));
-    }
-    return sum;
+    return vec_dot_scale_min_k4<block_q5_K>(
+        n, vx, vy, [](const block_q5_K& b, int e) { return get_nibble_k(b.qs, e) | (get_1bit(b.qh, e) << 4); });
 }
 
 float vec_dot_q6_K(int64_t n, const void* vx, const void* vy) {
