@@ -1,0 +1,393 @@
+#!/usr/bin/env python3
+"""make_tiny_models.py OUTDIR [--vocab-dir DIR] [--only NAME,...] [--list]
+
+Writes small random-weight GGUF models that llama.cpp loads, for the
+whole-model oracle tests (tests/model/test_model_oracle.py):
+
+  tiny-llama.gguf   arch llama,  llama-spm vocab, separate output.weight, rope base 10000 (key omitted)
+  tiny-qwen2.gguf   arch qwen2,  qwen2 vocab, Q/K/V biases, tied embeddings, rope base 1e6
+  tiny-qwen3.gguf   arch qwen3,  qwen2 vocab, attn_q_norm/attn_k_norm, head_dim 64 != n_embd/n_head,
+                    separate output.weight, rope base 1e6
+  tiny-gemma3.gguf  arch gemma3, llama-spm vocab, 6 layers so the default sliding-window pattern
+                    (every 6th layer global) applies, sliding_window 12 < the test length, tied
+
+All use GQA and spread the weight types over the tensors (legacy, K-quants,
+IQ4_NL/IQ4_XS, F16/BF16, F32 norms). The output is deterministic: the same
+bytes on every run with the pinned gguf and numpy (tests/requirements.txt);
+the oracle fixtures record each file's SHA-256 and the test checks it.
+
+Weights: gguf.quants quantizes Gaussian values for the types it implements
+(Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, BF16); for the others (K-quants, IQ4_*) the
+blocks are random bytes with the per-block fp16 scales chosen so that every
+sub-block is centred near zero, then all fp16 scale fields are rescaled so the
+tensor's dequantized standard deviation hits its target. Every quantized
+tensor is checked with gguf.quants.dequantize (finite, target std).
+
+Scales are chosen for a useful test, not to imitate a trained model: q/k are
+large enough for peaked attention (so RoPE, masks and GQA grouping matter),
+and the output projection gives logits with a spread of a few units (so top-1
+is decided by clear margins and KL is sensitive).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from gguf import GGMLQuantizationType as T
+from gguf import GGUFValueType, GGUFWriter, quants
+from gguf.constants import GGML_QUANT_SIZES
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_VOCAB_DIR = REPO / "models" / "vocab"
+
+# Byte offsets of the fp16 scale fields inside one block (the block layouts of ggml-common.h).
+FP16_FIELDS = {
+    T.Q2_K: [80, 82], T.Q3_K: [108], T.Q4_K: [0, 2], T.Q5_K: [0, 2], T.Q6_K: [208],
+    T.IQ4_NL: [0], T.IQ4_XS: [0],
+}
+# Types gguf.quants can quantize: built from Gaussian values.
+GGUF_QUANTIZES = {T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0, T.BF16}
+
+
+@dataclass
+class Spec:
+    name: str
+    arch: str
+    vocab: str                    # models/vocab/ggml-vocab-<vocab>.gguf
+    seed: int
+    n_embd: int
+    n_layer: int
+    n_head: int
+    n_head_kv: int
+    head_dim: int
+    n_ff: int
+    eps: float
+    rope_base: float | None       # None: key omitted, llama.cpp's default 10000
+    tied: bool
+    layer_types: list[dict]       # per layer: role -> type
+    embd_type: T
+    output_type: T | None = None
+    qkv_bias: bool = False
+    qk_norm: bool = False
+    write_head_dim: bool = False  # attention.key_length / value_length keys
+    gemma: bool = False           # post-attention / post-ffw norms, sliding window
+    sliding_window: int = 0
+    ctx_train: int = 2048
+    extra: dict = field(default_factory=dict)
+
+
+def _layers(*rows):
+    roles = ("attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down")
+    return [dict(zip(roles, r)) for r in rows]
+
+
+SPECS = {
+    "tiny-llama": Spec(
+        name="tiny-llama", arch="llama", vocab="llama-spm", seed=101,
+        n_embd=256, n_layer=3, n_head=8, n_head_kv=2, head_dim=32, n_ff=512,
+        eps=1e-5, rope_base=None, tied=False,
+        embd_type=T.Q4_K, output_type=T.Q6_K,
+        #         q        k        v        o        gate     up        down (in = n_ff)
+        layer_types=_layers(
+            (T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0, T.IQ4_NL, T.F16),
+            (T.Q2_K, T.Q3_K, T.Q4_K, T.Q5_K, T.Q6_K, T.IQ4_XS, T.Q4_K),
+            (T.F16, T.Q8_0, T.Q6_K, T.Q3_K, T.Q2_K, T.Q5_K, T.BF16)),
+    ),
+    "tiny-qwen2": Spec(
+        name="tiny-qwen2", arch="qwen2", vocab="qwen2", seed=202,
+        n_embd=128, n_layer=2, n_head=4, n_head_kv=2, head_dim=32, n_ff=512,
+        eps=1e-6, rope_base=1e6, tied=True, qkv_bias=True,
+        embd_type=T.Q8_0,
+        layer_types=_layers(
+            (T.Q4_0, T.Q8_0, T.Q5_0, T.Q4_1, T.IQ4_NL, T.F16, T.Q4_K),
+            (T.Q5_1, T.Q4_1, T.IQ4_NL, T.Q8_0, T.Q5_0, T.Q4_0, T.Q6_K)),
+    ),
+    "tiny-qwen3": Spec(
+        name="tiny-qwen3", arch="qwen3", vocab="qwen2", seed=303,
+        n_embd=128, n_layer=3, n_head=4, n_head_kv=2, head_dim=64, n_ff=256,
+        eps=1e-6, rope_base=1e6, tied=False, qk_norm=True, write_head_dim=True,
+        embd_type=T.IQ4_NL, output_type=T.Q5_1,
+        #         q (128->256) k       v        o (256->128) gate up     down (256->128)
+        layer_types=_layers(
+            (T.Q5_0, T.Q4_0, T.Q8_0, T.Q4_K, T.Q4_1, T.Q5_1, T.Q6_K),
+            (T.Q8_0, T.IQ4_NL, T.Q5_1, T.Q5_K, T.F16, T.Q5_0, T.Q3_K),
+            (T.Q4_1, T.Q5_0, T.F16, T.IQ4_XS, T.Q8_0, T.IQ4_NL, T.Q2_K)),
+    ),
+    "tiny-gemma3": Spec(
+        name="tiny-gemma3", arch="gemma3", vocab="llama-spm", seed=404,
+        n_embd=128, n_layer=6, n_head=4, n_head_kv=1, head_dim=64, n_ff=512,
+        eps=1e-6, rope_base=1e6, tied=True, qk_norm=True, write_head_dim=True,
+        gemma=True, sliding_window=12,
+        embd_type=T.Q8_0,
+        layer_types=_layers(
+            (T.Q5_0, T.Q8_0, T.Q4_0, T.Q4_K, T.Q5_0, T.IQ4_NL, T.Q6_K),
+            (T.Q4_1, T.Q5_1, T.Q8_0, T.Q5_K, T.Q8_0, T.Q4_0, T.Q4_K),
+            (T.IQ4_NL, T.Q4_0, T.Q5_0, T.Q6_K, T.F16, T.Q5_1, T.Q5_K),
+            (T.Q8_0, T.F16, T.Q4_1, T.Q3_K, T.Q4_1, T.Q8_0, T.Q2_K),
+            (T.Q5_1, T.IQ4_NL, T.Q5_1, T.IQ4_XS, T.Q5_1, T.Q5_0, T.IQ4_XS),
+            (T.Q5_0, T.Q8_0, T.Q8_0, T.Q2_K, T.IQ4_NL, T.Q4_1, T.Q3_K)),
+    ),
+}
+
+
+# ----------------------------------------------------------------------------- weights
+
+def _gaussian(rng, shape, std):
+    return (rng.standard_normal(shape, dtype=np.float32) * np.float32(std)).astype(np.float32)
+
+
+def _random_blocks(qtype, n_rows, n_cols, std, rng):
+    """Random blocks of a type gguf.quants cannot quantize: random bytes for
+    the quants and sub-block scales, per-block fp16 scales chosen so each
+    block is centred near zero, then all fp16 fields rescaled to hit std."""
+    block_size, type_size = GGML_QUANT_SIZES[qtype]
+    assert n_cols % block_size == 0, (qtype.name, n_cols)
+    n_blocks = n_rows * (n_cols // block_size)
+    raw = rng.integers(0, 256, size=(n_blocks, type_size), dtype=np.uint8)
+    # Relative per-block scale in [0.5, 1.5): blocks of different magnitude, as in real weights.
+    d = rng.uniform(0.5, 1.5, size=n_blocks).astype(np.float32)
+    # Min-type blocks (x = d*sc*q - dmin*m): dmin near (mean q) * d centres the block,
+    # with its own jitter so that scale and min are never the same number.
+    jitter = rng.uniform(0.8, 1.2, size=n_blocks).astype(np.float32)
+    fields = {
+        T.Q2_K: [d, d * 1.5 * jitter],      # q in 0..3, sc and m nibbles both uniform 0..15
+        T.Q4_K: [d, d * 7.5 * jitter],      # q in 0..15, 6-bit sc and m both uniform
+        T.Q5_K: [d, d * 15.5 * jitter],     # q in 0..31
+    }.get(qtype, [d])                       # Q3_K, Q6_K, IQ4_*: signed, already centred
+
+    def put(scale):
+        for off, v in zip(FP16_FIELDS[qtype], fields):
+            raw[:, off:off + 2] = (v * scale).astype(np.float16).view(np.uint8).reshape(n_blocks, 2)
+
+    put(np.float32(1.0))
+    cur = float(quants.dequantize(raw, qtype).std())
+    put(np.float32(std / cur))
+    return raw.reshape(n_rows, -1)
+
+
+def make_weight(qtype, n_rows, n_cols, std, rng):
+    """A [n_rows, n_cols] weight (GGUF shape [n_cols, n_rows]) of qtype as the
+    numpy array GGUFWriter.add_tensor takes (bytes for quantized types)."""
+    if qtype == T.F32:
+        return _gaussian(rng, (n_rows, n_cols), std)
+    if qtype == T.F16:
+        return _gaussian(rng, (n_rows, n_cols), std).astype(np.float16)
+    if qtype in GGUF_QUANTIZES:
+        return quants.quantize(_gaussian(rng, (n_rows, n_cols), std), qtype)
+    return _random_blocks(qtype, n_rows, n_cols, std, rng)
+
+
+def check_weight(name, qtype, data, n_rows, n_cols, std):
+    """gguf.quants.dequantize must read the tensor back: finite, right shape, std near target."""
+    if qtype in (T.F32, T.F16):
+        w = data.astype(np.float32)
+    else:
+        w = quants.dequantize(data, qtype)
+    assert w.shape == (n_rows, n_cols), (name, w.shape)
+    assert np.isfinite(w).all(), f"{name}: non-finite values"
+    s = float(w.std())
+    assert 0.85 * std <= s <= 1.15 * std, f"{name} ({qtype.name}): std {s:.4g}, target {std:.4g}"
+    assert abs(float(w.mean())) < 0.25 * std, f"{name} ({qtype.name}): mean {w.mean():.4g}"
+    return s
+
+
+# ----------------------------------------------------------------------------- metadata
+
+_SCALAR = {  # GGUF value type -> numpy dtype (little-endian)
+    GGUFValueType.UINT8: "<u1", GGUFValueType.INT8: "<i1", GGUFValueType.UINT16: "<u2",
+    GGUFValueType.INT16: "<i2", GGUFValueType.UINT32: "<u4", GGUFValueType.INT32: "<i4",
+    GGUFValueType.FLOAT32: "<f4", GGUFValueType.BOOL: "<u1", GGUFValueType.UINT64: "<u8",
+    GGUFValueType.INT64: "<i8", GGUFValueType.FLOAT64: "<f8",
+}
+
+
+def read_kv(path: Path) -> dict:
+    """The metadata of a GGUF file as {key: (type, value, sub_type)}, strings as
+    raw bytes. A minimal parser: GGUFReader takes ~40 s on the 150k-token
+    qwen2 vocabulary, this takes well under one."""
+    buf = path.read_bytes()
+    assert buf[:4] == b"GGUF", f"{path}: not a GGUF file"
+    n_kv = int(np.frombuffer(buf, "<u8", 1, 16)[0])
+    pos = 24
+
+    def u64():
+        nonlocal pos
+        v = int(np.frombuffer(buf, "<u8", 1, pos)[0])
+        pos += 8
+        return v
+
+    def string():
+        nonlocal pos
+        n = u64()
+        pos += n
+        return buf[pos - n:pos]
+
+    def value(vt):
+        nonlocal pos
+        if vt == GGUFValueType.STRING:
+            return string()
+        dt = np.dtype(_SCALAR[vt])
+        v = np.frombuffer(buf, dt, 1, pos)[0].item()
+        pos += dt.itemsize
+        return bool(v) if vt == GGUFValueType.BOOL else v
+
+    kv = {}
+    for _ in range(n_kv):
+        key = string().decode()
+        vt = GGUFValueType(int(np.frombuffer(buf, "<u4", 1, pos)[0]))
+        pos += 4
+        if vt == GGUFValueType.ARRAY:
+            sub = GGUFValueType(int(np.frombuffer(buf, "<u4", 1, pos)[0]))
+            pos += 4
+            n = u64()
+            if sub == GGUFValueType.STRING:
+                val = [string() for _ in range(n)]
+            else:
+                dt = np.dtype(_SCALAR[sub])
+                val = np.frombuffer(buf, dt, n, pos).tolist()
+                pos += n * dt.itemsize
+                if sub == GGUFValueType.BOOL:
+                    val = [bool(x) for x in val]
+            kv[key] = (vt, val, sub)
+        else:
+            kv[key] = (vt, value(vt), None)
+    return kv
+
+
+def copy_tokenizer(writer: GGUFWriter, vocab_path: Path):
+    """Every tokenizer.ggml.* key of llama.cpp's vocab-only GGUF, byte for byte
+    (strings are copied as raw bytes, never decoded); returns the vocab size."""
+    n_vocab = None
+    for key, (vtype, val, sub) in read_kv(vocab_path).items():
+        if not key.startswith("tokenizer.ggml."):
+            continue
+        writer.add_key_value(key, val, vtype, sub_type=sub)
+        if key == "tokenizer.ggml.tokens":
+            n_vocab = len(val)
+    assert n_vocab, f"{vocab_path}: no tokenizer.ggml.tokens"
+    return n_vocab
+
+
+def build(spec: Spec, out_path: Path, vocab_dir: Path, verbose=False):
+    vocab_path = vocab_dir / f"ggml-vocab-{spec.vocab}.gguf"
+    if not vocab_path.exists():
+        raise FileNotFoundError(f"vocab file {vocab_path} not found (scripts/fetch_vocabs.sh)")
+    rng = np.random.default_rng(spec.seed)
+    a = spec.arch
+    w = GGUFWriter(str(out_path), a)
+    w.add_name(spec.name)
+    w.add_uint32(f"{a}.context_length", spec.ctx_train)
+    w.add_uint32(f"{a}.embedding_length", spec.n_embd)
+    w.add_uint32(f"{a}.block_count", spec.n_layer)
+    w.add_uint32(f"{a}.feed_forward_length", spec.n_ff)
+    w.add_uint32(f"{a}.attention.head_count", spec.n_head)
+    w.add_uint32(f"{a}.attention.head_count_kv", spec.n_head_kv)
+    w.add_float32(f"{a}.attention.layer_norm_rms_epsilon", spec.eps)
+    if spec.rope_base is not None:
+        w.add_float32(f"{a}.rope.freq_base", spec.rope_base)
+    w.add_uint32(f"{a}.rope.dimension_count", spec.head_dim)
+    if spec.write_head_dim:
+        w.add_uint32(f"{a}.attention.key_length", spec.head_dim)
+        w.add_uint32(f"{a}.attention.value_length", spec.head_dim)
+    else:
+        assert spec.head_dim * spec.n_head == spec.n_embd
+    if spec.sliding_window:
+        w.add_uint32(f"{a}.attention.sliding_window", spec.sliding_window)
+    w.add_uint32("general.quantization_version", 2)
+    n_vocab = copy_tokenizer(w, vocab_path)
+
+    E, F, D = spec.n_embd, spec.n_ff, spec.head_dim
+    q_out, kv_out = spec.n_head * D, spec.n_head_kv * D
+    inv = lambda n: 1.0 / np.sqrt(n)  # noqa: E731
+    # Logit spread of a few units: std(W_out) * sqrt(E) ~ 3 with unit-RMS normed input.
+    out_std = 3.0 * inv(E)
+    # Without q/k norms, 2/sqrt(E) gives q,k elements of std ~2 and scores q.k/sqrt(D) of
+    # std ~4: peaked attention. With q/k norms the norm weights set the peak instead.
+    qk_std = (1.0 if spec.qk_norm else 2.0) * inv(E)
+    tensors = []  # (name, qtype, array, n_rows, n_cols, std)
+
+    def weight(name, qtype, n_rows, n_cols, std):
+        tensors.append((name, qtype, make_weight(qtype, n_rows, n_cols, std, rng), n_rows, n_cols, std))
+
+    def norm(name, n, mean, spread):
+        tensors.append((name, T.F32, (mean + _gaussian(rng, (n,), spread)).astype(np.float32), 1, n, None))
+
+    # Embedding: tied models read logits through it, so it carries the output scale.
+    weight("token_embd.weight", spec.embd_type, n_vocab, E, out_std if spec.tied else 0.5)
+    for i, lt in enumerate(spec.layer_types):
+        p = f"blk.{i}."
+        norm(p + "attn_norm.weight", E, 1.0, 0.2)
+        weight(p + "attn_q.weight", lt["attn_q"], q_out, E, qk_std)
+        weight(p + "attn_k.weight", lt["attn_k"], kv_out, E, qk_std)
+        weight(p + "attn_v.weight", lt["attn_v"], kv_out, E, inv(E))
+        if spec.qkv_bias:
+            norm(p + "attn_q.bias", q_out, 0.0, 0.5)
+            norm(p + "attn_k.bias", kv_out, 0.0, 0.5)
+            norm(p + "attn_v.bias", kv_out, 0.0, 0.2)
+        if spec.qk_norm:
+            # q.k/sqrt(D) of unit-RMS q, k scaled by these weights: std ~ 1.7^2 = 3.
+            norm(p + "attn_q_norm.weight", D, 1.7, 0.3)
+            norm(p + "attn_k_norm.weight", D, 1.7, 0.3)
+        weight(p + "attn_output.weight", lt["attn_output"], E, q_out, inv(q_out))
+        if spec.gemma:
+            norm(p + "post_attention_norm.weight", E, 1.0, 0.2)
+        norm(p + "ffn_norm.weight", E, 1.0, 0.2)
+        weight(p + "ffn_gate.weight", lt["ffn_gate"], F, E, inv(E))
+        weight(p + "ffn_up.weight", lt["ffn_up"], F, E, inv(E))
+        weight(p + "ffn_down.weight", lt["ffn_down"], E, F, inv(F))
+        if spec.gemma:
+            norm(p + "post_ffw_norm.weight", E, 1.0, 0.2)
+    norm("output_norm.weight", E, 1.0, 0.2)
+    if not spec.tied:
+        weight("output.weight", spec.output_type, n_vocab, E, out_std)
+
+    for name, qtype, arr, n_rows, n_cols, std in tensors:
+        if std is not None:
+            s = check_weight(name, qtype, arr, n_rows, n_cols, std)
+            if verbose:
+                print(f"  {name:32s} {qtype.name:7s} [{n_cols}, {n_rows}] std {s:.4f}")
+        if qtype in (T.F32, T.F16):
+            w.add_tensor(name, arr if n_rows > 1 else arr.reshape(-1))
+        else:
+            w.add_tensor(name, arr, raw_shape=arr.shape, raw_dtype=qtype)
+
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return sha256(out_path)
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("outdir", type=Path)
+    ap.add_argument("--vocab-dir", type=Path, default=DEFAULT_VOCAB_DIR)
+    ap.add_argument("--only", default="", help="comma-separated model names (default: all)")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args(argv)
+    names = [n for n in args.only.split(",") if n] or list(SPECS)
+    args.outdir.mkdir(parents=True, exist_ok=True)
+    for n in names:
+        if n not in SPECS:
+            sys.exit(f"unknown model {n!r}; known: {', '.join(SPECS)}")
+        path = args.outdir / f"{n}.gguf"
+        if args.verbose:
+            print(n)
+        digest = build(SPECS[n], path, args.vocab_dir, args.verbose)
+        print(f"{digest}  {path}")
+
+
+if __name__ == "__main__":
+    main()
