@@ -1,9 +1,16 @@
 // Which instruction sets this CPU runs, read once from CPUID (x86) or the
-// build target (AArch64: NEON with dotprod is assumed by -march).
+// auxiliary vector (AArch64 Linux: the NEON kernels need the dot-product
+// instructions, HWCAP_ASIMDDP).
 #include "cpu/kernels.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <cpuid.h>
+#endif
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1 << 20)  // Linux uapi asm/hwcap.h
+#endif
 #endif
 
 namespace qlm::cpu {
@@ -36,8 +43,10 @@ Features detect() {
     f.avx2 = ymm_os && avx2 && fma && f16c;
     // The avx512 kernels use VNNI (vpdpbusd); CPUs without it run the AVX2 ones.
     f.avx512 = f.avx2 && zmm_os && avx512f && avx512dq && avx512bw && avx512vl && avx512vnni;
+#elif defined(__aarch64__) && defined(__linux__)
+    f.neon = (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
 #elif defined(__aarch64__) && defined(__ARM_FEATURE_DOTPROD)
-    f.neon = true;
+    f.neon = true;  // no auxiliary vector: trust the build target
 #endif
     return f;
 }

@@ -9,9 +9,12 @@ const KernelTable& avx512_kernels() {
     return empty;
 }
 
+// AArch64 builds get the NEON table from src/cpu/neon/.
+#if !defined(__aarch64__)
 const KernelTable& neon_kernels() {
     static const KernelTable empty;
     return empty;
 }
+#endif
 
 }  // namespace qlm::cpu
