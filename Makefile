@@ -9,7 +9,7 @@ FUZZ_SECONDS ?= 60
 MODEL      := models/gemma-3-270m-q4_k_m.gguf
 PYTHON     ?= python3
 
-.PHONY: all deps venv model build run test test-main test-asan test-arm64 fuzz-smoke fuzz clean
+.PHONY: all deps venv model vocabs build run test test-main test-asan test-arm64 fuzz-smoke fuzz clean
 
 all: build
 
@@ -26,6 +26,10 @@ venv: deps .venv/.stamp
 model: venv
 	scripts/fetch_model.sh
 
+# Tokenizer test vocabularies (llama.cpp's vocab-only GGUFs) in models/vocab/.
+vocabs: venv
+	scripts/fetch_vocabs.sh
+
 build: deps venv
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release
 	cmake --build $(BUILD) -j $(JOBS)
@@ -39,11 +43,11 @@ run: build model
 # included) on the release build, whose summary closes the output.
 test: build model fuzz-smoke test-asan test-arm64 test-main
 
-test-main: build model
+test-main: build model vocabs
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
 # The slow whole-model oracle is left to the release build.
-test-asan: deps venv
+test-asan: deps venv vocabs
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DQLM_SANITIZE=ON
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
