@@ -79,6 +79,62 @@ QuantizedActivations quantize_activations(Context& ctx, const float* x, int64_t 
 void matmul(Context& ctx, const float* x, int64_t m, const WeightView& w, float* y);
 void matmul(Context& ctx, const QuantizedActivations& xq, const WeightView& w, float* y);
 
+// ---- Float ops of the transformer blocks (rows × n, row-major, float32) ----
+// Each is split over the context's threads by rows; results never depend on the
+// thread count.
+
+// y = x / sqrt(mean(x²) + eps) * weight, per row of n (weight may be null: no
+// scaling). y may alias x.
+void rms_norm(Context& ctx, const float* x, const float* weight, float* y, int64_t rows, int64_t n, float eps);
+
+// Rotary position embedding, in place, on rows of n_heads × head_dim. Normal
+// rotates adjacent pairs (x[2i], x[2i+1]) (llama); Neox rotates (x[i], x[i+d/2])
+// (qwen2, qwen3, gemma3). Only the first n_dims of each head rotate. Angle of
+// pair i at position p: p · freq_scale · base^(-2i/n_dims) / freq_factors[i].
+enum class RopeLayout { Normal, Neox };
+struct RopeParams {
+    RopeLayout layout = RopeLayout::Normal;
+    int n_dims = 0;
+    float freq_base = 10000.0f;
+    float freq_scale = 1.0f;             // 1 / linear scaling factor
+    const float* freq_factors = nullptr;  // n_dims/2 divisors (llama3 "rope_freqs"), or null
+};
+void rope(Context& ctx, float* x, int64_t rows, int n_heads, int head_dim, const int32_t* positions,
+          const RopeParams& p);
+
+// x[r][j] += b[j]  (bias broadcast over rows)
+void add_bias(float* x, const float* b, int64_t rows, int64_t n);
+// y[j] += x[j]
+void add_inplace(float* y, const float* x, int64_t n);
+// g[j] = act(g[j]) * u[j]: the gated FFN's activation.
+void silu_mul(Context& ctx, float* g, const float* u, int64_t n);
+void gelu_tanh_mul(Context& ctx, float* g, const float* u, int64_t n);
+float gelu_tanh(float x) noexcept;
+float silu(float x) noexcept;
+
+// Causal grouped-query attention of a batch of queries over a KV cache.
+//   q:   n_tokens × (n_head · head_dim_k), positions[i] the query's position
+//   k/v: n_kv_head heads of n_pos positions each, F16 or F32 rows of
+//        head_dim_k / head_dim_v, row j holding position j
+//   out: n_tokens × (n_head · head_dim_v)
+// Query i of head h attends to positions j <= positions[i] of kv head
+// h / (n_head / n_kv_head), and with window > 0 only to those with
+// positions[i] - j < window (sliding-window layers).
+struct KvView {
+    GgmlType type = GgmlType::F16;  // F16 or F32
+    const uint8_t* data = nullptr;
+    size_t pos_stride = 0;   // bytes from one position to the next
+    size_t head_stride = 0;  // bytes from one kv head to the next
+    int64_t n_pos = 0;       // positions written (0..n_pos-1)
+};
+struct AttentionShape {
+    int n_head = 0, n_kv_head = 0, head_dim_k = 0, head_dim_v = 0;
+    float scale = 1.0f;  // applied to q·k
+    int window = 0;      // 0: full causal
+};
+void attention(Context& ctx, const float* q, int64_t n_tokens, const int32_t* positions, const KvView& k,
+               const KvView& v, const AttentionShape& s, float* out);
+
 // For benchmarks: the largest cache level's size (sysfs; 32 MiB if unknown),
 // and the best read bandwidth in GB/s over `reps` streaming passes of `bytes`
 // split across the context's threads.

@@ -34,10 +34,14 @@ using MatmulTileFn = void (*)(const MatmulTile&);
 // same bytes as the reference quantize_row (so integer sums match exactly).
 using QuantizeRowFn = void (*)(const float* x, void* y, int64_t k);
 
+// Exact IEEE binary16 -> binary32 conversion of n values (the F16 KV cache).
+using F16ToF32Fn = void (*)(const uint16_t* x, float* y, int64_t n);
+
 struct KernelTable {
     Isa isa = Isa::Scalar;
     MatmulTileFn tile[fmt::kMaxTypeId] = {};         // by weight type id; null: not provided
     QuantizeRowFn quantize[fmt::kMaxTypeId] = {};   // by activation type id; null: not provided
+    F16ToF32Fn f16_to_f32 = nullptr;                 // null: not provided
 };
 
 // Each instruction set fills its table (folders scalar/, avx2/, avx512/, neon/).

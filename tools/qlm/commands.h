@@ -15,5 +15,7 @@ using Command = std::function<int()>;
 Command add_inspect(CLI::App& app);
 Command add_dump(CLI::App& app);
 Command add_bench(CLI::App& app);
+Command add_logits(CLI::App& app);
+Command add_run(CLI::App& app);
 
 }  // namespace qlm::cli

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
     commands["inspect"] = add(qlm::cli::add_inspect);
     commands["dump"] = add(qlm::cli::add_dump);
     commands["bench"] = add(qlm::cli::add_bench);
+    commands["logits"] = add(qlm::cli::add_logits);
 
     try {
         app.parse(argc, argv);

@@ -1,0 +1,44 @@
+// Token sampling: repetition penalty, then top-k, top-p, min-p, temperature,
+// then a draw from the remaining distribution. temp <= 0 is greedy (argmax,
+// lowest id on ties). A given seed reproduces the same tokens on any machine:
+// the generator is a fixed 64-bit PRNG and the arithmetic is float/double only.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <vector>
+
+namespace qlm {
+
+struct SamplerOptions {
+    float temp = 0.8f;
+    int top_k = 40;              // <= 0: off
+    float top_p = 0.95f;         // >= 1: off
+    float min_p = 0.05f;         // <= 0: off
+    float repeat_penalty = 1.0f; // 1: off; logits of recent tokens: >0 divided, <0 multiplied
+    int repeat_last_n = 64;
+    uint64_t seed = 0;
+};
+
+class Sampler {
+public:
+    explicit Sampler(const SamplerOptions& opts);
+    // Picks a token from n_vocab logits (read only).
+    int32_t sample(const float* logits, int64_t n_vocab);
+    // Records a token (prompt or generated) for the repetition penalty.
+    void accept(int32_t token);
+    const SamplerOptions& options() const noexcept { return opts_; }
+
+private:
+    double uniform();  // [0, 1)
+
+    SamplerOptions opts_;
+    uint64_t state_;
+    std::deque<int32_t> recent_;
+    std::vector<std::pair<float, int32_t>> cand_;
+};
+
+// Index of the largest value (lowest index on ties).
+int32_t argmax(const float* v, int64_t n) noexcept;
+
+}  // namespace qlm

@@ -1,0 +1,101 @@
+#include "qlm/sampler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_set>
+
+#include "qlm/error.h"
+
+namespace qlm {
+
+int32_t argmax(const float* v, int64_t n) noexcept {
+    int64_t best = 0;
+    for (int64_t i = 1; i < n; ++i)
+        if (v[i] > v[best]) best = i;
+    return int32_t(best);
+}
+
+Sampler::Sampler(const SamplerOptions& opts) : opts_(opts), state_(opts.seed) {
+    if (!(opts.top_p > 0)) fail("sampler: top-p must be > 0, got ", opts.top_p);
+    if (opts.min_p > 1) fail("sampler: min-p must be <= 1, got ", opts.min_p);
+    if (!(opts.repeat_penalty > 0)) fail("sampler: repeat penalty must be > 0, got ", opts.repeat_penalty);
+    if (opts.repeat_last_n < 0) fail("sampler: repeat-last-n must be >= 0, got ", opts.repeat_last_n);
+    if (!std::isfinite(opts.temp)) fail("sampler: temperature must be finite, got ", opts.temp);
+}
+
+// splitmix64: tiny, well mixed, the same on every platform.
+double Sampler::uniform() {
+    uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return double(z >> 11) * 0x1.0p-53;
+}
+
+void Sampler::accept(int32_t token) {
+    if (opts_.repeat_last_n == 0) return;
+    recent_.push_back(token);
+    while (int(recent_.size()) > opts_.repeat_last_n) recent_.pop_front();
+}
+
+int32_t Sampler::sample(const float* logits, int64_t n_vocab) {
+    if (n_vocab <= 0) fail("sampler: empty vocabulary");
+    cand_.resize(size_t(n_vocab));
+    for (int64_t i = 0; i < n_vocab; ++i) cand_[size_t(i)] = {logits[i], int32_t(i)};
+    if (opts_.repeat_penalty != 1.0f) {
+        std::unordered_set<int32_t> seen(recent_.begin(), recent_.end());
+        for (int32_t t : seen)
+            if (t >= 0 && t < n_vocab) {
+                float& l = cand_[size_t(t)].first;
+                l = l > 0 ? l / opts_.repeat_penalty : l * opts_.repeat_penalty;
+            }
+    }
+    if (opts_.temp <= 0) {
+        size_t best = 0;
+        for (size_t i = 1; i < cand_.size(); ++i)
+            if (cand_[i].first > cand_[best].first) best = i;
+        return cand_[best].second;
+    }
+    // Largest logit first; ties by lower id so the order is fully determined.
+    auto by_logit = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
+    size_t n = cand_.size();
+    if (opts_.top_k > 0 && size_t(opts_.top_k) < n) {
+        std::partial_sort(cand_.begin(), cand_.begin() + opts_.top_k, cand_.end(), by_logit);
+        n = size_t(opts_.top_k);
+    } else {
+        std::sort(cand_.begin(), cand_.end(), by_logit);
+    }
+    // Softmax over the survivors (at temperature 1 for top-p/min-p, as llama.cpp's default chain does).
+    std::vector<double> p(n);
+    double sum = 0;
+    for (size_t i = 0; i < n; ++i) sum += p[i] = std::exp(double(cand_[i].first) - double(cand_[0].first));
+    if (opts_.top_p < 1.0f) {
+        double cum = 0;
+        size_t keep = n;
+        for (size_t i = 0; i < n; ++i) {
+            cum += p[i] / sum;
+            if (cum >= opts_.top_p) {
+                keep = i + 1;
+                break;
+            }
+        }
+        n = keep;
+    }
+    if (opts_.min_p > 0) {
+        size_t keep = 1;
+        while (keep < n && p[keep] >= opts_.min_p * p[0]) ++keep;
+        n = keep;
+    }
+    // Temperature, then draw.
+    sum = 0;
+    for (size_t i = 0; i < n; ++i)
+        sum += p[i] = std::exp((double(cand_[i].first) - double(cand_[0].first)) / double(opts_.temp));
+    double r = uniform() * sum;
+    for (size_t i = 0; i < n; ++i) {
+        r -= p[i];
+        if (r < 0) return cand_[i].second;
+    }
+    return cand_[n - 1].second;
+}
+
+}  // namespace qlm

@@ -1,0 +1,93 @@
+// Causal grouped-query attention over a KV cache. The cache rows of each kv
+// head are converted to float once per call (F16 → F32 through the backend's
+// converter), then every (head, query chunk) task does scores, softmax and the
+// weighted sum of values in float with a fixed summation order.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "ops/context_impl.h"
+#include "ops/float_loops.h"
+#include "qlm/error.h"
+
+namespace qlm {
+
+namespace {
+
+// kv rows [0, n) of one head as float, contiguous (n × dim).
+void gather_rows(const cpu::KernelTable& t, const KvView& kv, int head, int dim, int64_t n, float* dst) {
+    const uint8_t* base = kv.data + size_t(head) * kv.head_stride;
+    for (int64_t j = 0; j < n; ++j) {
+        const uint8_t* row = base + size_t(j) * kv.pos_stride;
+        if (kv.type == GgmlType::F32)
+            std::memcpy(dst + j * dim, row, size_t(dim) * sizeof(float));
+        else
+            t.f16_to_f32(reinterpret_cast<const uint16_t*>(row), dst + j * dim, dim);
+    }
+}
+
+}  // namespace
+
+void attention(Context& ctx, const float* q, int64_t n_tokens, const int32_t* positions, const KvView& k,
+               const KvView& v, const AttentionShape& s, float* out) {
+    auto& c = ctx.impl();
+    if (s.n_head <= 0 || s.n_kv_head <= 0 || s.n_head % s.n_kv_head != 0)
+        fail("attention: ", s.n_head, " query heads cannot be grouped over ", s.n_kv_head, " kv heads");
+    for (const KvView* kv : {&k, &v})
+        if (kv->type != GgmlType::F16 && kv->type != GgmlType::F32)
+            fail("attention: KV cache type ", type_name(kv->type), " is not supported (F16 or F32)");
+    int32_t max_pos = -1;
+    for (int64_t i = 0; i < n_tokens; ++i) {
+        if (positions[i] < 0 || positions[i] >= k.n_pos || positions[i] >= v.n_pos)
+            fail("attention: query ", i, " at position ", positions[i], " is outside the ", k.n_pos,
+                 " cached positions");
+        max_pos = std::max(max_pos, positions[i]);
+    }
+    const int64_t n_pos = int64_t(max_pos) + 1;
+    const int dk = s.head_dim_k, dv = s.head_dim_v, group = s.n_head / s.n_kv_head;
+
+    // One float copy of the visible cache rows per kv head.
+    std::vector<float> kf(size_t(s.n_kv_head) * size_t(n_pos) * size_t(dk));
+    std::vector<float> vf(size_t(s.n_kv_head) * size_t(n_pos) * size_t(dv));
+    const cpu::KernelTable& tab = c.table->f16_to_f32 ? *c.table : cpu::scalar_kernels();
+    c.pool->run(int64_t(s.n_kv_head) * 2, [&](int64_t t) {
+        const int h = int(t / 2);
+        if (t % 2 == 0)
+            gather_rows(tab, k, h, dk, n_pos, kf.data() + size_t(h) * size_t(n_pos) * size_t(dk));
+        else
+            gather_rows(tab, v, h, dv, n_pos, vf.data() + size_t(h) * size_t(n_pos) * size_t(dv));
+    });
+
+    constexpr int64_t kChunk = 4;
+    const int64_t chunks = (n_tokens + kChunk - 1) / kChunk;
+    c.pool->run(int64_t(s.n_head) * chunks, [&](int64_t t) {
+        const int h = int(t / chunks), kvh = h / group;
+        const float* kh = kf.data() + size_t(kvh) * size_t(n_pos) * size_t(dk);
+        const float* vh = vf.data() + size_t(kvh) * size_t(n_pos) * size_t(dv);
+        std::vector<float> scores(static_cast<size_t>(n_pos));
+        const int64_t i1 = std::min(n_tokens, (t % chunks + 1) * kChunk);
+        for (int64_t i = (t % chunks) * kChunk; i < i1; ++i) {
+            const int64_t p = positions[i];
+            const int64_t lo = s.window > 0 ? std::max<int64_t>(0, p - s.window + 1) : 0;
+            const float* qi = q + i * int64_t(s.n_head) * dk + int64_t(h) * dk;
+            float mx = -INFINITY;
+            for (int64_t j = lo; j <= p; ++j) {
+                scores[size_t(j)] = ops::dot(qi, kh + j * dk, dk) * s.scale;
+                mx = std::max(mx, scores[size_t(j)]);
+            }
+            double sum = 0;
+            for (int64_t j = lo; j <= p; ++j) {
+                scores[size_t(j)] = std::exp(scores[size_t(j)] - mx);
+                sum += scores[size_t(j)];
+            }
+            float* oi = out + i * int64_t(s.n_head) * dv + int64_t(h) * dv;
+            std::fill(oi, oi + dv, 0.0f);
+            for (int64_t j = lo; j <= p; ++j) ops::axpy(scores[size_t(j)], vh + j * dv, oi, dv);
+            const float inv = float(1.0 / sum);
+            for (int d = 0; d < dv; ++d) oi[d] *= inv;
+        }
+    });
+}
+
+}  // namespace qlm

@@ -1,0 +1,65 @@
+// RMSNorm and the element-wise ops of the transformer blocks. Plain C++ with
+// fixed-order partial sums, so results are the same on every backend thread
+// split; the compiler vectorizes the inner loops.
+#include <cmath>
+
+#include "ops/context_impl.h"
+#include "ops/float_loops.h"
+
+namespace qlm {
+
+void rms_norm(Context& ctx, const float* x, const float* weight, float* y, int64_t rows, int64_t n, float eps) {
+    auto one = [&](int64_t r) {
+        const float* xr = x + r * n;
+        float* yr = y + r * n;
+        const double ss = ops::sum_squares(xr, n);
+        const float scale = float(1.0 / std::sqrt(ss / double(n) + double(eps)));
+        if (weight)
+            for (int64_t j = 0; j < n; ++j) yr[j] = xr[j] * scale * weight[j];
+        else
+            for (int64_t j = 0; j < n; ++j) yr[j] = xr[j] * scale;
+    };
+    if (rows * n < 16384) {
+        for (int64_t r = 0; r < rows; ++r) one(r);
+        return;
+    }
+    ctx.impl().pool->run(rows, one);
+}
+
+void add_bias(float* x, const float* b, int64_t rows, int64_t n) {
+    for (int64_t r = 0; r < rows; ++r) add_inplace(x + r * n, b, n);
+}
+
+void add_inplace(float* y, const float* x, int64_t n) {
+    for (int64_t j = 0; j < n; ++j) y[j] += x[j];
+}
+
+float silu(float x) noexcept { return x / (1.0f + std::exp(-x)); }
+
+// GELU, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x³))).
+float gelu_tanh(float x) noexcept {
+    constexpr float kSqrt2OverPi = 0.7978845608028654f;
+    return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + 0.044715f * x * x)));
+}
+
+namespace {
+template <float (*Act)(float) noexcept>
+void act_mul(Context& ctx, float* g, const float* u, int64_t n) {
+    constexpr int64_t kChunk = 4096;
+    const int64_t chunks = (n + kChunk - 1) / kChunk;
+    auto one = [&](int64_t c) {
+        const int64_t j1 = std::min(n, (c + 1) * kChunk);
+        for (int64_t j = c * kChunk; j < j1; ++j) g[j] = Act(g[j]) * u[j];
+    };
+    if (chunks < 4) {
+        for (int64_t c = 0; c < chunks; ++c) one(c);
+        return;
+    }
+    ctx.impl().pool->run(chunks, one);
+}
+}  // namespace
+
+void silu_mul(Context& ctx, float* g, const float* u, int64_t n) { act_mul<silu>(ctx, g, u, n); }
+void gelu_tanh_mul(Context& ctx, float* g, const float* u, int64_t n) { act_mul<gelu_tanh>(ctx, g, u, n); }
+
+}  // namespace qlm
