@@ -34,9 +34,10 @@ build: deps venv
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release
 	cmake --build $(BUILD) -j $(JOBS)
 
-# The main job: for now, inspect the default model.
+# The main job: generate text with the default model (greedy, reproducible).
+PROMPT ?= The three most important inventions of the twentieth century were
 run: build model
-	$(BUILD)/tools/qlm/qlm inspect $(MODEL)
+	$(BUILD)/tools/qlm/qlm run -m $(MODEL) -p "$(PROMPT)" -n 128 --temp 0
 
 # Every test: libFuzzer smoke run, the suite under ASan+UBSan, the C++ suite
 # cross-compiled for AArch64 under qemu-user, then the full suite (oracles

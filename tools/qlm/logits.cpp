@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "model_common.h"
 #include "npy.h"
 #include "qlm/error.h"
 #include "qlm/model.h"
@@ -57,13 +58,8 @@ Command add_logits(CLI::App& app) {
     sub->add_option("--isa", o->isa, "force an instruction set (scalar, avx2, avx512, neon)");
     return [o]() {
         const std::vector<int32_t> ids = read_ids(o->tokens);
-        ContextOptions co;
-        co.threads = o->threads;
-        if (!o->isa.empty()) {
-            co.isa = isa_from_name(o->isa);
-            if (!co.isa) fail("unknown instruction set '", o->isa, "'");
-        }
-        Context ctx(co);
+        auto ctx_ptr = make_context(o->threads, o->isa);
+        Context& ctx = *ctx_ptr;
         auto model = Model::load(o->model);
         SessionOptions so;
         so.n_ctx = o->n_ctx > 0 ? o->n_ctx : int64_t(ids.size());

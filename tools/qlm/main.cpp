@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
     commands["dump"] = add(qlm::cli::add_dump);
     commands["bench"] = add(qlm::cli::add_bench);
     commands["logits"] = add(qlm::cli::add_logits);
+    commands["run"] = add(qlm::cli::add_run);
 
     try {
         app.parse(argc, argv);

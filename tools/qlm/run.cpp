@@ -1,0 +1,176 @@
+// qlm run -m FILE -p PROMPT — generates text: streams it to stdout, then a
+// stats line (load time, prompt and generation tokens/s) to stderr. With
+// --json, prints one JSON object instead (token ids, text, stats).
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+#include "model_common.h"
+#include "qlm/model.h"
+#include "qlm/sampler.h"
+#include "qlm/tokenizer.h"
+
+namespace qlm::cli {
+
+namespace {
+
+struct RunOpts {
+    std::string model, prompt, prompt_file, isa;
+    int64_t n_predict = 128, n_ctx = 4096, n_batch = 512;
+    int threads = 0;
+    SamplerOptions sampling;
+    int64_t seed = -1;
+    bool json = false, no_warm = false;
+};
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+int run(RunOpts& o) {
+    if (!o.prompt_file.empty()) {
+        std::ifstream in(o.prompt_file, std::ios::binary);
+        if (!in) fail(o.prompt_file, ": cannot open");
+        std::ostringstream ss;
+        ss << in.rdbuf();
+        o.prompt = ss.str();
+    }
+    if (o.n_predict < 0) fail("-n must be >= 0, got ", o.n_predict);
+    auto ctx = make_context(o.threads, o.isa);
+    LoadOptions lo;
+    lo.progress = !o.json;
+    lo.prefault = !o.no_warm;
+    auto model = Model::load(o.model, lo);
+    const Tokenizer tok = Tokenizer::from_gguf(model->gguf());
+    if (tok.n_vocab() != model->config().n_vocab)
+        fail(o.model, ": the tokenizer has ", tok.n_vocab(), " tokens but token_embd.weight has ",
+             model->config().n_vocab, " rows");
+    SessionOptions so;
+    so.n_ctx = o.n_ctx;
+    so.n_batch = o.n_batch;
+    Session session(*model, *ctx, so);
+    if (!o.json)
+        std::fprintf(stderr, "qlm: %s (%s, %lld layers), weights %.1f MiB mapped, KV cache %.1f MiB (%lld positions), "
+                             "load %.2f s, %d threads, %s\n",
+                     o.model.c_str(), model->config().arch_name.c_str(), (long long)model->config().n_layer,
+                     mib(double(model->weight_bytes())), mib(double(session.kv_bytes())), (long long)session.n_ctx(),
+                     model->load_seconds(), ctx->threads(), isa_name(ctx->isa()));
+
+    const std::vector<int32_t> prompt = tok.encode(o.prompt, true, true);
+    if (prompt.empty()) fail("the prompt is empty and the model adds no BOS token: nothing to continue from");
+    if (int64_t(prompt.size()) >= session.n_ctx())
+        fail("the prompt has ", prompt.size(), " tokens, more than the context size ", session.n_ctx(), " allows (-c)");
+    o.sampling.seed = o.seed >= 0 ? uint64_t(o.seed) : std::random_device{}();
+    Sampler sampler(o.sampling);
+    for (int32_t t : prompt) sampler.accept(t);
+
+    const int64_t n_vocab = model->config().n_vocab;
+    std::vector<float> logits(static_cast<size_t>(n_vocab));
+    Detokenizer detok(tok);
+    if (!o.json) {
+        std::fwrite(o.prompt.data(), 1, o.prompt.size(), stdout);
+        std::fflush(stdout);
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    session.eval(prompt, logits.data());
+    const double t_prompt = seconds_since(t0);
+
+    std::vector<int32_t> generated;
+    std::string text;
+    std::string stop = "length";
+    t0 = std::chrono::steady_clock::now();
+    while (int64_t(generated.size()) < o.n_predict) {
+        const int32_t id = sampler.sample(logits.data(), n_vocab);
+        if (tok.is_eog(id)) {
+            stop = "eog";
+            break;
+        }
+        generated.push_back(id);
+        sampler.accept(id);
+        const std::string piece = detok.push(id);
+        text += piece;
+        if (!o.json) {
+            std::fwrite(piece.data(), 1, piece.size(), stdout);
+            std::fflush(stdout);
+        }
+        if (int64_t(generated.size()) == o.n_predict) break;
+        if (session.pos() >= session.n_ctx()) {
+            stop = "context";
+            break;
+        }
+        session.eval({&id, 1}, logits.data());
+    }
+    const double t_gen = seconds_since(t0);
+    const std::string rest = detok.flush();
+    text += rest;
+    // Tokens evaluated during generation: every generated token except the last.
+    const int64_t n_gen_eval = generated.empty() ? 0 : int64_t(generated.size()) - (stop == "eog" ? 0 : 1);
+    const double gen_tps = n_gen_eval > 0 && t_gen > 0 ? double(n_gen_eval) / t_gen : 0.0;
+    const double prompt_tps = t_prompt > 0 ? double(prompt.size()) / t_prompt : 0.0;
+    if (o.json) {
+        nlohmann::json j;
+        j["prompt_tokens"] = prompt;
+        j["tokens"] = generated;
+        j["text"] = text;
+        j["stop"] = stop;
+        j["stats"] = {{"load_s", model->load_seconds()},
+                      {"prompt_tokens", prompt.size()},
+                      {"prompt_s", t_prompt},
+                      {"prompt_tokens_per_s", prompt_tps},
+                      {"generated_tokens", generated.size()},
+                      {"generation_s", t_gen},
+                      {"generation_tokens_per_s", gen_tps},
+                      {"seed", o.sampling.seed},
+                      {"threads", ctx->threads()},
+                      {"isa", isa_name(ctx->isa())}};
+        std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    } else {
+        std::fwrite(rest.data(), 1, rest.size(), stdout);
+        std::printf("\n");
+        std::fflush(stdout);
+        std::fprintf(stderr,
+                     "qlm: load %.2f s | prompt %zu tokens, %.1f tokens/s | generation %zu tokens, %.1f tokens/s | "
+                     "stop: %s | seed %llu\n",
+                     model->load_seconds(), prompt.size(), prompt_tps, generated.size(), gen_tps, stop.c_str(),
+                     (unsigned long long)o.sampling.seed);
+    }
+    return 0;
+}
+
+}  // namespace
+
+Command add_run(CLI::App& app) {
+    auto o = std::make_shared<RunOpts>();
+    auto* sub = app.add_subcommand("run", "Generate text from a prompt");
+    sub->add_option("-m,--model", o->model, "GGUF model")->required();
+    auto* p = sub->add_option("-p,--prompt", o->prompt, "prompt text (special tokens like <start_of_turn> are parsed)");
+    auto* f = sub->add_option("-f,--file", o->prompt_file, "read the prompt from a file");
+    p->excludes(f);
+    sub->add_option("-n,--n-predict", o->n_predict, "tokens to generate")->capture_default_str();
+    sub->add_option("-c,--ctx-size", o->n_ctx, "context size (KV cache positions)")->capture_default_str();
+    sub->add_option("-b,--batch-size", o->n_batch, "prompt tokens per forward chunk")->capture_default_str();
+    sub->add_option("-t,--threads", o->threads, "threads (default: physical cores)");
+    sub->add_option("--temp", o->sampling.temp, "temperature (0: greedy)")->capture_default_str();
+    sub->add_option("--top-k", o->sampling.top_k, "top-k (0: off)")->capture_default_str();
+    sub->add_option("--top-p", o->sampling.top_p, "top-p (1: off)")->capture_default_str();
+    sub->add_option("--min-p", o->sampling.min_p, "min-p (0: off)")->capture_default_str();
+    sub->add_option("--repeat-penalty", o->sampling.repeat_penalty, "repetition penalty (1: off)")->capture_default_str();
+    sub->add_option("--repeat-last-n", o->sampling.repeat_last_n, "tokens the penalty looks back")->capture_default_str();
+    sub->add_option("--seed", o->seed, "random seed (default: random, printed in the stats)");
+    sub->add_option("--isa", o->isa, "force an instruction set (scalar, avx2, avx512, neon)");
+    sub->add_flag("--json", o->json, "print one JSON object (token ids, text, stats) instead of streaming");
+    sub->add_flag("--no-warm", o->no_warm, "do not page the weights in at load time");
+    return [o]() { return run(*o); };
+}
+
+}  // namespace qlm::cli
