@@ -111,7 +111,8 @@ void read_tokens(const GgufReader& r, Vocab& v) {
     v.text.resize(n);
     v.score.assign(n, 0.0f);
     v.attr.assign(n, kAttrNormal);
-    v.to_id.reserve(n);
+    // No reserve(): filled one by one like llama.cpp's map, it iterates in the
+    // same order, which decides ties in detect_by_text.
     for (size_t i = 0; i < n; ++i) {
         std::string word = tokens->items[i].str;
         if (word.empty()) word = cat("[EMPTY_", i, "]");  // as llama.cpp
@@ -167,27 +168,33 @@ bool read_bool(const GgufReader& r, std::string_view key, bool fallback) {
 // Tokens that end generation and the special ids llama.cpp infers from token
 // text when the metadata does not name them.
 void detect_by_text(Vocab& v) {
-    const auto pick = [&](int32_t& id, std::initializer_list<std::string_view> texts) {
-        if (id != kNoToken) return;
-        for (int32_t t = 0; t < v.n_tokens() && id == kNoToken; ++t) {
-            if (std::find(texts.begin(), texts.end(), v.text[t]) != texts.end()) {
-                id = t;
-                v.attr[t] |= kAttrControl;
+    struct Guess {
+        int32_t* id;
+        std::initializer_list<std::string_view> texts;
+    };
+    const Guess guesses[] = {
+        {&v.eot, {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>", "<EOT>",
+                  "_<EOT>", "[EOT]", "<｜end▁of▁sentence｜>", "<end_of_utterance>"}},
+        {&v.eom, {"<|eom_id|>"}},
+        {&v.fim_pre, {"<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<｜fim▁begin｜>", "<PRE>", "▁<PRE>",
+                      "<|code_prefix|>", "<|prefix|>"}},
+        {&v.fim_suf, {"<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<｜fim▁hole｜>", "<SUF>", "▁<SUF>",
+                      "<|code_suffix|>", "<|suffix|>"}},
+        {&v.fim_mid, {"<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<｜fim▁end｜>", "<MID>", "▁<MID>",
+                      "<|code_middle|>", "<|middle|>"}},
+        {&v.fim_pad, {"<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]"}},
+        {&v.fim_rep, {"<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"}},
+        {&v.fim_sep, {"<|file_sep|>"}},
+    };
+    // The first match in map order wins, as upstream (so ties go the same way).
+    for (const auto& [text, id] : v.to_id) {
+        for (const Guess& g : guesses) {
+            if (*g.id == kNoToken && std::find(g.texts.begin(), g.texts.end(), text) != g.texts.end()) {
+                *g.id = id;
+                v.attr[id] |= kAttrControl;
             }
         }
-    };
-    pick(v.eot, {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>",
-                 "<EOT>", "_<EOT>", "[EOT]", "<｜end▁of▁sentence｜>", "<end_of_utterance>"});
-    pick(v.eom, {"<|eom_id|>"});
-    pick(v.fim_pre, {"<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<｜fim▁begin｜>", "<PRE>", "▁<PRE>",
-                     "<|code_prefix|>", "<|prefix|>"});
-    pick(v.fim_suf, {"<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<｜fim▁hole｜>", "<SUF>", "▁<SUF>",
-                     "<|code_suffix|>", "<|suffix|>"});
-    pick(v.fim_mid, {"<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<｜fim▁end｜>", "<MID>", "▁<MID>",
-                     "<|code_middle|>", "<|middle|>"});
-    pick(v.fim_pad, {"<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]"});
-    pick(v.fim_rep, {"<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"});
-    pick(v.fim_sep, {"<|file_sep|>"});
+    }
 
     std::vector<int32_t> eog;
     for (int32_t id : {v.fim_pad, v.fim_rep, v.fim_sep})
