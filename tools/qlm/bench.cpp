@@ -161,7 +161,8 @@ Command add_bench(CLI::App& app) {
     k->add_option("--isa", o->isa, "force an instruction set: scalar, avx2, avx512, neon");
     k->add_option("--reps", o->reps, "timed repetitions (default: ~0.3 s worth, at least 3)");
     k->add_flag("--json", o->json, "print one JSON document");
-    return [o]() { return bench_kernels(*o); };
+    Command model = add_bench_model(*bench);
+    return [o, k, model]() { return k->parsed() ? bench_kernels(*o) : model(); };
 }
 
 }  // namespace qlm::cli

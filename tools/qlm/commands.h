@@ -17,5 +17,6 @@ Command add_dump(CLI::App& app);
 Command add_bench(CLI::App& app);
 Command add_logits(CLI::App& app);
 Command add_run(CLI::App& app);
+Command add_bench_model(CLI::App& bench);  // "bench model", under "bench"
 
 }  // namespace qlm::cli
