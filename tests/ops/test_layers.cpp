@@ -1,0 +1,226 @@
+// The transformer-block ops against straightforward double-precision versions
+// of their textbook formulas (RMSNorm, RoPE in both layouts, GELU-tanh, SiLU,
+// causal / sliding-window grouped-query attention), on every thread count.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "formats/common.h"
+#include "qlm/error.h"
+#include "qlm/ops.h"
+#include "qlm/sampler.h"
+
+namespace qlm {
+namespace {
+
+std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> d(0.0f, scale);
+    std::vector<float> v(n);
+    for (auto& x : v) x = d(rng);
+    return v;
+}
+
+class Layers : public ::testing::TestWithParam<int> {
+protected:
+    Context ctx{ContextOptions{std::nullopt, GetParam()}};
+};
+
+TEST_P(Layers, RmsNorm) {
+    const int64_t rows = 37, n = 640;
+    auto x = randn(size_t(rows * n), 1, 3.0f), w = randn(size_t(n), 2);
+    std::vector<float> y(x.size());
+    rms_norm(ctx, x.data(), w.data(), y.data(), rows, n, 1e-6f);
+    for (int64_t r = 0; r < rows; ++r) {
+        double ss = 0;
+        for (int64_t j = 0; j < n; ++j) ss += double(x[size_t(r * n + j)]) * x[size_t(r * n + j)];
+        const double s = 1.0 / std::sqrt(ss / n + 1e-6);
+        for (int64_t j = 0; j < n; ++j)
+            ASSERT_NEAR(y[size_t(r * n + j)], x[size_t(r * n + j)] * s * w[size_t(j)],
+                        1e-5 * std::abs(x[size_t(r * n + j)] * s * w[size_t(j)]) + 1e-6);
+    }
+    // In place gives the same.
+    rms_norm(ctx, x.data(), w.data(), x.data(), rows, n, 1e-6f);
+    EXPECT_EQ(x, y);
+}
+
+void rope_reference(std::vector<double>& x, int64_t rows, int heads, int hd, const std::vector<int32_t>& pos,
+                    RopeLayout layout, int n_dims, double base, double scale) {
+    for (int64_t r = 0; r < rows; ++r)
+        for (int h = 0; h < heads; ++h) {
+            double* v = &x[size_t((r * heads + h) * hd)];
+            for (int i = 0; i < n_dims / 2; ++i) {
+                const double th = pos[size_t(r)] * scale * std::pow(base, -2.0 * i / n_dims);
+                const int a = layout == RopeLayout::Normal ? 2 * i : i;
+                const int b = layout == RopeLayout::Normal ? 2 * i + 1 : i + n_dims / 2;
+                const double x0 = v[a], x1 = v[b];
+                v[a] = x0 * std::cos(th) - x1 * std::sin(th);
+                v[b] = x0 * std::sin(th) + x1 * std::cos(th);
+            }
+        }
+}
+
+TEST_P(Layers, RopeBothLayouts) {
+    const int64_t rows = 9;
+    const int heads = 3, hd = 64;
+    std::vector<int32_t> pos = {0, 1, 2, 7, 100, 511, 4095, 30000, 131071};
+    for (RopeLayout layout : {RopeLayout::Normal, RopeLayout::Neox})
+        for (int n_dims : {64, 32}) {
+            auto x = randn(size_t(rows * heads * hd), 3);
+            std::vector<double> ref(x.begin(), x.end());
+            RopeParams p;
+            p.layout = layout, p.n_dims = n_dims, p.freq_base = 1e6f, p.freq_scale = 0.25f;
+            rope(ctx, x.data(), rows, heads, hd, pos.data(), p);
+            rope_reference(ref, rows, heads, hd, pos, layout, n_dims, 1e6, 0.25);
+            for (size_t i = 0; i < x.size(); ++i) ASSERT_NEAR(x[i], ref[i], 2e-6 * 4) << i;
+        }
+}
+
+TEST_P(Layers, RopeRejectsBadDims) {
+    std::vector<float> x(64);
+    std::vector<int32_t> pos = {0};
+    RopeParams p;
+    p.n_dims = 65;
+    EXPECT_THROW(rope(ctx, x.data(), 1, 1, 64, pos.data(), p), Error);
+}
+
+TEST_P(Layers, Activations) {
+    auto g = randn(10000, 4, 4.0f), u = randn(10000, 5);
+    auto g2 = g;
+    gelu_tanh_mul(ctx, g.data(), u.data(), int64_t(g.size()));
+    silu_mul(ctx, g2.data(), u.data(), int64_t(g2.size()));
+    auto x0 = randn(10000, 4, 4.0f);
+    for (size_t i = 0; i < g.size(); ++i) {
+        const double x = x0[i];
+        const double gelu = 0.5 * x * (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+        const double silu = x / (1 + std::exp(-x));
+        ASSERT_NEAR(g[i], gelu * u[i], 1e-5 * (1 + std::abs(gelu * u[i])));
+        ASSERT_NEAR(g2[i], silu * u[i], 1e-5 * (1 + std::abs(silu * u[i])));
+    }
+}
+
+struct AttnCase {
+    int n_head, n_kv, dk, dv, window;
+    GgmlType kv;
+};
+
+TEST_P(Layers, AttentionMatchesDouble) {
+    for (AttnCase c : {AttnCase{4, 1, 256, 256, 0, GgmlType::F16}, AttnCase{8, 2, 64, 32, 0, GgmlType::F32},
+                       AttnCase{4, 4, 32, 32, 5, GgmlType::F16}, AttnCase{6, 3, 16, 48, 1, GgmlType::F32}}) {
+        const int64_t n_pos = 23, n_tok = 11;  // queries at positions 12..22
+        const size_t es = c.kv == GgmlType::F16 ? 2 : 4;
+        auto kf = randn(size_t(c.n_kv * n_pos * c.dk), 6), vf = randn(size_t(c.n_kv * n_pos * c.dv), 7);
+        auto q = randn(size_t(n_tok * c.n_head * c.dk), 8);
+        std::vector<uint8_t> kb(kf.size() * es), vb(vf.size() * es);
+        // Stored values, as the cache holds them.
+        for (size_t i = 0; i < kf.size(); ++i) {
+            if (es == 2) {
+                const uint16_t h = fmt::fp32_to_fp16(kf[i]);
+                std::memcpy(&kb[i * 2], &h, 2), kf[i] = fmt::fp16_to_fp32(h);
+            } else {
+                std::memcpy(&kb[i * 4], &kf[i], 4);
+            }
+        }
+        for (size_t i = 0; i < vf.size(); ++i) {
+            if (es == 2) {
+                const uint16_t h = fmt::fp32_to_fp16(vf[i]);
+                std::memcpy(&vb[i * 2], &h, 2), vf[i] = fmt::fp16_to_fp32(h);
+            } else {
+                std::memcpy(&vb[i * 4], &vf[i], 4);
+            }
+        }
+        KvView k{c.kv, kb.data(), size_t(c.dk) * es, size_t(n_pos * c.dk) * es, n_pos};
+        KvView v{c.kv, vb.data(), size_t(c.dv) * es, size_t(n_pos * c.dv) * es, n_pos};
+        std::vector<int32_t> pos(static_cast<size_t>(n_tok));
+        for (int64_t i = 0; i < n_tok; ++i) pos[size_t(i)] = int32_t(n_pos - n_tok + i);
+        const float scale = 1.0f / std::sqrt(float(c.dk));
+        AttentionShape s{c.n_head, c.n_kv, c.dk, c.dv, scale, c.window};
+        std::vector<float> out(size_t(n_tok * c.n_head * c.dv));
+        attention(ctx, q.data(), n_tok, pos.data(), k, v, s, out.data());
+        for (int64_t i = 0; i < n_tok; ++i)
+            for (int h = 0; h < c.n_head; ++h) {
+                const int kvh = h / (c.n_head / c.n_kv);
+                std::vector<double> sc;
+                const int64_t lo = c.window ? std::max<int64_t>(0, pos[size_t(i)] - c.window + 1) : 0;
+                double mx = -1e300;
+                for (int64_t j = lo; j <= pos[size_t(i)]; ++j) {
+                    double d = 0;
+                    for (int e = 0; e < c.dk; ++e)
+                        d += double(q[size_t((i * c.n_head + h) * c.dk + e)]) * kf[size_t((kvh * n_pos + j) * c.dk + e)];
+                    sc.push_back(d * scale);
+                    mx = std::max(mx, sc.back());
+                }
+                double sum = 0;
+                for (double& x : sc) sum += x = std::exp(x - mx);
+                for (int e = 0; e < c.dv; ++e) {
+                    double o = 0;
+                    for (size_t j = 0; j < sc.size(); ++j) o += sc[j] / sum * vf[size_t((kvh * n_pos + lo + int64_t(j)) * c.dv + e)];
+                    ASSERT_NEAR(out[size_t((i * c.n_head + h) * c.dv + e)], o, 1e-5)
+                        << "head " << h << " query " << i << " dim " << e << " window " << c.window;
+                }
+            }
+    }
+}
+
+TEST_P(Layers, AttentionErrors) {
+    std::vector<uint8_t> kb(64 * 4);
+    KvView k{GgmlType::F32, kb.data(), 64, 64, 1};
+    std::vector<float> q(16), out(16);
+    std::vector<int32_t> pos = {1};  // only position 0 is cached
+    EXPECT_THROW(attention(ctx, q.data(), 1, pos.data(), k, k, AttentionShape{1, 1, 16, 16, 1, 0}, out.data()), Error);
+    pos[0] = 0;
+    EXPECT_THROW(attention(ctx, q.data(), 1, pos.data(), k, k, AttentionShape{3, 2, 16, 16, 1, 0}, out.data()), Error);
+    KvView bad = k;
+    bad.type = GgmlType::Q8_0;
+    EXPECT_THROW(attention(ctx, q.data(), 1, pos.data(), bad, k, AttentionShape{1, 1, 16, 16, 1, 0}, out.data()), Error);
+}
+
+INSTANTIATE_TEST_SUITE_P(Threads, Layers, ::testing::Values(1, 2, 3),
+                         [](const auto& i) { return "t" + std::to_string(i.param); });
+
+TEST(Sampler, GreedyAndSeeded) {
+    std::vector<float> logits = {0.1f, 2.0f, 2.0f, -1.0f, 1.5f};
+    Sampler greedy(SamplerOptions{0.0f});
+    EXPECT_EQ(greedy.sample(logits.data(), 5), 1);  // lowest id on ties
+    SamplerOptions o;
+    o.temp = 1.0f, o.top_k = 0, o.top_p = 1.0f, o.min_p = 0.0f, o.seed = 1234;
+    Sampler a(o), b(o);
+    std::vector<int> counts(5);
+    for (int i = 0; i < 20000; ++i) {
+        const int32_t t = a.sample(logits.data(), 5);
+        ASSERT_EQ(t, b.sample(logits.data(), 5));
+        ++counts[size_t(t)];
+    }
+    // Frequencies follow softmax(logits) within 4 sigma.
+    double z = 0;
+    for (float l : logits) z += std::exp(double(l));
+    for (int i = 0; i < 5; ++i) {
+        const double p = std::exp(double(logits[size_t(i)])) / z, sd = std::sqrt(20000 * p * (1 - p));
+        EXPECT_NEAR(counts[size_t(i)], 20000 * p, 4 * sd + 1) << i;
+    }
+}
+
+TEST(Sampler, FiltersAndPenalty) {
+    std::vector<float> logits = {5.0f, 4.0f, 1.0f, 0.0f, -3.0f};
+    SamplerOptions o;
+    o.temp = 1.0f, o.top_k = 2, o.top_p = 1.0f, o.min_p = 0.0f, o.seed = 7;
+    Sampler topk(o);
+    for (int i = 0; i < 2000; ++i) EXPECT_LT(topk.sample(logits.data(), 5), 2);
+    o.top_k = 0, o.min_p = 0.5f;  // p(1)/p(0) = e^-1 < 0.5: only token 0 survives
+    Sampler minp(o);
+    for (int i = 0; i < 200; ++i) EXPECT_EQ(minp.sample(logits.data(), 5), 0);
+    o.min_p = 0, o.top_p = 0.5f;  // token 0 alone has p > 0.5
+    Sampler topp(o);
+    for (int i = 0; i < 200; ++i) EXPECT_EQ(topp.sample(logits.data(), 5), 0);
+    SamplerOptions g;
+    g.temp = 0, g.repeat_penalty = 10.0f;
+    Sampler pen(g);
+    pen.accept(0);  // 5 / 10 = 0.5 < 4: token 1 wins
+    EXPECT_EQ(pen.sample(logits.data(), 5), 1);
+    EXPECT_THROW(Sampler(SamplerOptions{1.0f, 40, 0.0f}), Error);
+}
+
+}  // namespace
+}  // namespace qlm
