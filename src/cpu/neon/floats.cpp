@@ -1,4 +1,5 @@
-// NEON tiles for F32, F16 and BF16 weights (activations of the same type).
+// NEON tiles for F32, F16 and BF16 weights (activations of the same type),
+// and the F16 -> F32 row conversion.
 // Sixteen float lanes per row (four independent fma chains) accumulate within
 // a 256-element chunk; chunks are summed separately, which keeps the rounding
 // error well inside the test bound for rows of many thousand elements.
@@ -74,9 +75,21 @@ struct FloatRow {
     }
 };
 
+// The F16 KV cache rows. fcvtl is exact; like F16C it quiets a signaling NaN.
+void f16_to_f32(const uint16_t* x, float* y, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const float16x8_t h = vreinterpretq_f16_u16(vld1q_u16(x + i));
+        vst1q_f32(y + i, vcvt_f32_f16(vget_low_f16(h)));
+        vst1q_f32(y + i + 4, vcvt_high_f32_f16(h));
+    }
+    for (; i < n; ++i) y[i] = fmt::fp16_to_fp32(x[i]);
+}
+
 }  // namespace
 
 void register_floats(KernelTable& k) {
+    k.f16_to_f32 = f16_to_f32;
     k.tile[uint32_t(GgmlType::F32)] = tile<FloatRow<LoadF32>>;
     k.tile[uint32_t(GgmlType::F16)] = tile<FloatRow<LoadF16>>;
     k.tile[uint32_t(GgmlType::BF16)] = tile<FloatRow<LoadBF16>>;
