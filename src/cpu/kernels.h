@@ -37,11 +37,22 @@ using QuantizeRowFn = void (*)(const float* x, void* y, int64_t k);
 // Exact IEEE binary16 -> binary32 conversion of n values (the F16 KV cache).
 using F16ToF32Fn = void (*)(const uint16_t* x, float* y, int64_t n);
 
+// Attention inner loops over float rows of d values:
+//   scores: out[j] = scale * dot(q, k + j*d) for j in [0, n)
+//   wsum:   out[0..d) += sum_j p[j] * v[j*d .. j*d+d)
+using AttnScoresFn = void (*)(const float* q, const float* k, int64_t n, int d, float scale, float* out);
+using AttnWsumFn = void (*)(const float* p, const float* v, int64_t n, int d, float* out);
+// Gated activations: g[j] = act(g[j]) * u[j] (GELU-tanh, SiLU).
+using ActMulFn = void (*)(float* g, const float* u, int64_t n);
+
 struct KernelTable {
     Isa isa = Isa::Scalar;
     MatmulTileFn tile[fmt::kMaxTypeId] = {};         // by weight type id; null: not provided
     QuantizeRowFn quantize[fmt::kMaxTypeId] = {};   // by activation type id; null: not provided
     F16ToF32Fn f16_to_f32 = nullptr;                 // null: not provided
+    AttnScoresFn attn_scores = nullptr;
+    AttnWsumFn attn_wsum = nullptr;
+    ActMulFn gelu_tanh_mul = nullptr, silu_mul = nullptr;
 };
 
 // Each instruction set fills its table (folders scalar/, avx2/, avx512/, neon/).

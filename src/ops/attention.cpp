@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "ops/context_impl.h"
-#include "ops/float_loops.h"
 #include "qlm/error.h"
 
 namespace qlm {
@@ -51,6 +50,8 @@ void attention(Context& ctx, const float* q, int64_t n_tokens, const int32_t* po
     std::vector<float> kf(size_t(s.n_kv_head) * size_t(n_pos) * size_t(dk));
     std::vector<float> vf(size_t(s.n_kv_head) * size_t(n_pos) * size_t(dv));
     const cpu::KernelTable& tab = c.table->f16_to_f32 ? *c.table : cpu::scalar_kernels();
+    const cpu::AttnScoresFn scores_fn = c.table->attn_scores ? c.table->attn_scores : cpu::scalar_kernels().attn_scores;
+    const cpu::AttnWsumFn wsum_fn = c.table->attn_wsum ? c.table->attn_wsum : cpu::scalar_kernels().attn_wsum;
     c.pool->run(int64_t(s.n_kv_head) * 2, [&](int64_t t) {
         const int h = int(t / 2);
         if (t % 2 == 0)
@@ -71,19 +72,19 @@ void attention(Context& ctx, const float* q, int64_t n_tokens, const int32_t* po
             const int64_t p = positions[i];
             const int64_t lo = s.window > 0 ? std::max<int64_t>(0, p - s.window + 1) : 0;
             const float* qi = q + i * int64_t(s.n_head) * dk + int64_t(h) * dk;
+            float* sc = scores.data() + lo;
+            const int64_t cnt = p - lo + 1;
+            scores_fn(qi, kh + lo * dk, cnt, dk, s.scale, sc);
             float mx = -INFINITY;
-            for (int64_t j = lo; j <= p; ++j) {
-                scores[size_t(j)] = ops::dot(qi, kh + j * dk, dk) * s.scale;
-                mx = std::max(mx, scores[size_t(j)]);
-            }
+            for (int64_t j = 0; j < cnt; ++j) mx = std::max(mx, sc[j]);
             double sum = 0;
-            for (int64_t j = lo; j <= p; ++j) {
-                scores[size_t(j)] = std::exp(scores[size_t(j)] - mx);
-                sum += scores[size_t(j)];
+            for (int64_t j = 0; j < cnt; ++j) {
+                sc[j] = std::exp(sc[j] - mx);
+                sum += sc[j];
             }
             float* oi = out + i * int64_t(s.n_head) * dv + int64_t(h) * dv;
             std::fill(oi, oi + dv, 0.0f);
-            for (int64_t j = lo; j <= p; ++j) ops::axpy(scores[size_t(j)], vh + j * dv, oi, dv);
+            wsum_fn(sc, vh + lo * dv, cnt, dv, oi);
             const float inv = float(1.0 / sum);
             for (int d = 0; d < dv; ++d) oi[d] *= inv;
         }

@@ -43,23 +43,24 @@ float gelu_tanh(float x) noexcept {
 }
 
 namespace {
-template <float (*Act)(float) noexcept>
-void act_mul(Context& ctx, float* g, const float* u, int64_t n) {
+// Chunks of the vector across threads through the backend's activation loop.
+void act_mul(Context& ctx, cpu::ActMulFn cpu::KernelTable::*fn, float* g, const float* u, int64_t n) {
+    auto& c = ctx.impl();
+    const cpu::ActMulFn f = c.table->*fn ? c.table->*fn : cpu::scalar_kernels().*fn;
     constexpr int64_t kChunk = 4096;
     const int64_t chunks = (n + kChunk - 1) / kChunk;
-    auto one = [&](int64_t c) {
-        const int64_t j1 = std::min(n, (c + 1) * kChunk);
-        for (int64_t j = c * kChunk; j < j1; ++j) g[j] = Act(g[j]) * u[j];
-    };
+    auto one = [&](int64_t ch) { f(g + ch * kChunk, u + ch * kChunk, std::min(n, (ch + 1) * kChunk) - ch * kChunk); };
     if (chunks < 4) {
-        for (int64_t c = 0; c < chunks; ++c) one(c);
+        for (int64_t ch = 0; ch < chunks; ++ch) one(ch);
         return;
     }
-    ctx.impl().pool->run(chunks, one);
+    c.pool->run(chunks, one);
 }
 }  // namespace
 
-void silu_mul(Context& ctx, float* g, const float* u, int64_t n) { act_mul<silu>(ctx, g, u, n); }
-void gelu_tanh_mul(Context& ctx, float* g, const float* u, int64_t n) { act_mul<gelu_tanh>(ctx, g, u, n); }
+void silu_mul(Context& ctx, float* g, const float* u, int64_t n) { act_mul(ctx, &cpu::KernelTable::silu_mul, g, u, n); }
+void gelu_tanh_mul(Context& ctx, float* g, const float* u, int64_t n) {
+    act_mul(ctx, &cpu::KernelTable::gelu_tanh_mul, g, u, n);
+}
 
 }  // namespace qlm

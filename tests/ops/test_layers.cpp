@@ -23,10 +23,20 @@ std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
     return v;
 }
 
-class Layers : public ::testing::TestWithParam<int> {
+// Every instruction set this CPU runs, on 1..3 threads.
+using LayerParam = std::pair<Isa, int>;
+class Layers : public ::testing::TestWithParam<LayerParam> {
 protected:
-    Context ctx{ContextOptions{std::nullopt, GetParam()}};
+    Context ctx{ContextOptions{GetParam().first, GetParam().second}};
 };
+
+std::vector<LayerParam> layer_params() {
+    std::vector<LayerParam> v;
+    for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon})
+        if (isa_supported(isa))
+            for (int t : {1, 2, 3}) v.push_back({isa, t});
+    return v;
+}
 
 TEST_P(Layers, RmsNorm) {
     const int64_t rows = 37, n = 640;
@@ -177,8 +187,9 @@ TEST_P(Layers, AttentionErrors) {
     EXPECT_THROW(attention(ctx, q.data(), 1, pos.data(), bad, k, AttentionShape{1, 1, 16, 16, 1, 0}, out.data()), Error);
 }
 
-INSTANTIATE_TEST_SUITE_P(Threads, Layers, ::testing::Values(1, 2, 3),
-                         [](const auto& i) { return "t" + std::to_string(i.param); });
+INSTANTIATE_TEST_SUITE_P(IsaThreads, Layers, ::testing::ValuesIn(layer_params()), [](const auto& i) {
+    return std::string(isa_name(i.param.first)) + "_t" + std::to_string(i.param.second);
+});
 
 TEST(Sampler, GreedyAndSeeded) {
     std::vector<float> logits = {0.1f, 2.0f, 2.0f, -1.0f, 1.5f};

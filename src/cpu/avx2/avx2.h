@@ -12,5 +12,6 @@ void register_legacy(KernelTable& k);
 void register_kquants(KernelTable& k);
 void register_floats(KernelTable& k);
 void register_quantizers(KernelTable& k);
+void register_activations(KernelTable& k);
 
 }  // namespace qlm::cpu::avx2

@@ -7,6 +7,7 @@ void register_kernels(KernelTable& k) {
     register_kquants(k);
     register_floats(k);
     register_quantizers(k);
+    register_activations(k);
 }
 
 }  // namespace qlm::cpu::avx2

@@ -1,5 +1,7 @@
 // Scalar kernels: the reference vec_dot applied over the tile. Every weight
 // type has one, so it is the last rung of the dispatch ladder.
+#include <cmath>
+
 #include "cpu/kernels.h"
 #include "formats/common.h"
 
@@ -17,6 +19,37 @@ void f16_to_f32_scalar(const uint16_t* x, float* y, int64_t n) {
     for (int64_t i = 0; i < n; ++i) y[i] = fmt::fp16_to_fp32(x[i]);
 }
 
+void attn_scores_scalar(const float* q, const float* k, int64_t n, int d, float scale, float* out) {
+    for (int64_t j = 0; j < n; ++j) {
+        const float* kj = k + j * d;
+        float acc[8] = {};
+        int e = 0;
+        for (; e + 8 <= d; e += 8)
+            for (int l = 0; l < 8; ++l) acc[l] += q[e + l] * kj[e + l];
+        float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+        for (; e < d; ++e) s += q[e] * kj[e];
+        out[j] = s * scale;
+    }
+}
+
+void attn_wsum_scalar(const float* p, const float* v, int64_t n, int d, float* out) {
+    for (int64_t j = 0; j < n; ++j)
+        for (int e = 0; e < d; ++e) out[e] += p[j] * v[j * d + e];
+}
+
+// GELU (tanh approximation) written as x·sigmoid(2y), y = sqrt(2/pi)(x + 0.044715x³).
+void gelu_tanh_mul_scalar(float* g, const float* u, int64_t n) {
+    for (int64_t j = 0; j < n; ++j) {
+        const float x = g[j];
+        const float y = 0.7978845608028654f * x * (1.0f + 0.044715f * x * x);
+        g[j] = x / (1.0f + std::exp(-2.0f * y)) * u[j];
+    }
+}
+
+void silu_mul_scalar(float* g, const float* u, int64_t n) {
+    for (int64_t j = 0; j < n; ++j) g[j] = g[j] / (1.0f + std::exp(-g[j])) * u[j];
+}
+
 }  // namespace
 
 const KernelTable& scalar_kernels() {
@@ -24,6 +57,10 @@ const KernelTable& scalar_kernels() {
         KernelTable k;
         k.isa = Isa::Scalar;
         k.f16_to_f32 = f16_to_f32_scalar;
+        k.attn_scores = attn_scores_scalar;
+        k.attn_wsum = attn_wsum_scalar;
+        k.gelu_tanh_mul = gelu_tanh_mul_scalar;
+        k.silu_mul = silu_mul_scalar;
         for (const auto& tr : fmt::kTypeTraits) {
             dispatch_type(tr.info.type, [&]<GgmlType T>() { k.tile[uint32_t(T)] = tile_scalar<T>; });
             k.quantize[uint32_t(tr.info.type)] = tr.quantize_row;
