@@ -4,6 +4,7 @@
 #include "qlm/tokenizer.h"
 
 #include <algorithm>
+#include <bitset>
 
 #include "qlm/error.h"
 #include "qlm/gguf.h"
@@ -31,11 +32,16 @@ std::vector<Fragment> partition(const Vocab& v, std::string_view text, bool pars
     std::vector<Fragment> frags;
     if (text.empty()) return frags;
     frags.push_back({tok::kNoToken, 0, text.size()});
+    // Bytes present in the text: a token whose first byte is absent cannot match
+    // (a shortcut only; vocabularies have thousands of special tokens).
+    std::bitset<256> present;
+    for (char c : text) present.set(uint8_t(c));
     std::vector<Fragment> next;
     for (int32_t id : v.special_by_length) {
         const uint32_t attr = v.attr[id];
         if (!parse_special && (attr & (tok::kAttrControl | tok::kAttrUnknown))) continue;  // user-defined: always
         const std::string& needle = v.text[id];
+        if (!present.test(uint8_t(needle[0]))) continue;
         bool found = false;
         next.clear();
         for (const Fragment& f : frags) {
