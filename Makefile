@@ -59,7 +59,7 @@ test-asan: deps venv vocabs
 test-arm64: deps
 	cmake -S . -B $(ARM_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release \
 	  -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake
-	cmake --build $(ARM_BUILD) -j $(JOBS) --target test_formats test_gguf test_matmul
+	cmake --build $(ARM_BUILD) -j $(JOBS) --target test_formats test_gguf test_matmul test_layers test_model_load test_tokenizer
 	ctest --test-dir $(ARM_BUILD) --output-on-failure -j $(JOBS) -E "^(oracle_|cli$$)"
 
 $(FUZZ_BUILD)/build.ninja: deps

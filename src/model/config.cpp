@@ -85,12 +85,23 @@ ModelConfig read_model_config(const GgufReader& g) {
     if (c.arch == Arch::Gemma3) {
         c.embd_scale = std::sqrt(float(c.n_embd));
         c.sliding_window = int(u_or("attention.sliding_window", 0));
-        // Local layers: rope base 10000 and no scaling; every 6th layer is global.
-        c.rope_base_swa = 10000.0f;
+        // Local layers: their own rope base (10000 unless the file says) and no
+        // scaling; by default every 6th layer is global. The pattern may also
+        // be given per layer (an array of bools) or as a period.
+        c.rope_base_swa = float(g.get_f64_or(a + "rope.freq_base_swa", 10000.0));
         c.rope_scale_swa = 1.0f;
-        const int64_t pattern = u_or("attention.sliding_window_pattern", 6);
-        if (c.sliding_window > 0)
-            for (int64_t l = 0; l < c.n_layer; ++l) c.layer_swa[size_t(l)] = l % pattern < pattern - 1;
+        if (c.sliding_window > 0) {
+            const GgufValue* pat = g.find(a + "attention.sliding_window_pattern");
+            if (pat && pat->type == GgufValueType::ARRAY) {
+                if (int64_t(pat->items.size()) != c.n_layer)
+                    fail(g.path(), ": ", a, "attention.sliding_window_pattern has ", pat->items.size(),
+                         " entries for ", c.n_layer, " layers");
+                for (int64_t l = 0; l < c.n_layer; ++l) c.layer_swa[size_t(l)] = pat->items[size_t(l)].to_bool();
+            } else {
+                const int64_t period = u_or("attention.sliding_window_pattern", 6);
+                for (int64_t l = 0; l < c.n_layer; ++l) c.layer_swa[size_t(l)] = l % period < period - 1;
+            }
+        }
         // 27B scales queries by 1/sqrt(n_embd / n_head); the others by 1/sqrt(head size).
         if (c.n_layer == 62) c.attn_scale = float(1.0 / std::sqrt(double(c.n_embd / c.n_head)));
     }
