@@ -30,7 +30,7 @@ struct SignedQ8_0 {
     static float xscale(const uint8_t* x) { return fp16_load(x); }
     static __m256 dot(const Dec& d, const uint8_t* x, float xd, __m256 acc) {
         const __m256i s = sum_i16_pairs(dot_s8_i16(d.w, d.aw, load256(x + 2)));
-        return _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(_mm256_set1_ps(d.d), _mm256_set1_ps(xd)), acc);
+        return _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(d.d * xd), acc);
     }
 };
 
