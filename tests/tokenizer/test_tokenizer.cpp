@@ -31,8 +31,8 @@ GgufValue ints(const std::vector<int32_t>& v) {
     return GgufValue::of_array(GgufValueType::INT32, std::move(items));
 }
 
-// A GGUF in memory: the key/values given, in order; keys mapped to a
-// std::nullopt-like "drop" are left out so tests can break one thing at a time.
+// A GGUF in memory built from key/values that tests can replace or drop, to
+// break one thing at a time.
 struct Crafted {
     std::vector<std::pair<std::string, GgufValue>> kvs;
     std::vector<uint8_t> bytes;
@@ -216,7 +216,6 @@ TEST(Detokenizer, ByteFallbackOfAnEncodedEmoji) {
     const auto ids = t.encode("a\xF0\x9F\xA6\x99", false, false);  // ▁a + 4 byte tokens
     ASSERT_EQ(ids.size(), 5u);
     qlm::Detokenizer d(t);
-    std::string out;
     std::vector<std::string> chunks;
     for (int32_t id : ids) chunks.push_back(d.push(id));
     EXPECT_EQ(chunks, (std::vector<std::string>{" a", "", "", "", "\xF0\x9F\xA6\x99"}));
