@@ -56,7 +56,7 @@ test-asan: deps venv vocabs
 
 # AArch64 (the NEON path): cross-compiled, run under qemu-user. The Python
 # tests drive host binaries, so they stay with the native builds.
-test-arm64: deps
+test-arm64: deps vocabs
 	cmake -S . -B $(ARM_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release \
 	  -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake
 	cmake --build $(ARM_BUILD) -j $(JOBS) --target test_formats test_gguf test_matmul test_layers test_model_load test_tokenizer
