@@ -1,32 +1,38 @@
-// Weight rows -> bfloat16 for the GEMM path (m > kGemvMaxM). Quantized types
-// go through the reference per-block dequantizer of src/formats (the
-// specification, compiled for the device), one thread per block; F16/BF16 are
-// converted element by element. F32 weights never come here (cuBLAS SGEMM).
+// Weight rows -> bfloat16 for the GEMM path (m > kGemvMaxM). One thread per
+// 32-element slice: decoded by the GEMV's SliceDot<T>::load, expanded by
+// SliceDot<T>::dequantize (bit-identical to the reference dequantize_block,
+// checked on the CPU in tests/cuda), written as 64 contiguous bytes.
+// F16 weights are converted element by element; BF16 weights are used in place
+// and F32 weights go to SGEMM, so neither comes here.
 #include "cuda/config.h"
+#include "cuda/dispatch.h"
 #include "cuda/launch.cuh"
 #include "cuda/slice_dot.h"
-#include "formats/fp.h"
-#include "formats/iquants.h"
-#include "formats/kquants.h"
-#include "formats/legacy.h"
 #include "qlm/error.h"
 
 namespace qlm::cuda {
 
 namespace {
 
-template <typename Block, int QK>
+template <GgmlType T>
 __global__ void dequantize_bf16_kernel(const uint8_t* __restrict__ w, size_t row_bytes, int64_t rows,
-                                       int64_t blocks_per_row, uint16_t* __restrict__ out) {
-    const int64_t total = rows * blocks_per_row;
+                                       int64_t slices_per_row, uint16_t* __restrict__ out) {
+    using S = SliceDot<T>;
+    using Block = typename S::Block;
+    const int64_t total = rows * slices_per_row;
     for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
-        const int64_t r = i / blocks_per_row, kb = i % blocks_per_row;
-        const Block& b = reinterpret_cast<const Block*>(w + size_t(r) * row_bytes)[kb];
-        float v[QK];
-        fmt::dequantize_block(b, v);
-        uint16_t* o = out + r * (blocks_per_row * QK) + kb * QK;
+        const int64_t r = i / slices_per_row, q = i % slices_per_row;
+        const Block& b = reinterpret_cast<const Block*>(w + size_t(r) * row_bytes)[q / S::kSlices];
+        WeightSlice ws;
+        S::load(b, int(q % S::kSlices), ws);
+        float v[32];
+        S::dequantize(ws, v);
+        uint32_t p[16];
 #pragma unroll
-        for (int j = 0; j < QK; ++j) o[j] = fmt::fp32_to_bf16(v[j]);
+        for (int j = 0; j < 16; ++j) p[j] = uint32_t(fmt::fp32_to_bf16(v[2 * j])) | (uint32_t(fmt::fp32_to_bf16(v[2 * j + 1])) << 16);
+        uint4* o = reinterpret_cast<uint4*>(out + i * 32);  // rows are contiguous: element r*k + 32q = 32i
+#pragma unroll
+        for (int j = 0; j < 4; ++j) o[j] = make_uint4(p[4 * j], p[4 * j + 1], p[4 * j + 2], p[4 * j + 3]);
     }
 }
 
@@ -35,42 +41,23 @@ __global__ void f16_to_bf16_kernel(const uint16_t* __restrict__ x, int64_t count
         y[i] = fmt::fp32_to_bf16(half_to_float(x[i]));
 }
 
-template <typename Block, int QK>
-void launch_dequantize(const Stream& s, GgmlType type, const uint8_t* w, size_t row_bytes, int64_t rows, int64_t k,
-                       uint16_t* out) {
-    const int64_t blocks = k / QK;
-    launch(s, {"dequantize_bf16", type_name(type)}, dequantize_bf16_kernel<Block, QK>,
-           blocks_for(rows * blocks, kElementwiseThreads), dim3(kElementwiseThreads), 0, w, row_bytes, rows, blocks, out);
-}
-
 }  // namespace
 
+// out must be 16-byte aligned (pool buffers are 256-byte aligned).
 void launch_dequantize_bf16(const Stream& s, GgmlType type, const uint8_t* w, size_t row_bytes, int64_t rows,
                             int64_t k, uint16_t* out) {
-    using T = GgmlType;
-    switch (type) {
-        case T::F16:
-            // rows are contiguous (row_bytes == 2k on the device)
-            launch(s, {"f16_to_bf16"}, f16_to_bf16_kernel, blocks_for(rows * k, kElementwiseThreads),
-                   dim3(kElementwiseThreads), 0, reinterpret_cast<const uint16_t*>(w), rows * k, out);
-            return;
-        case T::BF16: fail("dequantize_bf16: BF16 weights are used as they are");
-        case T::Q4_0: return launch_dequantize<fmt::block_q4_0, fmt::QK4_0>(s, type, w, row_bytes, rows, k, out);
-        case T::Q4_1: return launch_dequantize<fmt::block_q4_1, fmt::QK4_1>(s, type, w, row_bytes, rows, k, out);
-        case T::Q5_0: return launch_dequantize<fmt::block_q5_0, fmt::QK5_0>(s, type, w, row_bytes, rows, k, out);
-        case T::Q5_1: return launch_dequantize<fmt::block_q5_1, fmt::QK5_1>(s, type, w, row_bytes, rows, k, out);
-        case T::Q8_0: return launch_dequantize<fmt::block_q8_0, fmt::QK8_0>(s, type, w, row_bytes, rows, k, out);
-        case T::Q2_K: return launch_dequantize<fmt::block_q2_K, fmt::QK_K>(s, type, w, row_bytes, rows, k, out);
-        case T::Q3_K: return launch_dequantize<fmt::block_q3_K, fmt::QK_K>(s, type, w, row_bytes, rows, k, out);
-        case T::Q4_K: return launch_dequantize<fmt::block_q4_K, fmt::QK_K>(s, type, w, row_bytes, rows, k, out);
-        case T::Q5_K: return launch_dequantize<fmt::block_q5_K, fmt::QK_K>(s, type, w, row_bytes, rows, k, out);
-        case T::Q6_K: return launch_dequantize<fmt::block_q6_K, fmt::QK_K>(s, type, w, row_bytes, rows, k, out);
-        case T::IQ4_NL: return launch_dequantize<fmt::block_iq4_nl, fmt::QK4_NL>(s, type, w, row_bytes, rows, k, out);
-        case T::IQ4_XS: return launch_dequantize<fmt::block_iq4_xs, fmt::QK_K>(s, type, w, row_bytes, rows, k, out);
-        case T::MXFP4: return launch_dequantize<fmt::block_mxfp4, fmt::QK_MXFP4>(s, type, w, row_bytes, rows, k, out);
-        default: break;
+    if (type == GgmlType::F16) {  // device rows are contiguous
+        launch(s, {"f16_to_bf16"}, f16_to_bf16_kernel, blocks_for(rows * k, kElementwiseThreads),
+               dim3(kElementwiseThreads), 0, reinterpret_cast<const uint16_t*>(w), rows * k, out);
+        return;
     }
-    fail("dequantize_bf16: no kernel for weight type ", type_name(type));
+    const bool done = dispatch_type<QLM_CUDA_QUANT_TYPES>(type, [&](auto t) {
+        constexpr GgmlType T = decltype(t)::value;
+        launch(s, {"dequantize_bf16", type_name(T)}, dequantize_bf16_kernel<T>,
+               blocks_for(rows * (k / 32), kElementwiseThreads), dim3(kElementwiseThreads), 0, w, row_bytes, rows,
+               k / 32, out);
+    });
+    if (!done) fail("dequantize_bf16: no kernel for weight type ", type_name(type));
 }
 
 }  // namespace qlm::cuda

@@ -13,26 +13,14 @@
 // at run time in dispatch_m.
 #pragma once
 
-#include <type_traits>
-#include <utility>
-
 #include "cuda/config.h"
+#include "cuda/dispatch.h"
 #include "cuda/launch.cuh"
 #include "cuda/slice_dot.h"
 
 namespace qlm::cuda {
 
 inline constexpr int kGemvMaxWarps = 8;
-
-// Calls f(std::integral_constant<int, M>{}) for the runtime m in 1..kGemvMaxM.
-template <typename F, int... Ms>
-void dispatch_m_impl(int m, F&& f, std::integer_sequence<int, Ms...>) {
-    ((m == Ms + 1 ? (f(std::integral_constant<int, Ms + 1>{}), true) : false) || ...);
-}
-template <typename F>
-void dispatch_m(int m, F&& f) {
-    dispatch_m_impl(m, std::forward<F>(f), std::make_integer_sequence<int, kGemvMaxM>{});
-}
 
 // Sum acc[r][i] over the thread block and store row0 + r of output row i.
 template <int M, int R>
@@ -101,12 +89,6 @@ void launch_gemv_q8_1(const Stream& s, const GemvArgs& a) {
         launch(s, {"gemv_q8_1", type_name(T), M}, gemv_q8_1_kernel<T, M, shape.rows>, grid, block, 0, a.w,
                a.row_bytes, a.n, int(a.k / 32), static_cast<const fmt::block_q8_1*>(a.x), a.y, a.ldy);
     });
-}
-
-// Calls f(std::integral_constant<GgmlType, T>{}) if t is one of Ts; false if none.
-template <GgmlType... Ts, typename F>
-bool dispatch_type(GgmlType t, F&& f) {
-    return ((t == Ts ? (f(std::integral_constant<GgmlType, Ts>{}), true) : false) || ...);
 }
 
 }  // namespace qlm::cuda

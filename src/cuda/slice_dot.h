@@ -140,6 +140,9 @@ struct SliceSums {
     int lo, hi, plo, phi;
 };
 
+// Byte j (0..31) of a decoded slice: the weight's integer value at element j.
+QLM_HD inline int slice_value(const WeightSlice& w, int j) { return int(int8_t(uint32_t(w.v[j / 4]) >> (8 * (j % 4)))); }
+
 template <bool kMins>
 QLM_HD inline SliceSums slice_sums(const WeightSlice& w, const int* y) {
     SliceSums s{0, 0, 0, 0};
@@ -161,6 +164,8 @@ QLM_HD inline void load_q8_1_quants(const fmt::block_q8_1& b, int* y) {
 // SliceDot<T>: Block, kSlices (32-element slices per block), kMins, and
 //   load(block, s, slice)          decode slice s of a block
 //   combine(slice, sums, dy, sy)   the float term, dy/sy the Q8_1 block's d and s
+//   dequantize(slice, y)           the 32 floats, bit-identical to the reference
+//                                  dequantize_block (same operations, same order)
 template <GgmlType T>
 struct SliceDot;
 
@@ -182,6 +187,9 @@ struct SliceDot<GgmlType::Q4_0> {
     QLM_HD static float combine(const WeightSlice& w, const SliceSums& s, float dy, float) {
         return float(s.lo + s.hi) * w.d * dy;
     }
+    QLM_HD static void dequantize(const WeightSlice& w, float* y) {
+        for (int j = 0; j < 32; ++j) y[j] = w.d * float(slice_value(w, j));
+    }
 };
 
 template <>
@@ -202,6 +210,9 @@ struct SliceDot<GgmlType::Q4_1> {
     QLM_HD static float combine(const WeightSlice& w, const SliceSums& s, float dy, float sy) {
         return w.d * dy * float(s.lo + s.hi) + w.dm * sy;
     }
+    QLM_HD static void dequantize(const WeightSlice& w, float* y) {
+        for (int j = 0; j < 32; ++j) y[j] = w.d * float(slice_value(w, j)) + w.dm;
+    }
 };
 
 template <>
@@ -220,6 +231,9 @@ struct SliceDot<GgmlType::Q5_0> {
     }
     QLM_HD static float combine(const WeightSlice& w, const SliceSums& s, float dy, float) {
         return float(s.lo + s.hi) * w.d * dy;
+    }
+    QLM_HD static void dequantize(const WeightSlice& w, float* y) {
+        for (int j = 0; j < 32; ++j) y[j] = w.d * float(slice_value(w, j));
     }
 };
 
@@ -241,6 +255,9 @@ struct SliceDot<GgmlType::Q5_1> {
     QLM_HD static float combine(const WeightSlice& w, const SliceSums& s, float dy, float sy) {
         return w.d * dy * float(s.lo + s.hi) + w.dm * sy;
     }
+    QLM_HD static void dequantize(const WeightSlice& w, float* y) {
+        for (int j = 0; j < 32; ++j) y[j] = w.d * float(slice_value(w, j)) + w.dm;
+    }
 };
 
 template <>
@@ -255,6 +272,9 @@ struct SliceDot<GgmlType::Q8_0> {
     }
     QLM_HD static float combine(const WeightSlice& w, const SliceSums& s, float dy, float) {
         return float(s.lo + s.hi) * w.d * dy;
+    }
+    QLM_HD static void dequantize(const WeightSlice& w, float* y) {
+        for (int j = 0; j < 32; ++j) y[j] = float(slice_value(w, j)) * w.d;
     }
 };
 
@@ -274,6 +294,9 @@ struct SliceDot<GgmlType::IQ4_NL> {
     QLM_HD static float combine(const WeightSlice& w, const SliceSums& s, float dy, float) {
         return w.d * dy * float(s.lo + s.hi);
     }
+    QLM_HD static void dequantize(const WeightSlice& w, float* y) {
+        for (int j = 0; j < 32; ++j) y[j] = w.d * float(slice_value(w, j));
+    }
 };
 
 template <>
@@ -291,6 +314,9 @@ struct SliceDot<GgmlType::MXFP4> {
     }
     QLM_HD static float combine(const WeightSlice& w, const SliceSums& s, float dy, float) {
         return w.d * dy * float(s.lo + s.hi);
+    }
+    QLM_HD static void dequantize(const WeightSlice& w, float* y) {
+        for (int j = 0; j < 32; ++j) y[j] = w.d * float(slice_value(w, j));
     }
 };
 
@@ -318,6 +344,12 @@ struct SliceDot<GgmlType::Q2_K> {
     QLM_HD static float combine(const WeightSlice& w, const SliceSums& s, float dy, float) {
         return dy * (w.d * float(w.sc[0] * s.lo + w.sc[1] * s.hi) - w.dm * float(w.mn[0] * s.plo + w.mn[1] * s.phi));
     }
+    QLM_HD static void dequantize(const WeightSlice& w, float* y) {
+        for (int h = 0; h < 2; ++h) {
+            const float dl = w.d * float(w.sc[h]), ml = w.dm * float(w.mn[h]);
+            for (int j = 16 * h; j < 16 * h + 16; ++j) y[j] = dl * float(slice_value(w, j)) - ml;
+        }
+    }
 };
 
 // Q2_K's low bits plus a high bit from hmask; 16 six-bit signed scales.
@@ -341,6 +373,12 @@ struct SliceDot<GgmlType::Q3_K> {
     QLM_HD static float combine(const WeightSlice& w, const SliceSums& s, float dy, float) {
         return w.d * dy * float(w.sc[0] * s.lo + w.sc[1] * s.hi);
     }
+    QLM_HD static void dequantize(const WeightSlice& w, float* y) {
+        for (int h = 0; h < 2; ++h) {
+            const float dl = w.d * float(w.sc[h]);
+            for (int j = 16 * h; j < 16 * h + 16; ++j) y[j] = dl * float(slice_value(w, j));
+        }
+    }
 };
 
 // 8 sub-blocks of 32, 4-bit quants, six-bit scale and min each.
@@ -362,6 +400,12 @@ struct SliceDot<GgmlType::Q4_K> {
     }
     QLM_HD static float combine(const WeightSlice& w, const SliceSums& s, float dy, float) {
         return dy * (w.d * float(w.sc[0] * (s.lo + s.hi)) - w.dm * float(w.mn[0] * (s.plo + s.phi)));
+    }
+    QLM_HD static void dequantize(const WeightSlice& w, float* y) {
+        for (int h = 0; h < 2; ++h) {
+            const float dl = w.d * float(w.sc[h]), ml = w.dm * float(w.mn[h]);
+            for (int j = 16 * h; j < 16 * h + 16; ++j) y[j] = dl * float(slice_value(w, j)) - ml;
+        }
     }
 };
 
@@ -388,6 +432,12 @@ struct SliceDot<GgmlType::Q5_K> {
     QLM_HD static float combine(const WeightSlice& w, const SliceSums& s, float dy, float) {
         return dy * (w.d * float(w.sc[0] * (s.lo + s.hi)) - w.dm * float(w.mn[0] * (s.plo + s.phi)));
     }
+    QLM_HD static void dequantize(const WeightSlice& w, float* y) {
+        for (int h = 0; h < 2; ++h) {
+            const float dl = w.d * float(w.sc[h]), ml = w.dm * float(w.mn[h]);
+            for (int j = 16 * h; j < 16 * h + 16; ++j) y[j] = dl * float(slice_value(w, j)) - ml;
+        }
+    }
 };
 
 // 16 sub-blocks of 16, 6-bit quants (4 low in ql, 2 high in qh), int8 scales.
@@ -413,6 +463,12 @@ struct SliceDot<GgmlType::Q6_K> {
     QLM_HD static float combine(const WeightSlice& w, const SliceSums& s, float dy, float) {
         return w.d * dy * float(w.sc[0] * s.lo + w.sc[1] * s.hi);
     }
+    QLM_HD static void dequantize(const WeightSlice& w, float* y) {
+        for (int h = 0; h < 2; ++h) {
+            const float dl = w.d * float(w.sc[h]);
+            for (int j = 16 * h; j < 16 * h + 16; ++j) y[j] = dl * float(slice_value(w, j));
+        }
+    }
 };
 
 // 8 IQ4_NL-like sub-blocks of 32 with six-bit signed scales.
@@ -433,6 +489,12 @@ struct SliceDot<GgmlType::IQ4_XS> {
     }
     QLM_HD static float combine(const WeightSlice& w, const SliceSums& s, float dy, float) {
         return w.d * dy * float(w.sc[0] * (s.lo + s.hi));
+    }
+    QLM_HD static void dequantize(const WeightSlice& w, float* y) {
+        for (int h = 0; h < 2; ++h) {
+            const float dl = w.d * float(w.sc[h]);
+            for (int j = 16 * h; j < 16 * h + 16; ++j) y[j] = dl * float(slice_value(w, j));
+        }
     }
 };
 
