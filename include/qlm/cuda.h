@@ -70,7 +70,10 @@ private:
 };
 
 // A weight matrix on the device: n rows of k elements in packed `type`
-// blocks, rows contiguous (row_bytes = row_size(type, k)).
+// blocks, rows contiguous (row_bytes = row_size(type, k)), data at least
+// 16-byte aligned (as cudaMalloc and CudaBuffer give): the kernels read
+// blocks with 2- and 4-byte loads. upload() makes these; so may callers that
+// place weights themselves.
 struct DeviceWeight {
     GgmlType type = GgmlType::F32;
     int64_t n = 0, k = 0;
@@ -138,7 +141,7 @@ void cuda_quantize_q8_1(CudaContext& ctx, const float* x_dev, int64_t m, int64_t
 void cuda_matmul(CudaContext& ctx, const float* x_dev, int64_t m, const DeviceWeight& w, float* y_dev);
 // Uploads w on first use (CudaContext::upload).
 void cuda_matmul(CudaContext& ctx, const float* x_dev, int64_t m, const WeightView& w, float* y_dev);
-// Pre-quantized activations (cuda_quantize_q8_1) for a quantized weight, m <= 8.
+// Pre-quantized activations (cuda_quantize_q8_1; 4-byte aligned) for a quantized weight, m <= 8.
 void cuda_matmul_q8_1(CudaContext& ctx, const void* xq_dev, int64_t m, const DeviceWeight& w, float* y_dev);
 // The attention input projections: x is quantized (or converted) once for all three.
 void cuda_matmul_qkv(CudaContext& ctx, const float* x_dev, int64_t m, const DeviceWeight& wq, const DeviceWeight& wk,

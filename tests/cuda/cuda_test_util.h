@@ -33,7 +33,11 @@ inline Weights make_weights(GgmlType type, int64_t n, int64_t k, uint32_t seed) 
         quantize_row(type, w.data() + r * k, out.bytes.data() + r * rs, k);
         dequantize_row(type, out.bytes.data() + r * rs, out.deq.data() + r * k, k);
     }
-    out.view = {type, n, k, rs, out.bytes.data(), std::string("test.") + type_name(type), false};
+    // a distinct name per matrix: the device weight cache is keyed by name
+    out.view = {type, n, k, rs, out.bytes.data(),
+                std::string("test.") + type_name(type) + "." + std::to_string(n) + "x" + std::to_string(k) + "." +
+                    std::to_string(seed),
+                false};
     return out;
 }
 
