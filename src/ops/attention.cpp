@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "formats/common.h"
 #include "ops/context_impl.h"
 #include "qlm/error.h"
 
@@ -66,12 +67,19 @@ void attention(Context& ctx, const float* q, int64_t n_tokens, const int32_t* po
         const int h = int(t / chunks), kvh = h / group;
         const float* kh = kf.data() + size_t(kvh) * size_t(n_pos) * size_t(dk);
         const float* vh = vf.data() + size_t(kvh) * size_t(n_pos) * size_t(dv);
-        std::vector<float> scores(static_cast<size_t>(n_pos));
+        std::vector<float> scores(static_cast<size_t>(n_pos)), q16(static_cast<size_t>(dk));
         const int64_t i1 = std::min(n_tokens, (t % chunks + 1) * kChunk);
         for (int64_t i = (t % chunks) * kChunk; i < i1; ++i) {
             const int64_t p = positions[i];
             const int64_t lo = s.window > 0 ? std::max<int64_t>(0, p - s.window + 1) : 0;
             const float* qi = q + i * int64_t(s.n_head) * dk + int64_t(h) * dk;
+            // With an F16 cache the products are taken in F16 inputs, as
+            // llama.cpp does (q rounded to F16 for q·k, probabilities rounded
+            // to F16 for p·v): the same numbers as the reference engine.
+            if (k.type == GgmlType::F16) {
+                for (int e = 0; e < dk; ++e) q16[size_t(e)] = fmt::fp16_to_fp32(fmt::fp32_to_fp16(qi[e]));
+                qi = q16.data();
+            }
             float* sc = scores.data() + lo;
             const int64_t cnt = p - lo + 1;
             scores_fn(qi, kh + lo * dk, cnt, dk, s.scale, sc);
@@ -82,11 +90,14 @@ void attention(Context& ctx, const float* q, int64_t n_tokens, const int32_t* po
                 sc[j] = std::exp(sc[j] - mx);
                 sum += sc[j];
             }
+            const float inv = float(1.0 / sum);
+            for (int64_t j = 0; j < cnt; ++j) {
+                sc[j] *= inv;
+                if (v.type == GgmlType::F16) sc[j] = fmt::fp16_to_fp32(fmt::fp32_to_fp16(sc[j]));
+            }
             float* oi = out + i * int64_t(s.n_head) * dv + int64_t(h) * dv;
             std::fill(oi, oi + dv, 0.0f);
             wsum_fn(sc, vh + lo * dv, cnt, dv, oi);
-            const float inv = float(1.0 / sum);
-            for (int d = 0; d < dv; ++d) oi[d] *= inv;
         }
     });
 }

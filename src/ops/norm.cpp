@@ -4,7 +4,6 @@
 #include <cmath>
 
 #include "ops/context_impl.h"
-#include "ops/float_loops.h"
 
 namespace qlm {
 
@@ -12,8 +11,12 @@ void rms_norm(Context& ctx, const float* x, const float* weight, float* y, int64
     auto one = [&](int64_t r) {
         const float* xr = x + r * n;
         float* yr = y + r * n;
-        const double ss = ops::sum_squares(xr, n);
-        const float scale = float(1.0 / std::sqrt(ss / double(n) + double(eps)));
+        // llama.cpp's order: float squares summed in double, the mean and
+        // the scale in float.
+        double ss = 0;
+        for (int64_t j = 0; j < n; ++j) ss += double(xr[j] * xr[j]);
+        const float mean = float(ss / double(n));
+        const float scale = 1.0f / std::sqrt(mean + eps);
         if (weight)
             for (int64_t j = 0; j < n; ++j) yr[j] = xr[j] * scale * weight[j];
         else

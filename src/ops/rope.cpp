@@ -1,6 +1,4 @@
-// Rotary position embedding (normal and NeoX layouts). Angles are computed in
-// double from the position and the pair index, so they do not drift with the
-// position the way an iterated product of float powers does.
+// Rotary position embedding (normal and NeoX layouts).
 #include <cmath>
 #include <vector>
 
@@ -14,18 +12,21 @@ void rope(Context& ctx, float* x, int64_t rows, int n_heads, int head_dim, const
     if (p.n_dims <= 0 || p.n_dims > head_dim || p.n_dims % 2 != 0)
         fail("rope: rotary dimensions ", p.n_dims, " must be even and within the head size ", head_dim);
     const int half = p.n_dims / 2;
-    std::vector<double> inv_freq(static_cast<size_t>(half));
-    for (int i = 0; i < half; ++i) {
-        inv_freq[size_t(i)] = std::pow(double(p.freq_base), -2.0 * i / p.n_dims) * double(p.freq_scale);
-        if (p.freq_factors) inv_freq[size_t(i)] /= double(p.freq_factors[i]);
-    }
+    // Angles follow llama.cpp's evaluation exactly (float: theta_i =
+    // pos · s^i by repeated multiplication, s = base^(-2/n_dims), then
+    // divided by the frequency factor and scaled), so positions rotate by the
+    // very same float angles as in the reference engine.
+    const float theta_scale = std::pow(p.freq_base, -2.0f / float(p.n_dims));
     const int64_t width = int64_t(n_heads) * head_dim;
     auto one = [&](int64_t r) {
         std::vector<float> c(static_cast<size_t>(half)), s(static_cast<size_t>(half));
+        float theta = float(positions[r]);
         for (int i = 0; i < half; ++i) {
-            const double theta = double(positions[r]) * inv_freq[size_t(i)];
-            c[size_t(i)] = float(std::cos(theta));
-            s[size_t(i)] = float(std::sin(theta));
+            const float ff = p.freq_factors ? p.freq_factors[i] : 1.0f;
+            const float th = p.freq_scale * (theta / ff);
+            c[size_t(i)] = std::cos(th);
+            s[size_t(i)] = std::sin(th);
+            theta *= theta_scale;
         }
         for (int h = 0; h < n_heads; ++h) {
             float* v = x + r * width + int64_t(h) * head_dim;

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "cpu/avx2/common.h"
+#include "cpu/gelu_table.h"
 
 namespace qlm::cpu::avx2 {
 namespace {
@@ -32,18 +33,30 @@ inline __m256 x_sigmoid(__m256 x, __m256 z) {
     return _mm256_div_ps(x, _mm256_add_ps(one, exp256(_mm256_sub_ps(_mm256_setzero_ps(), z))));
 }
 
+// GELU through the shared F16 table (cpu/gelu_table.h): F16C rounds the
+// inputs, a 32-bit gather fetches the table entries.
 void gelu_tanh_mul(float* g, const float* u, int64_t n) {
+    const uint16_t* table = gelu_f16_table();
+    const int* base = reinterpret_cast<const int*>(table);  // byte-addressed by the gather (scale 1)
     int64_t j = 0;
-    const __m256 c0 = _mm256_set1_ps(2.0f * 0.7978845608028654f), c1 = _mm256_set1_ps(0.044715f);
+    const __m256 lo = _mm256_set1_ps(-10.0f), hi = _mm256_set1_ps(10.0f);
     for (; j + 8 <= n; j += 8) {
         const __m256 x = _mm256_loadu_ps(g + j);
-        const __m256 z = _mm256_mul_ps(_mm256_mul_ps(c0, x), _mm256_fmadd_ps(_mm256_mul_ps(c1, x), x, _mm256_set1_ps(1.0f)));
-        _mm256_storeu_ps(g + j, _mm256_mul_ps(x_sigmoid(x, z), _mm256_loadu_ps(u + j)));
+        const __m256i h = _mm256_cvtepu16_epi32(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        // 32 bits at byte offset 2h; the low half is the entry.
+        const __m256i t = _mm256_and_si256(_mm256_i32gather_epi32(base, _mm256_slli_epi32(h, 1), 1),
+                                           _mm256_set1_epi32(0xffff));
+        const __m256i packed = _mm256_packus_epi32(t, _mm256_setzero_si256());  // per 128-bit lane
+        __m256 a = _mm256_cvtph_ps(
+            _mm_unpacklo_epi64(_mm256_castsi256_si128(packed), _mm256_extracti128_si256(packed, 1)));
+        a = _mm256_blendv_ps(a, _mm256_setzero_ps(), _mm256_cmp_ps(x, lo, _CMP_LE_OQ));
+        a = _mm256_blendv_ps(a, x, _mm256_cmp_ps(x, hi, _CMP_GE_OQ));
+        _mm256_storeu_ps(g + j, _mm256_mul_ps(a, _mm256_loadu_ps(u + j)));
     }
     for (; j < n; ++j) {
         const float x = g[j];
-        const float y = 0.7978845608028654f * x * (1.0f + 0.044715f * x * x);
-        g[j] = x / (1.0f + std::exp(-2.0f * y)) * u[j];
+        const float a = x <= -10.0f ? 0.0f : x >= 10.0f ? x : _cvtsh_ss(table[_cvtss_sh(x, 0)]);
+        g[j] = a * u[j];
     }
 }
 

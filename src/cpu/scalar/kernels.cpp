@@ -2,6 +2,7 @@
 // type has one, so it is the last rung of the dispatch ladder.
 #include <cmath>
 
+#include "cpu/gelu_table.h"
 #include "cpu/kernels.h"
 #include "formats/common.h"
 
@@ -37,12 +38,12 @@ void attn_wsum_scalar(const float* p, const float* v, int64_t n, int d, float* o
         for (int e = 0; e < d; ++e) out[e] += p[j] * v[j * d + e];
 }
 
-// GELU (tanh approximation) written as x·sigmoid(2y), y = sqrt(2/pi)(x + 0.044715x³).
 void gelu_tanh_mul_scalar(float* g, const float* u, int64_t n) {
+    const uint16_t* table = gelu_f16_table();
     for (int64_t j = 0; j < n; ++j) {
         const float x = g[j];
-        const float y = 0.7978845608028654f * x * (1.0f + 0.044715f * x * x);
-        g[j] = x / (1.0f + std::exp(-2.0f * y)) * u[j];
+        const float a = x <= -10.0f ? 0.0f : x >= 10.0f ? x : fmt::fp16_to_fp32(table[fmt::fp32_to_fp16(x)]);
+        g[j] = a * u[j];
     }
 }
 
