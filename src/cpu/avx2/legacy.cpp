@@ -2,6 +2,8 @@
 // MXFP4 (signed weights, Q8_0 activations) and Q4_1, Q5_1 (unsigned weights
 // plus a min, Q8_1 activations). Each block's integer sum is the reference's;
 // it is scaled once per block.
+#include <type_traits>
+
 #include "cpu/avx2/common.h"
 #include "formats/fp.h"
 #include "formats/iquants.h"
@@ -21,6 +23,7 @@ struct SignedDec {
 template <class Block, auto Decode>
 struct SignedQ8_0 {
     static constexpr int kQK = 32, kChunk = 8;
+    static constexpr bool kFusedM1 = !std::is_same_v<Block, block_q8_0>;
     static constexpr size_t kWBytes = sizeof(Block), kXBytes = sizeof(block_q8_0);
     using Dec = SignedDec;
     static void decode(const uint8_t* p, Dec& d) {
@@ -43,6 +46,7 @@ struct UnsignedDec {
 template <class Block, auto Decode>
 struct UnsignedQ8_1 {
     static constexpr int kQK = 32, kChunk = 8;
+    static constexpr bool kFusedM1 = true;
     static constexpr size_t kWBytes = sizeof(Block), kXBytes = sizeof(block_q8_1);
     using Dec = UnsignedDec;
     static void decode(const uint8_t* p, Dec& d) { d.w = Decode(p, d.d, d.m); }
