@@ -6,20 +6,41 @@
 
 namespace qlm::cpu {
 
+namespace {
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+}
+
+// About 20-50 us of polling before a waiter goes to sleep.
+constexpr int kSpin = 4000;
+
+}  // namespace
+
 ThreadPool::ThreadPool(int threads) {
     for (int i = 1; i < threads; ++i)
         workers_.emplace_back([this] {
             uint64_t seen = 0;
             for (;;) {
+                for (int s = 0; s < kSpin && generation_.load(std::memory_order_acquire) == seen &&
+                                !stop_.load(std::memory_order_relaxed);
+                     ++s)
+                    cpu_relax();
                 {
                     std::unique_lock lock(mu_);
-                    wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
-                    if (stop_) return;
-                    seen = generation_;
+                    wake_.wait(lock, [&] { return stop_.load() || generation_.load() != seen; });
+                    if (stop_.load()) return;
+                    seen = generation_.load();
                 }
                 drain();
-                std::lock_guard lock(mu_);
-                if (++checked_in_ == int(workers_.size())) done_.notify_one();
+                if (checked_in_.fetch_add(1, std::memory_order_acq_rel) + 1 == int(workers_.size())) {
+                    std::lock_guard lock(mu_);
+                    done_.notify_one();
+                }
             }
         });
 }
@@ -27,7 +48,7 @@ ThreadPool::ThreadPool(int threads) {
 ThreadPool::~ThreadPool() {
     {
         std::lock_guard lock(mu_);
-        stop_ = true;
+        stop_.store(true);
     }
     wake_.notify_all();
     for (auto& t : workers_) t.join();
@@ -49,13 +70,16 @@ void ThreadPool::run(int64_t n_tasks, const std::function<void(int64_t)>& f) {
         job_ = &f;
         n_tasks_ = n_tasks;
         next_.store(0, std::memory_order_relaxed);
-        checked_in_ = 0;
-        ++generation_;
+        checked_in_.store(0, std::memory_order_relaxed);
+        generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
     drain();
+    const int n = int(workers_.size());
+    for (int s = 0; s < kSpin && checked_in_.load(std::memory_order_acquire) != n; ++s) cpu_relax();
+    if (checked_in_.load(std::memory_order_acquire) == n) return;
     std::unique_lock lock(mu_);
-    done_.wait(lock, [&] { return checked_in_ == int(workers_.size()); });
+    done_.wait(lock, [&] { return checked_in_.load(std::memory_order_acquire) == n; });
 }
 
 int physical_cores() noexcept {

@@ -29,11 +29,13 @@ private:
     std::vector<std::thread> workers_;
     std::mutex mu_;
     std::condition_variable wake_, done_;
-    uint64_t generation_ = 0;
-    bool stop_ = false;
+    // Waiters spin briefly on these before sleeping: a decode step runs a few
+    // hundred short jobs, and a futex round trip per job costs more than the job.
+    std::atomic<uint64_t> generation_{0};
+    std::atomic<bool> stop_{false};
     // Every worker checks in once per generation, so none can still be
     // draining an old job when the next run() publishes a new one.
-    int checked_in_ = 0;
+    std::atomic<int> checked_in_{0};
     const std::function<void(int64_t)>* job_ = nullptr;
     int64_t n_tasks_ = 0;
     std::atomic<int64_t> next_{0};
