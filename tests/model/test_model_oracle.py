@@ -4,10 +4,21 @@ The fixtures in tests/fixtures/model/ were made by tests/oracle/gen_model_fixtur
 with llama-cpp-python (CPU); this test needs only numpy and the qlm CLI:
 
   - teacher forcing: `qlm logits` on the fixture's token ids (the natural-text
-    prompt); top-1 agreement >= 99 % and mean KL(llama.cpp || qlm) <= 0.005;
+    prompt); top-1 agreement >= 99 % over the positions where llama.cpp's own
+    top1-top2 logit gap is at least the tie gap, and mean KL(llama.cpp || qlm)
+    <= the fixture's limit;
   - greedy: `qlm run --temp 0 --json` on each fixture prompt; the same prompt
-    token ids and the same generated ids, up to the first step where llama.cpp's
-    own top1-top2 logit gap is below the tie threshold (1e-3).
+    token ids, and the same generated ids up to the first divergence, which
+    may only happen at a step where llama.cpp's gap is below the tie gap.
+
+The limits come from the fixture ("thresholds"): the generator ran the same
+inputs through llama.cpp with other valid numerics (f32 KV cache, flash
+attention, one token per batch) and sets mean KL <= max(0.005, 2 x the largest
+KL it saw) and tie gap = max(1e-3, 2 x the largest gap at which llama.cpp
+changed its own choice). Quantized activations (Q8_0/Q8_1/Q8_K) and the f16 KV
+cache make llama.cpp itself move by up to ~0.006 mean KL and flip ~6 % of the
+top-1 choices on the default model, so the fixed 0.005 / 1e-3 limits would
+fail a correct implementation; the test prints both.
 
 The tiny random-weight models are rebuilt here by tests/oracle/make_tiny_models.py
 and must have the SHA-256 the oracle saw; the default model is QLM_MODEL. When a
@@ -17,7 +28,6 @@ model or vocabulary file is missing the model's tests are skipped with the reaso
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import subprocess
@@ -35,8 +45,8 @@ MODEL = os.environ.get("QLM_MODEL", "")
 VOCAB_DIR = Path(os.environ.get("QLM_VOCAB_DIR", REPO / "models" / "vocab"))
 SKIP_MARK = "QLM-ORACLE-INPUT-MISSING"
 
-TOP1_MIN = 0.99      # teacher-forced top-1 agreement
-MEAN_KL_MAX = 0.005  # mean over positions of KL(llama.cpp || qlm), nats
+STRICT_MEAN_KL = 0.005  # the fixed limits, printed for reference
+STRICT_TIE_GAP = 1e-3
 
 # pytest id (used with -k by CTest) -> fixture name
 MODELS = {
@@ -107,8 +117,8 @@ def coarse_kl(oracle, logits):
     """KL(llama.cpp || qlm) per position over a coarsened vocabulary: the
     oracle's top-K tokens plus one bucket for all the rest. Merging outcomes
     never increases KL (data-processing inequality), so this is a lower bound
-    of the full-vocabulary KL; with K = 64 the rest bucket holds little mass.
-    Also returns qlm's argmax per position."""
+    of the full-vocabulary KL (how much mass the rest bucket holds is in the
+    fixture: sanity.mean_topk_mass). Also returns qlm's argmax per position."""
     ids = oracle["topk_ids"]
     lp = oracle["topk_logprobs"].astype(np.float64)
     lr = oracle["rest_logprob"].astype(np.float64)
@@ -135,8 +145,7 @@ def coarse_kl(oracle, logits):
     return kl, argmax
 
 
-def teacher_forced_metrics(fix, oracle, logits):
-    tie = fix["tie_gap"]
+def teacher_forced_metrics(oracle, logits, tie):
     kl, argmax = coarse_kl(oracle, logits)
     top1 = oracle["top1"].astype(np.int64)
     gap = oracle["gap"]
@@ -170,43 +179,53 @@ def test_teacher_forced(model, tmp_path, tmp_path_factory):
     assert logits.dtype == np.float32, f"logits dtype {logits.dtype}, want float32"
     assert logits.shape == (tf["n_positions"], fix["n_vocab"]), \
         f"logits shape {logits.shape}, want {(tf['n_positions'], fix['n_vocab'])}"
-    m = teacher_forced_metrics(fix, oracle, logits)
+    th = fix["thresholds"]
+    m = teacher_forced_metrics(oracle, logits, th["tie_gap"])
+    strict = teacher_forced_metrics(oracle, logits, STRICT_TIE_GAP)
+    noise = ", ".join(f"{k} {v['teacher_forced']['mean_kl']:.3g}" for k, v in fix["noise"].items())
 
     print(f"\n[{name}] teacher forcing, {m['n']} positions, n_ctx {fix['llama_cpp']['n_ctx']} "
-          f"(KL over the oracle's top-{tf['top_k']} + rest: a lower bound of the full KL)")
-    print(f"  {'top-1 agree':>12} {'mean KL':>10} {'p99 KL':>10} {'max KL':>10} {'@pos':>5} {'ties':>5}")
-    print(f"  {m['agree']:>5}/{m['counted']:<4} {m['mean_kl']:10.3g} {m['p99_kl']:10.3g} "
-          f"{m['max_kl']:10.3g} {m['max_kl_pos']:5d} {len(m['excused']):5d}   ({100 * m['top1']:.2f} %)")
+          f"(KL over llama.cpp's top-{tf['top_k']} + rest: a lower bound of the full KL)")
+    print(f"  {'':8} {'top-1 agree':>16} {'mean KL':>9} {'p99 KL':>9} {'max KL':>9} {'@pos':>5}  limits")
+    print(f"  {'qlm':8} {m['agree']:>5}/{m['counted']:<4}{100 * m['top1']:6.2f}% {m['mean_kl']:9.3g} "
+          f"{m['p99_kl']:9.3g} {m['max_kl']:9.3g} {m['max_kl_pos']:5d}  top-1 >= {th['top1_min']:.0%} where "
+          f"gap >= {th['tie_gap']:.3g}, mean KL <= {th['mean_kl_max']:.3g}")
+    print(f"  {'strict':8} {strict['agree']:>5}/{strict['counted']:<4}{100 * strict['top1']:6.2f}% "
+          f"{'':>31}  (ties < {STRICT_TIE_GAP:g} only; mean KL <= {STRICT_MEAN_KL}: "
+          f"{'yes' if m['mean_kl'] <= STRICT_MEAN_KL else 'no'}; not asserted)")
+    print(f"  llama.cpp against itself, mean KL: {noise}")
     for i in m["excused"]:
-        print(f"  tie at position {i}: llama.cpp gap {oracle['gap'][i]:.2e}, top-1 "
+        print(f"  near-tie at position {i}: llama.cpp gap {oracle['gap'][i]:.2e}, top-1 "
               f"{oracle['top1'][i]} vs qlm {m['argmax'][i]} (not counted)")
     for i in m["disagree"][:10]:
         print(f"  top-1 differs at position {i}: llama.cpp {oracle['top1'][i]} (gap {oracle['gap'][i]:.3g}) "
               f"vs qlm {m['argmax'][i]}, KL {m['kl'][i]:.3g}")
-    assert m["top1"] >= TOP1_MIN, f"top-1 agreement {m['top1']:.2%} < {TOP1_MIN:.0%}"
-    assert m["mean_kl"] <= MEAN_KL_MAX, f"mean KL {m['mean_kl']:.4g} > {MEAN_KL_MAX}"
+    assert m["top1"] >= th["top1_min"], f"top-1 agreement {m['top1']:.2%} < {th['top1_min']:.0%}"
+    assert m["mean_kl"] <= th["mean_kl_max"], f"mean KL {m['mean_kl']:.4g} > {th['mean_kl_max']}"
 
 
 # ----------------------------------------------------------------------------- greedy
 
-def compare_greedy(case, got):
-    """(ok, n_compared, first_mismatch, note). Generated ids must equal
-    llama.cpp's up to its first tie step; when llama.cpp stopped at an
-    end-of-generation token, qlm may or may not include that token."""
-    want = case["tokens"]
-    tie = case["first_tie_step"]
-    limit = len(want) if tie is None else tie
-    exp, have = want[:limit], got[:limit]
-    mismatch = next((i for i, (a, b) in enumerate(zip(exp, have)) if a != b), None)
-    if mismatch is None and len(have) < len(exp):
-        if case["stopped_at_eog"] and tie is None and have == exp[:-1] and len(got) == len(exp) - 1:
-            return True, len(have), None, "eog not echoed"
-        mismatch = len(have)
-    if mismatch is None and tie is None and len(got) > len(want):
-        # llama.cpp stopped at end-of-generation and qlm went on, or qlm ignored -n.
-        return False, limit, len(want), f"qlm generated {len(got)} tokens, llama.cpp {len(want)}"
-    note = f"tie at step {tie} (gap {case['gaps'][tie]:.1e}), compared before it" if tie is not None else ""
-    return mismatch is None, limit, mismatch, note
+def compare_greedy(case, got, tie_gap):
+    """(ok, n_matched, note). qlm's ids must equal llama.cpp's up to the first
+    divergence, and a divergence is only allowed at a step where llama.cpp's
+    own top1-top2 gap is below tie_gap (after it the sequences are unrelated).
+    When llama.cpp stopped at an end-of-generation token, qlm may or may not
+    include that token; otherwise qlm must produce as many tokens."""
+    want, gaps = case["tokens"], case["gaps"]
+    n = next((i for i, (a, b) in enumerate(zip(want, got)) if a != b), min(len(want), len(got)))
+    if n == len(want) == len(got):
+        return True, n, ""
+    if n == len(got) == len(want) - 1 and case["stopped_at_eog"]:
+        return True, n, "end-of-generation token not echoed"
+    if n == len(want):
+        return False, n, f"qlm generated {len(got)} tokens, llama.cpp {len(want)}"
+    if n == len(got):
+        return False, n, f"qlm stopped after {len(got)} tokens, llama.cpp generated {len(want)}"
+    if gaps[n] < tie_gap:
+        return True, n, f"diverged at step {n}, a near-tie for llama.cpp (gap {gaps[n]:.2g} < {tie_gap:.3g})"
+    return False, n, (f"diverged at step {n}: llama.cpp {want[n:n + 6]} (gap {gaps[n]:.3g}) vs "
+                      f"qlm {got[n:n + 6]}")
 
 
 @pytest.mark.parametrize("model", list(MODELS))
@@ -215,6 +234,7 @@ def test_greedy(model, tmp_path_factory):
     fix = load_fixture(name)
     path = model_path(name, fix, tmp_path_factory)
     n_ctx = fix["llama_cpp"]["n_ctx"]
+    tie_gap = fix["thresholds"]["tie_gap"]
     rows, failures = [], []
     for case in fix["greedy"]:
         out = qlm("run", "-m", path, "-p", case["prompt"], "-n", case["n_predict"], "--temp", 0,
@@ -229,16 +249,12 @@ def test_greedy(model, tmp_path_factory):
             rows.append((case["name"], len(case["prompt_tokens"]), 0, 0, "prompt tokens differ"))
             continue
         got = [int(t) for t in res.get("tokens", [])]
-        ok, n_cmp, mismatch, note = compare_greedy(case, got)
-        n_match = n_cmp if mismatch is None else mismatch
-        rows.append((case["name"], len(case["prompt_tokens"]), n_match, n_cmp, note))
+        ok, n_match, note = compare_greedy(case, got, tie_gap)
+        rows.append((case["name"], len(case["prompt_tokens"]), n_match, len(case["tokens"]), note))
         if not ok:
-            i = mismatch
-            failures.append(f"{case['name']}: generated ids differ at step {i}: llama.cpp "
-                            f"{case['tokens'][i:i + 8]} (gap {case['gaps'][i] if i < len(case['gaps']) else float('nan'):.3g}) "
-                            f"vs qlm {got[i:i + 8]}; {note}")
-    print(f"\n[{name}] greedy, {len(rows)} prompts, n_ctx {n_ctx}")
-    print(f"  {'prompt':12} {'n_prompt':>8} {'match':>9}  note")
+            failures.append(f"{case['name']}: {note}")
+    print(f"\n[{name}] greedy, {len(rows)} prompts, n_ctx {n_ctx}, tie gap {tie_gap:.3g}")
+    print(f"  {'prompt':12} {'n_prompt':>8} {'same ids':>9}  note")
     for case_name, n_p, n_m, n_c, note in rows:
         print(f"  {case_name:12} {n_p:8d} {n_m:4d}/{n_c:<4d}  {note}")
     assert not failures, "\n".join(failures)
