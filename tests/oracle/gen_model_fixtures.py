@@ -23,10 +23,11 @@ tests/fixtures/model/<name>.json and <name>.logits.npz:
     batch), compared with the recorded outputs like the test compares qlm, and
     the test thresholds derived from it ("thresholds").
 
-`gen_model_fixtures.py qlm-shim logits|run ...` imitates the two qlm commands
-the test drives, with llama.cpp underneath; pointing the test at it (through a
-two-line wrapper script as QLM_BIN) checks the test's own logic: it must pass
-with KL ~ 0 and identical greedy ids.
+`gen_model_fixtures.py qlm-shim [--variant V] logits|run ...` imitates the two
+qlm commands the test drives, with llama.cpp underneath; pointing the test at
+it (through a two-line wrapper script as QLM_BIN) checks the test's own logic:
+it must pass with KL ~ 0 and identical greedy ids, and with --variant it must
+pass llama.cpp's own noise variants too.
 """
 from __future__ import annotations
 
@@ -426,6 +427,7 @@ def generate(args):
 def shim(argv):
     """`qlm logits` / `qlm run --json` with llama.cpp underneath, to check the test."""
     ap = argparse.ArgumentParser(prog="qlm-shim")
+    ap.add_argument("--variant", choices=list(VARIANTS), help="run llama.cpp with a noise variant's settings")
     sub = ap.add_subparsers(dest="cmd", required=True)
     lg = sub.add_parser("logits")
     lg.add_argument("-m", required=True)
@@ -442,7 +444,7 @@ def shim(argv):
     rn.add_argument("-t", type=int, default=THREADS)
     rn.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
-    llm = open_llama(Path(a.m), a.c)
+    llm = open_llama(Path(a.m), a.c, **VARIANTS.get(a.variant, {}))
     if a.cmd == "logits":
         ids = [int(x) for x in Path(a.tokens_file).read_text().split()]
         np.save(a.o, eval_logits(llm, ids))
