@@ -16,7 +16,7 @@ inputs through llama.cpp with other valid numerics (f32 KV cache, flash
 attention, one token per batch) and sets mean KL <= max(0.005, 2 x the largest
 KL it saw) and tie gap = max(1e-3, 2 x the largest gap at which llama.cpp
 changed its own choice). Quantized activations (Q8_0/Q8_1/Q8_K) and the f16 KV
-cache make llama.cpp itself move by up to ~0.006 mean KL and flip ~6 % of the
+cache make llama.cpp itself move by up to ~0.006 mean KL and flip ~7 % of the
 top-1 choices on the default model, so the fixed 0.005 / 1e-3 limits would
 fail a correct implementation; the test prints both.
 
@@ -194,9 +194,11 @@ def test_teacher_forced(model, tmp_path, tmp_path_factory):
           f"{'':>31}  (ties < {STRICT_TIE_GAP:g} only; mean KL <= {STRICT_MEAN_KL}: "
           f"{'yes' if m['mean_kl'] <= STRICT_MEAN_KL else 'no'}; not asserted)")
     print(f"  llama.cpp against itself, mean KL: {noise}")
-    for i in m["excused"]:
+    for i in m["excused"][:10]:
         print(f"  near-tie at position {i}: llama.cpp gap {oracle['gap'][i]:.2e}, top-1 "
               f"{oracle['top1'][i]} vs qlm {m['argmax'][i]} (not counted)")
+    if len(m["excused"]) > 10:
+        print(f"  ... {len(m['excused']) - 10} more near-ties")
     for i in m["disagree"][:10]:
         print(f"  top-1 differs at position {i}: llama.cpp {oracle['top1'][i]} (gap {oracle['gap'][i]:.3g}) "
               f"vs qlm {m['argmax'][i]}, KL {m['kl'][i]:.3g}")
