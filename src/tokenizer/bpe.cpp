@@ -13,13 +13,6 @@
 namespace qlm::tok {
 namespace {
 
-struct Symbol {
-    int prev;
-    int next;
-    size_t begin;
-    size_t len;
-};
-
 struct Bigram {
     int left;
     int right;
@@ -42,12 +35,7 @@ public:
         if (v_.ignore_merges && v_.find(word_) != kNoToken) {
             symbols_.push_back({-1, -1, 0, word_.size()});
         } else {
-            for (size_t off = 0; off < word_.size();) {
-                const size_t len = std::min(utf8_seq_len(uint8_t(word_[off])), word_.size() - off);
-                const int index = int(symbols_.size());
-                symbols_.push_back({index - 1, off + len == word_.size() ? -1 : index + 1, off, len});
-                off += len;
-            }
+            split_utf8_symbols(word_, symbols_);
         }
         for (int i = 1; i < int(symbols_.size()); ++i) try_add(i - 1, i);
 

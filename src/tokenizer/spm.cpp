@@ -13,13 +13,6 @@
 namespace qlm::tok {
 namespace {
 
-struct Symbol {
-    int prev;
-    int next;
-    size_t begin;  // byte range in the text
-    size_t len;
-};
-
 struct Bigram {
     int left;
     int right;
@@ -39,12 +32,7 @@ public:
     SpmSession(const Vocab& v, std::string_view text) : v_(v), text_(text) {}
 
     void run(std::vector<int32_t>& out) {
-        for (size_t off = 0; off < text_.size();) {
-            const size_t len = std::min(utf8_seq_len(uint8_t(text_[off])), text_.size() - off);
-            const int index = int(symbols_.size());
-            symbols_.push_back({index - 1, off + len == text_.size() ? -1 : index + 1, off, len});
-            off += len;
-        }
+        split_utf8_symbols(text_, symbols_);
         for (int i = 1; i < int(symbols_.size()); ++i) try_add(i - 1, i);
 
         while (!queue_.empty()) {
