@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "model_common.h"
 #include "qlm/error.h"
 #include "qlm/formats.h"
 #include "qlm/ops.h"
@@ -72,13 +73,8 @@ std::vector<uint8_t> make_weight_bytes(GgmlType type, Shape sh, std::mt19937& rn
 }
 
 int bench_kernels(const Opts& o) {
-    ContextOptions co;
-    co.threads = o.threads;
-    if (!o.isa.empty()) {
-        co.isa = isa_from_name(o.isa);
-        if (!co.isa) fail("--isa: unknown instruction set '", o.isa, "' (scalar, avx2, avx512, neon)");
-    }
-    Context ctx(co);
+    auto ctx_ptr = make_context(o.threads, o.isa);
+    Context& ctx = *ctx_ptr;
     const size_t llc = last_level_cache_bytes();
     const double bw = measure_read_bandwidth(ctx, std::max<size_t>(llc * 8, size_t(256) << 20));
 

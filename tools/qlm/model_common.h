@@ -14,7 +14,7 @@ inline std::unique_ptr<Context> make_context(int threads, const std::string& isa
     co.threads = threads;
     if (!isa.empty()) {
         co.isa = isa_from_name(isa);
-        if (!co.isa) fail("unknown instruction set '", isa, "' (scalar, avx2, avx512, neon)");
+        if (!co.isa) fail("--isa: unknown instruction set '", isa, "' (scalar, avx2, avx512, neon)");
     }
     return std::make_unique<Context>(co);
 }
