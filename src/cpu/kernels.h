@@ -23,12 +23,18 @@ struct MatmulTile {
     int64_t k;
     const uint8_t* x;
     size_t x_stride;
-    int m;  // 1..kMaxTileM
+    int m;  // 1..kMaxTileM (any m for a GemmFn)
     float* y;
     int64_t ldy;
     int64_t r0, r1;
 };
 using MatmulTileFn = void (*)(const MatmulTile&);
+
+// Many activation rows (prefill): the same product for any m, called with
+// the whole of m and a row range [r0, r1) (a multiple of 8 except at the
+// end). The kernel packs its weight rows into an interleaved int8 panel in
+// cache (never a float copy) and applies each panel to all m rows.
+using GemmFn = void (*)(const MatmulTile&);
 
 // Quantize one activation row of k floats to the partner type; must give the
 // same bytes as the reference quantize_row (so integer sums match exactly).
@@ -49,6 +55,8 @@ struct KernelTable {
     Isa isa = Isa::Scalar;
     MatmulTileFn tile[fmt::kMaxTypeId] = {};         // by weight type id; null: not provided
     QuantizeRowFn quantize[fmt::kMaxTypeId] = {};   // by activation type id; null: not provided
+    GemmFn gemm[fmt::kMaxTypeId] = {};               // by weight type id; null: tiles for every m
+    int gemm_min_m[fmt::kMaxTypeId] = {};            // gemm from this many activation rows on
     F16ToF32Fn f16_to_f32 = nullptr;                 // null: not provided
     AttnScoresFn attn_scores = nullptr;
     AttnWsumFn attn_wsum = nullptr;

@@ -58,12 +58,13 @@ cpu::MatmulTileFn pick_tile(const Context::Impl& c, const WeightView& w) {
     fail("matmul: no kernel for weight ", shape_of(w), " on ", isa_name(c.isa));
 }
 
-// Rows per task: enough tasks for load balance, each a multiple of 4 rows.
+// Rows per task: enough tasks for load balance, each a multiple of 8 rows
+// (the GEMM's panel height).
 int64_t rows_per_task(int64_t n, int threads) {
     const int64_t tasks = std::max<int64_t>(1, int64_t(threads) * 8);
     int64_t r = (n + tasks - 1) / tasks;
-    r = (r + 3) / 4 * 4;
-    return std::max<int64_t>(r, 4);
+    r = (r + 7) / 8 * 8;
+    return std::max<int64_t>(r, 8);
 }
 
 // Transposed view: y (m x k) = x (m x n) * W. Each task owns a block-aligned
@@ -113,9 +114,17 @@ void matmul(Context& ctx, const QuantizedActivations& xq, const WeightView& w, f
         fail("matmul: weight ", shape_of(w), " needs ", type_name(activation_type(w.type)), " activations, got ",
              type_name(xq.type));
     if (xq.k != w.k) fail("matmul: activations of ", xq.m, " x ", xq.k, " do not fit weight ", shape_of(w));
-    const cpu::MatmulTileFn tile = pick_tile(c, w);
     const int64_t rpt = rows_per_task(w.n, c.pool->size());
     const int64_t row_tasks = (w.n + rpt - 1) / rpt;
+    const cpu::GemmFn gemm = c.table->gemm[uint32_t(w.type)];
+    if (gemm && xq.m >= c.table->gemm_min_m[uint32_t(w.type)]) {
+        c.pool->run(row_tasks, [&](int64_t t) {
+            gemm({w.data, w.row_stride, w.k, xq.data.data(), xq.row_stride, int(xq.m), y, w.n, t * rpt,
+                  std::min(w.n, t * rpt + rpt)});
+        });
+        return;
+    }
+    const cpu::MatmulTileFn tile = pick_tile(c, w);
     // Each task owns a row range for all m: its weight rows are read from
     // memory once and reused from cache for every chunk of kMaxTileM rows of x.
     c.pool->run(row_tasks, [&](int64_t t) {

@@ -13,5 +13,6 @@ void register_kquants(KernelTable& k);
 void register_floats(KernelTable& k);
 void register_quantizers(KernelTable& k);
 void register_activations(KernelTable& k);
+void register_gemm(KernelTable& k);
 
 }  // namespace qlm::cpu::avx2

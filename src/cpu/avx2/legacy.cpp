@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include "cpu/avx2/common.h"
+#include "cpu/avx2/legacy_decode.h"
 #include "formats/fp.h"
 #include "formats/iquants.h"
 #include "formats/legacy.h"
@@ -57,46 +58,6 @@ struct UnsignedQ8_1 {
         return _mm256_add_ps(acc, _mm256_zextps128_ps256(_mm_set_ss(d.m * fp16_load(x + 2))));
     }
 };
-
-__m256i decode_q4_0(const uint8_t* p, float& d) {
-    d = fp16_load(p);
-    return _mm256_sub_epi8(unpack_nibbles16(p + 2), _mm256_set1_epi8(8));
-}
-
-// nibble | 0xf0 where the high bit is clear: the signed value q - 16.
-__m256i decode_q5_0(const uint8_t* p, float& d) {
-    d = fp16_load(p);
-    const __m256i hi = _mm256_andnot_si256(bytes_from_bits32(p + 2), _mm256_set1_epi8(int8_t(0xf0)));
-    return _mm256_or_si256(unpack_nibbles16(p + 6), hi);
-}
-
-__m256i decode_q8_0(const uint8_t* p, float& d) {
-    d = fp16_load(p);
-    return load256(p + 2);
-}
-
-constexpr int8_t kMxfp4[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
-
-__m256i decode_iq4_nl(const uint8_t* p, float& d) {
-    d = fp16_load(p);
-    return lookup16(unpack_nibbles16(p + 2), kIq4nl);
-}
-
-__m256i decode_mxfp4(const uint8_t* p, float& d) {
-    d = e8m0_to_fp32_half(p[0]);
-    return lookup16(unpack_nibbles16(p + 1), kMxfp4);
-}
-
-__m256i decode_q4_1(const uint8_t* p, float& d, float& m) {
-    d = fp16_load(p), m = fp16_load(p + 2);
-    return unpack_nibbles16(p + 4);
-}
-
-__m256i decode_q5_1(const uint8_t* p, float& d, float& m) {
-    d = fp16_load(p), m = fp16_load(p + 2);
-    const __m256i hi = _mm256_and_si256(bytes_from_bits32(p + 4), _mm256_set1_epi8(0x10));
-    return _mm256_or_si256(unpack_nibbles16(p + 8), hi);
-}
 
 }  // namespace
 

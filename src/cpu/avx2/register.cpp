@@ -8,6 +8,7 @@ void register_kernels(KernelTable& k) {
     register_floats(k);
     register_quantizers(k);
     register_activations(k);
+    register_gemm(k);
 }
 
 }  // namespace qlm::cpu::avx2
