@@ -112,15 +112,15 @@ const float* activation_scales(const MatmulTile& t, int64_t nb) {
     return buf.data();
 }
 
-// m = 1 (decode), for decoders that opt in with kFusedM1 (measured faster
-// for the nibble formats, slower for Q8_0 and the K-quants): two weight rows at a time against the one activation row,
-// decoded and applied block by block with two accumulators per row, so the
-// loads of both rows stream side by side and no decoded block goes to memory.
+// m = 1 (decode), for decoders that opt in with kFusedM1: one weight row
+// after the other (adjacent rows are adjacent in memory, so the loads are one
+// sequential stream), each block decoded and applied at once with two
+// accumulators, so no decoded block goes to memory.
 template <class K>
 void tile_m1(const MatmulTile& t, const float* xd) {
     const int64_t nb = t.k / K::kQK;
     constexpr size_t W = K::kWBytes, X = K::kXBytes;
-    auto row1 = [&](int64_t r) {
+    for (int64_t r = t.r0; r < t.r1; ++r) {
         const uint8_t* w = t.w + r * t.w_stride;
         __m256 a = _mm256_setzero_ps(), b = _mm256_setzero_ps();
         int64_t i = 0;
@@ -137,35 +137,7 @@ void tile_m1(const MatmulTile& t, const float* xd) {
             a = K::dot(d0, t.x + i * X, xd[i], a);
         }
         t.y[r] = hsum(_mm256_add_ps(a, b)) + tail_dot<K>(t, w, 0);
-    };
-    int64_t r = t.r0;
-    for (; r + 2 <= t.r1; r += 2) {
-        const uint8_t* w0 = t.w + r * t.w_stride;
-        const uint8_t* w1 = w0 + t.w_stride;
-        __m256 a0 = _mm256_setzero_ps(), b0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps();
-        int64_t i = 0;
-        for (; i + 2 <= nb; i += 2) {
-            typename K::Dec d00, d10, d01, d11;
-            K::decode(w0 + i * W, d00);
-            K::decode(w1 + i * W, d10);
-            K::decode(w0 + (i + 1) * W, d01);
-            K::decode(w1 + (i + 1) * W, d11);
-            a0 = K::dot(d00, t.x + i * X, xd[i], a0);
-            a1 = K::dot(d10, t.x + i * X, xd[i], a1);
-            b0 = K::dot(d01, t.x + (i + 1) * X, xd[i + 1], b0);
-            b1 = K::dot(d11, t.x + (i + 1) * X, xd[i + 1], b1);
-        }
-        if (i < nb) {
-            typename K::Dec d00, d10;
-            K::decode(w0 + i * W, d00);
-            K::decode(w1 + i * W, d10);
-            a0 = K::dot(d00, t.x + i * X, xd[i], a0);
-            a1 = K::dot(d10, t.x + i * X, xd[i], a1);
-        }
-        t.y[r] = hsum(_mm256_add_ps(a0, b0)) + tail_dot<K>(t, w0, 0);
-        t.y[r + 1] = hsum(_mm256_add_ps(a1, b1)) + tail_dot<K>(t, w1, 0);
     }
-    if (r < t.r1) row1(r);
 }
 
 template <class K>

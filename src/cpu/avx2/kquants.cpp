@@ -47,14 +47,125 @@ struct KQuant {
     }
 };
 
+// m = 1 for Q4_K / Q5_K: one pass over each super-block with nothing stored
+// in between (the tile above decodes into a KDec first). Scales and mins are
+// unpacked eight at a time with 32-bit masks (the layout of
+// unpack_scale_min_k4: bytes 0-3 scales 0-3, 4-7 mins 0-3, 8-11 the low
+// nibbles of scales / mins 4-7, whose top two bits are bits 6-7 of bytes 0-7).
+inline void scales_mins_k4(const uint8_t* q, uint64_t& sc, uint64_t& mn) {
+    uint32_t a, b, c;
+    std::memcpy(&a, q, 4), std::memcpy(&b, q + 4, 4), std::memcpy(&c, q + 8, 4);
+    const uint32_t sc_hi = (c & 0x0f0f0f0fu) | ((a >> 2) & 0x30303030u);
+    const uint32_t mn_hi = ((c >> 4) & 0x0f0f0f0fu) | ((b >> 2) & 0x30303030u);
+    sc = (a & 0x3f3f3f3fu) | uint64_t(sc_hi) << 32;
+    mn = (b & 0x3f3f3f3fu) | uint64_t(mn_hi) << 32;
+}
+
+// acc += d dy sum_j sc_j <q, x>_j,  accm += dmin dy sum_j m_j bsum_j (8 lanes each).
+template <bool Q5>
+inline void q4k_superblock(const uint8_t* w, const uint8_t* x, __m256& acc, __m256& accm) {
+    float dy;
+    std::memcpy(&dy, x, 4);
+    uint64_t sc, mn;
+    scales_mins_k4(w + offsetof(block_q4_K, scales), sc, mn);
+    const __m128i m8 = _mm_cvtsi64_si128(int64_t(mn));
+    const __m256i mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));  // m_j for bsums 2j, 2j+1
+    const __m256i mp = _mm256_madd_epi16(mins, load256(x + offsetof(block_q8_K, bsums)));
+    accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mp), _mm256_set1_ps(fp16_load(w + 2) * dy), accm);
+    const __m256i s16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(int64_t(sc))));
+    const uint8_t* qs = w + (Q5 ? offsetof(block_q5_K, qs) : offsetof(block_q4_K, qs));
+    const uint8_t* xq = x + offsetof(block_q8_K, qs);
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    __m256i qh = Q5 ? load256(w + offsetof(block_q5_K, qh)) : _mm256_setzero_si256();
+    __m256i sumi = _mm256_setzero_si256();
+    for (int p = 0; p < 4; ++p) {
+        const __m256i q = load256(qs + 32 * p);
+        __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+        if constexpr (Q5) {
+            lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(1)), 4));
+            hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(2)), 3));
+            qh = _mm256_srli_epi16(qh, 2);
+        }
+        const __m256i sc0 = _mm256_shuffle_epi8(s16, _mm256_set1_epi16(short(0x0100 + 0x0202 * (2 * p))));
+        const __m256i sc1 = _mm256_shuffle_epi8(s16, _mm256_set1_epi16(short(0x0100 + 0x0202 * (2 * p + 1))));
+        const __m256i p0 = _mm256_maddubs_epi16(lo, load256(xq + 64 * p));
+        const __m256i p1 = _mm256_maddubs_epi16(hi, load256(xq + 64 * p + 32));
+        sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(_mm256_madd_epi16(p0, sc0), _mm256_madd_epi16(p1, sc1)));
+    }
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), _mm256_set1_ps(fp16_load(w) * dy), acc);
+}
+
+template <class Block, bool Q5, void (*Decode)(const uint8_t*, KDec<Mode::Min>&)>
+void tile_q4k(const MatmulTile& t) {
+    if (t.m != 1) return tile<KQuant<Block, Mode::Min, Decode>>(t);
+    const int64_t nb = t.k / QK_K;
+    constexpr size_t W = sizeof(Block), X = sizeof(block_q8_K);
+    // Row after row: adjacent rows are adjacent in memory, one sequential stream.
+    for (int64_t r = t.r0; r < t.r1; ++r) {
+        const uint8_t* w = t.w + r * t.w_stride;
+        __m256 a0 = _mm256_setzero_ps(), m0 = a0, a1 = a0, m1 = a0;
+        int64_t b = 0;
+        for (; b + 2 <= nb; b += 2) {
+            q4k_superblock<Q5>(w + b * W, t.x + b * X, a0, m0);
+            q4k_superblock<Q5>(w + (b + 1) * W, t.x + (b + 1) * X, a1, m1);
+        }
+        if (b < nb) q4k_superblock<Q5>(w + b * W, t.x + b * X, a0, m0);
+        t.y[r] = hsum(_mm256_sub_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(m0, m1)));
+    }
+}
+
+// m = 1 for Q6_K, fused like Q4_K: codes q + 32 (0..63) from ql/qh as in
+// decode_q6_k, int8 scales per 16 elements; the 32 comes off as
+// 32 sum_j s_j bsum_j.
+inline void q6k_superblock(const uint8_t* w, const uint8_t* x, __m256& acc) {
+    const auto& b = *reinterpret_cast<const block_q6_K*>(w);
+    float dy;
+    std::memcpy(&dy, x, 4);
+    const __m128i sc8 = load128(reinterpret_cast<const uint8_t*>(b.scales));
+    const __m256i bias = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), load256(x + offsetof(block_q8_K, bsums)));
+    const uint8_t* xq = x + offsetof(block_q8_K, qs);
+    __m256i sumi = _mm256_setzero_si256();
+    for (int c = 0; c < 8; ++c) {
+        const int h = c / 4, g = c % 4;
+        const __m256i lo = bits_at(load256(b.ql + 64 * h + 32 * (g % 2)), 4 * (g / 2), 0x0f);
+        const __m256i hi = bits_at(load256(b.qh + 32 * h), 2 * g, 3);
+        const __m256i q = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));
+        // [s_2c x 8 | s_2c+1 x 8] as int16
+        const __m128i pick = _mm_setr_epi8(char(2 * c), char(2 * c), char(2 * c), char(2 * c), char(2 * c), char(2 * c),
+                                           char(2 * c), char(2 * c), char(2 * c + 1), char(2 * c + 1), char(2 * c + 1),
+                                           char(2 * c + 1), char(2 * c + 1), char(2 * c + 1), char(2 * c + 1), char(2 * c + 1));
+        const __m256i sc = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc8, pick));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(q, load256(xq + 32 * c)), sc));
+    }
+    sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(bias, 5));
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), _mm256_set1_ps(fp16_load(w + offsetof(block_q6_K, d)) * dy), acc);
+}
+
+void tile_q6k(const MatmulTile& t) {
+    if (t.m != 1) return tile<KQuant<block_q6_K, Mode::Bias, decode_q6_k>>(t);
+    const int64_t nb = t.k / QK_K;
+    constexpr size_t W = sizeof(block_q6_K), X = sizeof(block_q8_K);
+    for (int64_t r = t.r0; r < t.r1; ++r) {
+        const uint8_t* w = t.w + r * t.w_stride;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+        int64_t b = 0;
+        for (; b + 2 <= nb; b += 2) {
+            q6k_superblock(w + b * W, t.x + b * X, a0);
+            q6k_superblock(w + (b + 1) * W, t.x + (b + 1) * X, a1);
+        }
+        if (b < nb) q6k_superblock(w + b * W, t.x + b * X, a0);
+        t.y[r] = hsum(_mm256_add_ps(a0, a1));
+    }
+}
+
 }  // namespace
 
 void register_kquants(KernelTable& k) {
     k.tile[uint32_t(GgmlType::Q2_K)] = tile<KQuant<block_q2_K, Mode::Min, decode_q2_k>>;
     k.tile[uint32_t(GgmlType::Q3_K)] = tile<KQuant<block_q3_K, Mode::Bias, decode_q3_k>>;
-    k.tile[uint32_t(GgmlType::Q4_K)] = tile<KQuant<block_q4_K, Mode::Min, decode_q4_k>>;
-    k.tile[uint32_t(GgmlType::Q5_K)] = tile<KQuant<block_q5_K, Mode::Min, decode_q5_k>>;
-    k.tile[uint32_t(GgmlType::Q6_K)] = tile<KQuant<block_q6_K, Mode::Bias, decode_q6_k>>;
+    k.tile[uint32_t(GgmlType::Q4_K)] = tile_q4k<block_q4_K, false, decode_q4_k>;
+    k.tile[uint32_t(GgmlType::Q5_K)] = tile_q4k<block_q5_K, true, decode_q5_k>;
+    k.tile[uint32_t(GgmlType::Q6_K)] = tile_q6k;
     k.tile[uint32_t(GgmlType::IQ4_XS)] = tile<KQuant<block_iq4_xs, Mode::Signed, decode_iq4_xs>>;
 }
 

@@ -24,7 +24,7 @@ struct SignedDec {
 template <class Block, auto Decode>
 struct SignedQ8_0 {
     static constexpr int kQK = 32, kChunk = 8;
-    static constexpr bool kFusedM1 = !std::is_same_v<Block, block_q8_0>;
+    static constexpr bool kFusedM1 = true;
     static constexpr size_t kWBytes = sizeof(Block), kXBytes = sizeof(block_q8_0);
     using Dec = SignedDec;
     static void decode(const uint8_t* p, Dec& d) {
