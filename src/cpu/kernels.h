@@ -43,11 +43,16 @@ using QuantizeRowFn = void (*)(const float* x, void* y, int64_t k);
 // Exact IEEE binary16 -> binary32 conversion of n values (the F16 KV cache).
 using F16ToF32Fn = void (*)(const uint16_t* x, float* y, int64_t n);
 
-// Attention inner loops over float rows of d values:
-//   scores: out[j] = scale * dot(q, k + j*d) for j in [0, n)
-//   wsum:   out[0..d) += sum_j p[j] * v[j*d .. j*d+d)
-using AttnScoresFn = void (*)(const float* q, const float* k, int64_t n, int d, float scale, float* out);
-using AttnWsumFn = void (*)(const float* p, const float* v, int64_t n, int d, float* out);
+// Attention inner loops over float rows of d values, for nq (1..kAttnQ)
+// queries at once so each key / value row is read once for all of them:
+//   scores: out[i*os + j] = scale * dot(q + i*qs, k + j*d) for j in [0, n)
+//   wsum:   out[i*os + 0..d) += sum_j p[i*ps + j] * v[j*d .. j*d+d)
+// Each query's result is the same whatever nq is (same order of operations).
+inline constexpr int kAttnQ = 4;
+using AttnScoresFn = void (*)(const float* q, int nq, int64_t qs, const float* k, int64_t n, int d, float scale,
+                              float* out, int64_t os);
+using AttnWsumFn = void (*)(const float* p, int nq, int64_t ps, const float* v, int64_t n, int d, float* out,
+                            int64_t os);
 // Gated activations: g[j] = act(g[j]) * u[j] (GELU-tanh, SiLU).
 using ActMulFn = void (*)(float* g, const float* u, int64_t n);
 

@@ -61,44 +61,61 @@ void attention(Context& ctx, const float* q, int64_t n_tokens, const int32_t* po
             gather_rows(tab, v, h, dv, n_pos, vf.data() + size_t(h) * size_t(n_pos) * size_t(dv));
     });
 
-    constexpr int64_t kChunk = 4;
+    // Tasks of up to kAttnQ queries of one head: the scores and the weighted
+    // sum run over the union of their key ranges, so each key and value row
+    // is read once for all of them; a query's probabilities are zero outside
+    // its own range (adding 0 * v leaves its sums exactly as they were).
+    constexpr int64_t kChunk = cpu::kAttnQ;
     const int64_t chunks = (n_tokens + kChunk - 1) / kChunk;
+    const int64_t qstride = int64_t(s.n_head) * dk, ostride = int64_t(s.n_head) * dv;
     c.pool->run(int64_t(s.n_head) * chunks, [&](int64_t t) {
         const int h = int(t / chunks), kvh = h / group;
         const float* kh = kf.data() + size_t(kvh) * size_t(n_pos) * size_t(dk);
         const float* vh = vf.data() + size_t(kvh) * size_t(n_pos) * size_t(dv);
-        std::vector<float> scores(static_cast<size_t>(n_pos)), q16(static_cast<size_t>(dk));
-        const int64_t i1 = std::min(n_tokens, (t % chunks + 1) * kChunk);
-        for (int64_t i = (t % chunks) * kChunk; i < i1; ++i) {
-            const int64_t p = positions[i];
-            const int64_t lo = s.window > 0 ? std::max<int64_t>(0, p - s.window + 1) : 0;
-            const float* qi = q + i * int64_t(s.n_head) * dk + int64_t(h) * dk;
-            // With an F16 cache the products are taken in F16 inputs, as
-            // llama.cpp does (q rounded to F16 for q·k, probabilities rounded
-            // to F16 for p·v): the same numbers as the reference engine.
-            if (k.type == GgmlType::F16) {
-                for (int e = 0; e < dk; ++e) q16[size_t(e)] = fmt::fp16_to_fp32(fmt::fp32_to_fp16(qi[e]));
-                qi = q16.data();
-            }
-            float* sc = scores.data() + lo;
-            const int64_t cnt = p - lo + 1;
-            scores_fn(qi, kh + lo * dk, cnt, dk, s.scale, sc);
+        const int64_t i0 = (t % chunks) * kChunk, nq = std::min(n_tokens, i0 + kChunk) - i0;
+        int64_t lo[kChunk], hi[kChunk], ulo = n_pos, uhi = 0;
+        for (int64_t i = 0; i < nq; ++i) {
+            const int64_t p = positions[i0 + i];
+            lo[i] = s.window > 0 ? std::max<int64_t>(0, p - s.window + 1) : 0;
+            hi[i] = p + 1;
+            ulo = std::min(ulo, lo[i]), uhi = std::max(uhi, hi[i]);
+        }
+        const int64_t cnt = uhi - ulo;
+        std::vector<float> scores(size_t(nq * cnt)), q16(size_t(nq * dk));
+        const float* qi = q + i0 * qstride + int64_t(h) * dk;
+        int64_t qs = qstride;
+        // With an F16 cache the products are taken in F16 inputs, as
+        // llama.cpp does (q rounded to F16 for q·k, probabilities rounded
+        // to F16 for p·v): the same numbers as the reference engine.
+        if (k.type == GgmlType::F16) {
+            for (int64_t i = 0; i < nq; ++i)
+                for (int e = 0; e < dk; ++e)
+                    q16[size_t(i * dk + e)] = fmt::fp16_to_fp32(fmt::fp32_to_fp16(qi[i * qstride + e]));
+            qi = q16.data(), qs = dk;
+        }
+        scores_fn(qi, int(nq), qs, kh + ulo * dk, cnt, dk, s.scale, scores.data(), cnt);
+        for (int64_t i = 0; i < nq; ++i) {
+            float* row = scores.data() + i * cnt;
+            float* sc = row + (lo[i] - ulo);
+            const int64_t n = hi[i] - lo[i];
             float mx = -INFINITY;
-            for (int64_t j = 0; j < cnt; ++j) mx = std::max(mx, sc[j]);
+            for (int64_t j = 0; j < n; ++j) mx = std::max(mx, sc[j]);
             double sum = 0;
-            for (int64_t j = 0; j < cnt; ++j) {
+            for (int64_t j = 0; j < n; ++j) {
                 sc[j] = std::exp(sc[j] - mx);
                 sum += sc[j];
             }
             const float inv = float(1.0 / sum);
-            for (int64_t j = 0; j < cnt; ++j) {
+            for (int64_t j = 0; j < n; ++j) {
                 sc[j] *= inv;
                 if (v.type == GgmlType::F16) sc[j] = fmt::fp16_to_fp32(fmt::fp32_to_fp16(sc[j]));
             }
-            float* oi = out + i * int64_t(s.n_head) * dv + int64_t(h) * dv;
+            std::fill(row, sc, 0.0f);
+            std::fill(sc + n, row + cnt, 0.0f);
+            float* oi = out + (i0 + i) * ostride + int64_t(h) * dv;
             std::fill(oi, oi + dv, 0.0f);
-            wsum_fn(sc, vh + lo * dv, cnt, dv, oi);
         }
+        wsum_fn(scores.data(), int(nq), cnt, vh + ulo * dv, cnt, dv, out + i0 * ostride + int64_t(h) * dv, ostride);
     });
 }
 

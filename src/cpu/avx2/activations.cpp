@@ -69,42 +69,89 @@ void silu_mul(float* g, const float* u, int64_t n) {
     for (; j < n; ++j) g[j] = g[j] / (1.0f + std::exp(-g[j])) * u[j];
 }
 
-inline float dot_rows(const float* a, const float* b, int d) {
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+// Q queries against key j: per query the order of dot_rows before (two
+// 8-lane accumulators over 16 elements, then 8, a horizontal sum, the tail).
+template <int Q>
+void scores_q(const float* q, int64_t qs, const float* k, int64_t n, int d, float scale, float* out, int64_t os) {
+    for (int64_t j = 0; j < n; ++j) {
+        const float* kj = k + j * d;
+        __m256 acc0[Q], acc1[Q];
+        for (int i = 0; i < Q; ++i) acc0[i] = acc1[i] = _mm256_setzero_ps();
+        int e = 0;
+        for (; e + 16 <= d; e += 16) {
+            const __m256 k0 = _mm256_loadu_ps(kj + e), k1 = _mm256_loadu_ps(kj + e + 8);
+            for (int i = 0; i < Q; ++i) {
+                acc0[i] = _mm256_fmadd_ps(_mm256_loadu_ps(q + i * qs + e), k0, acc0[i]);
+                acc1[i] = _mm256_fmadd_ps(_mm256_loadu_ps(q + i * qs + e + 8), k1, acc1[i]);
+            }
+        }
+        for (; e + 8 <= d; e += 8)
+            for (int i = 0; i < Q; ++i)
+                acc0[i] = _mm256_fmadd_ps(_mm256_loadu_ps(q + i * qs + e), _mm256_loadu_ps(kj + e), acc0[i]);
+        for (int i = 0; i < Q; ++i) {
+            float s = hsum(_mm256_add_ps(acc0[i], acc1[i]));
+            for (int t = e; t < d; ++t) s += q[i * qs + t] * kj[t];
+            out[i * os + j] = s * scale;
+        }
+    }
+}
+
+void attn_scores(const float* q, int nq, int64_t qs, const float* k, int64_t n, int d, float scale, float* out,
+                 int64_t os) {
+    switch (nq) {
+        case 4: return scores_q<4>(q, qs, k, n, d, scale, out, os);
+        case 3: return scores_q<3>(q, qs, k, n, d, scale, out, os);
+        case 2: return scores_q<2>(q, qs, k, n, d, scale, out, os);
+        default:
+            for (int i = 0; i < nq; ++i) scores_q<1>(q + i * qs, qs, k, n, d, scale, out + i * os, os);
+    }
+}
+
+// Q queries, 16 columns of v at a time: each value row piece is loaded once
+// for all queries; per query and column the sum runs over j in order.
+template <int Q>
+void wsum_q(const float* p, int64_t ps, const float* v, int64_t n, int d, float* out, int64_t os) {
     int e = 0;
     for (; e + 16 <= d; e += 16) {
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + e), _mm256_loadu_ps(b + e), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + e + 8), _mm256_loadu_ps(b + e + 8), acc1);
-    }
-    for (; e + 8 <= d; e += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + e), _mm256_loadu_ps(b + e), acc0);
-    float s = hsum(_mm256_add_ps(acc0, acc1));
-    for (; e < d; ++e) s += a[e] * b[e];
-    return s;
-}
-
-void attn_scores(const float* q, const float* k, int64_t n, int d, float scale, float* out) {
-    for (int64_t j = 0; j < n; ++j) out[j] = dot_rows(q, k + j * d, d) * scale;
-}
-
-void attn_wsum(const float* p, const float* v, int64_t n, int d, float* out) {
-    int e = 0;
-    for (; e + 64 <= d; e += 64) {
-        __m256 acc[8];
-        for (int l = 0; l < 8; ++l) acc[l] = _mm256_loadu_ps(out + e + 8 * l);
-        for (int64_t j = 0; j < n; ++j) {
-            const __m256 pj = _mm256_set1_ps(p[j]);
-            const float* vj = v + j * d + e;
-            for (int l = 0; l < 8; ++l) acc[l] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + 8 * l), acc[l]);
+        __m256 a0[Q], a1[Q];
+        for (int i = 0; i < Q; ++i) {
+            a0[i] = _mm256_loadu_ps(out + i * os + e);
+            a1[i] = _mm256_loadu_ps(out + i * os + e + 8);
         }
-        for (int l = 0; l < 8; ++l) _mm256_storeu_ps(out + e + 8 * l, acc[l]);
+        for (int64_t j = 0; j < n; ++j) {
+            const float* vj = v + j * d + e;
+            const __m256 v0 = _mm256_loadu_ps(vj), v1 = _mm256_loadu_ps(vj + 8);
+            for (int i = 0; i < Q; ++i) {
+                const __m256 pj = _mm256_set1_ps(p[i * ps + j]);
+                a0[i] = _mm256_fmadd_ps(pj, v0, a0[i]);
+                a1[i] = _mm256_fmadd_ps(pj, v1, a1[i]);
+            }
+        }
+        for (int i = 0; i < Q; ++i) {
+            _mm256_storeu_ps(out + i * os + e, a0[i]);
+            _mm256_storeu_ps(out + i * os + e + 8, a1[i]);
+        }
     }
-    for (; e + 8 <= d; e += 8) {
-        __m256 acc = _mm256_loadu_ps(out + e);
-        for (int64_t j = 0; j < n; ++j) acc = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), _mm256_loadu_ps(v + j * d + e), acc);
-        _mm256_storeu_ps(out + e, acc);
-    }
+    for (; e + 8 <= d; e += 8)
+        for (int i = 0; i < Q; ++i) {
+            __m256 acc = _mm256_loadu_ps(out + i * os + e);
+            for (int64_t j = 0; j < n; ++j)
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(p[i * ps + j]), _mm256_loadu_ps(v + j * d + e), acc);
+            _mm256_storeu_ps(out + i * os + e, acc);
+        }
     for (; e < d; ++e)
-        for (int64_t j = 0; j < n; ++j) out[e] += p[j] * v[j * d + e];
+        for (int i = 0; i < Q; ++i)
+            for (int64_t j = 0; j < n; ++j) out[i * os + e] += p[i * ps + j] * v[j * d + e];
+}
+
+void attn_wsum(const float* p, int nq, int64_t ps, const float* v, int64_t n, int d, float* out, int64_t os) {
+    switch (nq) {
+        case 4: return wsum_q<4>(p, ps, v, n, d, out, os);
+        case 3: return wsum_q<3>(p, ps, v, n, d, out, os);
+        case 2: return wsum_q<2>(p, ps, v, n, d, out, os);
+        default:
+            for (int i = 0; i < nq; ++i) wsum_q<1>(p + i * ps, ps, v, n, d, out + i * os, os);
+    }
 }
 
 }  // namespace

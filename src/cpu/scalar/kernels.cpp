@@ -20,22 +20,31 @@ void f16_to_f32_scalar(const uint16_t* x, float* y, int64_t n) {
     for (int64_t i = 0; i < n; ++i) y[i] = fmt::fp16_to_fp32(x[i]);
 }
 
-void attn_scores_scalar(const float* q, const float* k, int64_t n, int d, float scale, float* out) {
-    for (int64_t j = 0; j < n; ++j) {
-        const float* kj = k + j * d;
-        float acc[8] = {};
-        int e = 0;
-        for (; e + 8 <= d; e += 8)
-            for (int l = 0; l < 8; ++l) acc[l] += q[e + l] * kj[e + l];
-        float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-        for (; e < d; ++e) s += q[e] * kj[e];
-        out[j] = s * scale;
+void attn_scores_scalar(const float* q0, int nq, int64_t qs, const float* k, int64_t n, int d, float scale,
+                        float* out0, int64_t os) {
+    for (int i = 0; i < nq; ++i) {
+        const float* q = q0 + i * qs;
+        float* out = out0 + i * os;
+        for (int64_t j = 0; j < n; ++j) {
+            const float* kj = k + j * d;
+            float acc[8] = {};
+            int e = 0;
+            for (; e + 8 <= d; e += 8)
+                for (int l = 0; l < 8; ++l) acc[l] += q[e + l] * kj[e + l];
+            float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+            for (; e < d; ++e) s += q[e] * kj[e];
+            out[j] = s * scale;
+        }
     }
 }
 
-void attn_wsum_scalar(const float* p, const float* v, int64_t n, int d, float* out) {
-    for (int64_t j = 0; j < n; ++j)
-        for (int e = 0; e < d; ++e) out[e] += p[j] * v[j * d + e];
+void attn_wsum_scalar(const float* p0, int nq, int64_t ps, const float* v, int64_t n, int d, float* out0, int64_t os) {
+    for (int i = 0; i < nq; ++i) {
+        const float* p = p0 + i * ps;
+        float* out = out0 + i * os;
+        for (int64_t j = 0; j < n; ++j)
+            for (int e = 0; e < d; ++e) out[e] += p[j] * v[j * d + e];
+    }
 }
 
 void gelu_tanh_mul_scalar(float* g, const float* u, int64_t n) {
