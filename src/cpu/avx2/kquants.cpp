@@ -95,29 +95,36 @@ inline void q4k_superblock(const uint8_t* w, const uint8_t* x, __m256& acc, __m2
     acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), _mm256_set1_ps(fp16_load(w) * dy), acc);
 }
 
-template <class Block, bool Q5, void (*Decode)(const uint8_t*, KDec<Mode::Min>&)>
-void tile_q4k(const MatmulTile& t) {
-    if (t.m != 1) return tile<KQuant<Block, Mode::Min, Decode>>(t);
+// The m = 1 driver of the fused super-block functions (acc - accm per row):
+// row after row, since adjacent rows are adjacent in memory (one sequential
+// stream), with two accumulator pairs over alternate super-blocks.
+template <void (*SB)(const uint8_t*, const uint8_t*, __m256&, __m256&), size_t W>
+void gemv_k(const MatmulTile& t) {
     const int64_t nb = t.k / QK_K;
-    constexpr size_t W = sizeof(Block), X = sizeof(block_q8_K);
-    // Row after row: adjacent rows are adjacent in memory, one sequential stream.
+    constexpr size_t X = sizeof(block_q8_K);
     for (int64_t r = t.r0; r < t.r1; ++r) {
         const uint8_t* w = t.w + r * t.w_stride;
         __m256 a0 = _mm256_setzero_ps(), m0 = a0, a1 = a0, m1 = a0;
         int64_t b = 0;
         for (; b + 2 <= nb; b += 2) {
-            q4k_superblock<Q5>(w + b * W, t.x + b * X, a0, m0);
-            q4k_superblock<Q5>(w + (b + 1) * W, t.x + (b + 1) * X, a1, m1);
+            SB(w + b * W, t.x + b * X, a0, m0);
+            SB(w + (b + 1) * W, t.x + (b + 1) * X, a1, m1);
         }
-        if (b < nb) q4k_superblock<Q5>(w + b * W, t.x + b * X, a0, m0);
+        if (b < nb) SB(w + b * W, t.x + b * X, a0, m0);
         t.y[r] = hsum(_mm256_sub_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(m0, m1)));
     }
 }
 
+template <class Block, bool Q5, void (*Decode)(const uint8_t*, KDec<Mode::Min>&)>
+void tile_q4k(const MatmulTile& t) {
+    if (t.m != 1) return tile<KQuant<Block, Mode::Min, Decode>>(t);
+    gemv_k<q4k_superblock<Q5>, sizeof(Block)>(t);
+}
+
 // m = 1 for Q6_K, fused like Q4_K: codes q + 32 (0..63) from ql/qh as in
 // decode_q6_k, int8 scales per 16 elements; the 32 comes off as
-// 32 sum_j s_j bsum_j.
-inline void q6k_superblock(const uint8_t* w, const uint8_t* x, __m256& acc) {
+// 32 sum_j s_j bsum_j. (No min: accm stays as it is.)
+inline void q6k_superblock(const uint8_t* w, const uint8_t* x, __m256& acc, __m256&) {
     const auto& b = *reinterpret_cast<const block_q6_K*>(w);
     float dy;
     std::memcpy(&dy, x, 4);
@@ -143,19 +150,7 @@ inline void q6k_superblock(const uint8_t* w, const uint8_t* x, __m256& acc) {
 
 void tile_q6k(const MatmulTile& t) {
     if (t.m != 1) return tile<KQuant<block_q6_K, Mode::Bias, decode_q6_k>>(t);
-    const int64_t nb = t.k / QK_K;
-    constexpr size_t W = sizeof(block_q6_K), X = sizeof(block_q8_K);
-    for (int64_t r = t.r0; r < t.r1; ++r) {
-        const uint8_t* w = t.w + r * t.w_stride;
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0;
-        int64_t b = 0;
-        for (; b + 2 <= nb; b += 2) {
-            q6k_superblock(w + b * W, t.x + b * X, a0);
-            q6k_superblock(w + (b + 1) * W, t.x + (b + 1) * X, a1);
-        }
-        if (b < nb) q6k_superblock(w + b * W, t.x + b * X, a0);
-        t.y[r] = hsum(_mm256_add_ps(a0, a1));
-    }
+    gemv_k<q6k_superblock, sizeof(block_q6_K)>(t);
 }
 
 }  // namespace
