@@ -79,6 +79,15 @@ QuantizedActivations quantize_activations(Context& ctx, const float* x, int64_t 
 void matmul(Context& ctx, const float* x, int64_t m, const WeightView& w, float* y);
 void matmul(Context& ctx, const QuantizedActivations& xq, const WeightView& w, float* y);
 
+// Several products in one parallel run (one hand-off to the threads instead
+// of one per weight): y_i = xq_i · W_iᵀ, as matmul(ctx, *xq, w, y) for each.
+struct MatmulJob {
+    const QuantizedActivations* xq = nullptr;
+    WeightView w;
+    float* y = nullptr;
+};
+void matmul(Context& ctx, const std::vector<MatmulJob>& jobs);
+
 // ---- Float ops of the transformer blocks (rows × n, row-major, float32) ----
 // Each is split over the context's threads by rows; results never depend on the
 // thread count.

@@ -29,18 +29,24 @@ size_t kv_elem(GgmlType t) { return t == GgmlType::F16 ? 2 : 4; }
 class Projector {
 public:
     Projector(Context& ctx, const float* x, int64_t m, int64_t k) : ctx_(ctx), x_(x), m_(m), k_(k) {}
+    // Queues y = x · Wᵀ; run() does all queued products in one parallel run.
     void operator()(const WeightView& w, float* y) {
         const GgmlType at = activation_type(w.type);
         auto it = cache_.find(at);
         if (it == cache_.end()) it = cache_.emplace(at, quantize_activations(ctx_, x_, m_, k_, at)).first;
-        matmul(ctx_, it->second, w, y);
+        jobs_.push_back({&it->second, w, y});
+    }
+    void run() {
+        matmul(ctx_, jobs_);
+        jobs_.clear();
     }
 
 private:
     Context& ctx_;
     const float* x_;
     int64_t m_, k_;
-    std::map<GgmlType, QuantizedActivations> cache_;
+    std::map<GgmlType, QuantizedActivations> cache_;  // node-based: the jobs' pointers stay valid
+    std::vector<MatmulJob> jobs_;
 };
 
 }  // namespace
@@ -121,6 +127,7 @@ void Session::forward_chunk(std::span<const int32_t> tokens, float* logits, bool
             proj(L.wq, q);  // (B, n_head·dk)
             proj(L.wk, k);  // (B, n_kv·dk)
             proj(L.wv, v);  // (B, n_kv·dv)
+            proj.run();
         }
         if (L.bq) add_bias(q, L.bq, B, dq);
         if (L.bk) add_bias(k, L.bk, B, dkv);
@@ -171,6 +178,7 @@ void Session::forward_chunk(std::span<const int32_t> tokens, float* logits, bool
             Projector proj(ctx_, h, B, d);
             proj(L.w_gate, g);  // (B, n_ff)
             proj(L.w_up, u);    // (B, n_ff)
+            proj.run();
         }
         if (c.arch == Arch::Gemma3)
             gelu_tanh_mul(ctx_, g, u, B * c.n_ff);

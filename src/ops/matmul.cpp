@@ -106,35 +106,58 @@ QuantizedActivations quantize_activations(Context& ctx, const float* x, int64_t 
     return q;
 }
 
-void matmul(Context& ctx, const QuantizedActivations& xq, const WeightView& w, float* y) {
+void matmul(Context& ctx, const std::vector<MatmulJob>& jobs) {
     auto& c = ctx.impl();
-    check_weight(w, "matmul");
-    if (w.transposed) fail("matmul: weight ", shape_of(w), ": a transposed view takes float activations");
-    if (xq.type != activation_type(w.type))
-        fail("matmul: weight ", shape_of(w), " needs ", type_name(activation_type(w.type)), " activations, got ",
-             type_name(xq.type));
-    if (xq.k != w.k) fail("matmul: activations of ", xq.m, " x ", xq.k, " do not fit weight ", shape_of(w));
-    const int64_t rpt = rows_per_task(w.n, c.pool->size());
-    const int64_t row_tasks = (w.n + rpt - 1) / rpt;
-    const cpu::GemmFn gemm = c.table->gemm[uint32_t(w.type)];
-    if (gemm && xq.m >= c.table->gemm_min_m[uint32_t(w.type)]) {
-        c.pool->run(row_tasks, [&](int64_t t) {
-            gemm({w.data, w.row_stride, w.k, xq.data.data(), xq.row_stride, int(xq.m), y, w.n, t * rpt,
-                  std::min(w.n, t * rpt + rpt)});
-        });
-        return;
+    // Per job: its kernel and row split; tasks of all jobs go to one run.
+    struct Plan {
+        const MatmulJob* job;
+        cpu::MatmulTileFn tile;
+        cpu::GemmFn gemm;
+        int64_t rpt, first_task;
+    };
+    std::vector<Plan> plans;
+    int64_t tasks = 0;
+    for (const MatmulJob& j : jobs) {
+        const WeightView& w = j.w;
+        const QuantizedActivations& xq = *j.xq;
+        check_weight(w, "matmul");
+        if (w.transposed) fail("matmul: weight ", shape_of(w), ": a transposed view takes float activations");
+        if (xq.type != activation_type(w.type))
+            fail("matmul: weight ", shape_of(w), " needs ", type_name(activation_type(w.type)), " activations, got ",
+                 type_name(xq.type));
+        if (xq.k != w.k) fail("matmul: activations of ", xq.m, " x ", xq.k, " do not fit weight ", shape_of(w));
+        const uint32_t id = uint32_t(w.type);
+        Plan p{&j, nullptr, nullptr, rows_per_task(w.n, c.pool->size()), tasks};
+        if (c.table->gemm[id] && xq.m >= c.table->gemm_min_m[id])
+            p.gemm = c.table->gemm[id];
+        else
+            p.tile = pick_tile(c, w);
+        tasks += (w.n + p.rpt - 1) / p.rpt;
+        plans.push_back(p);
     }
-    const cpu::MatmulTileFn tile = pick_tile(c, w);
-    // Each task owns a row range for all m: its weight rows are read from
-    // memory once and reused from cache for every chunk of kMaxTileM rows of x.
-    c.pool->run(row_tasks, [&](int64_t t) {
-        const int64_t r0 = t * rpt, r1 = std::min(w.n, r0 + rpt);
+    c.pool->run(tasks, [&](int64_t t) {
+        size_t pi = 0;
+        while (pi + 1 < plans.size() && plans[pi + 1].first_task <= t) ++pi;
+        const Plan& p = plans[pi];
+        const WeightView& w = p.job->w;
+        const QuantizedActivations& xq = *p.job->xq;
+        const int64_t r0 = (t - p.first_task) * p.rpt, r1 = std::min(w.n, r0 + p.rpt);
+        if (p.gemm) {
+            p.gemm({w.data, w.row_stride, w.k, xq.data.data(), xq.row_stride, int(xq.m), p.job->y, w.n, r0, r1});
+            return;
+        }
+        // The task's weight rows are read from memory once and reused from
+        // cache for every chunk of kMaxTileM rows of x.
         for (int64_t i0 = 0; i0 < xq.m; i0 += kMaxTileM) {
             const int mm = int(std::min<int64_t>(kMaxTileM, xq.m - i0));
-            tile({w.data, w.row_stride, w.k, xq.data.data() + size_t(i0) * xq.row_stride, xq.row_stride, mm,
-                  y + i0 * w.n, w.n, r0, r1});
+            p.tile({w.data, w.row_stride, w.k, xq.data.data() + size_t(i0) * xq.row_stride, xq.row_stride, mm,
+                    p.job->y + i0 * w.n, w.n, r0, r1});
         }
     });
+}
+
+void matmul(Context& ctx, const QuantizedActivations& xq, const WeightView& w, float* y) {
+    matmul(ctx, std::vector<MatmulJob>{{&xq, w, y}});
 }
 
 void matmul(Context& ctx, const float* x, int64_t m, const WeightView& w, float* y) {

@@ -149,6 +149,49 @@ TEST_P(MatmulTest, QuantizeOnceApplyToSeveralWeights) {
     }
 }
 
+// Several jobs in one run (QKV, gate/up) give exactly the single products,
+// whatever the mix of weight types, activation types and batch paths.
+TEST_P(MatmulTest, JobsInOneRunEqualSingleProducts) {
+    const GgmlType other = k_ % 32 == 0 ? GgmlType::Q8_0 : GgmlType::F16;  // another activation type
+    const Weights a = make_weights(type_, n_, k_, 4), b = make_weights(other, 24, k_, 5),
+                  c = make_weights(type_, 11, k_, 6);
+    Context ctx({isa_, 2});
+    for (const int64_t m : {1, 5, 40}) {
+        const auto x = make_activations(m, k_, 7);
+        std::vector<QuantizedActivations> xq;
+        for (const Weights* w : {&a, &b, &c})
+            xq.push_back(quantize_activations(ctx, x.data(), m, k_, activation_type(w->view.type)));
+        std::vector<std::vector<float>> y1, y2;
+        std::vector<MatmulJob> jobs;
+        for (const Weights* w : {&a, &b, &c}) {
+            y1.emplace_back(size_t(m * w->view.n), NAN);
+            y2.emplace_back(size_t(m * w->view.n), NAN);
+        }
+        int i = 0;
+        for (const Weights* w : {&a, &b, &c}) {
+            jobs.push_back({&xq[size_t(i)], w->view, y1[size_t(i)].data()});
+            matmul(ctx, xq[size_t(i)], w->view, y2[size_t(i)].data());
+            ++i;
+        }
+        matmul(ctx, jobs);
+        for (size_t j = 0; j < 3; ++j)
+            EXPECT_EQ(0, std::memcmp(y1[j].data(), y2[j].data(), y1[j].size() * sizeof(float))) << "job " << j << " m=" << m;
+    }
+    // a bad job is named, whichever position it has
+    std::vector<float> y(size_t(n_) * 2);
+    const auto x = make_activations(2, k_, 8);
+    const QuantizedActivations wrong = quantize_activations(ctx, x.data(), 2, k_, GgmlType::F32);
+    const QuantizedActivations right = quantize_activations(ctx, x.data(), 2, k_, activation_type(type_));
+    if (activation_type(type_) != GgmlType::F32) {
+        try {
+            matmul(ctx, {{&right, a.view, y.data()}, {&wrong, a.view, y.data()}});
+            ADD_FAILURE() << "no error for mismatched activations";
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find(a.view.name), std::string::npos) << e.what();
+        }
+    }
+}
+
 TEST_P(MatmulTest, TransposedViewUsesSamePackedBytes) {
     const Weights w = make_weights(type_, n_, k_, 8);
     Context ctx({isa_, 2});
