@@ -20,7 +20,7 @@ namespace qlm::cli {
 namespace {
 
 struct BenchModelOpts {
-    std::string model, isa;
+    std::string model, isa, kv_type = "f16";
     int64_t n_prompt = 512, n_gen = 128;
     int reps = 3, threads = 0;
     bool json = false;
@@ -47,6 +47,7 @@ int bench_model(const BenchModelOpts& o) {
     SessionOptions so;
     so.n_ctx = std::max<int64_t>(o.n_prompt + o.n_gen, 1);
     so.n_batch = std::max<int64_t>(o.n_prompt, 1);
+    so.kv_type = kv_type_from_name(o.kv_type);
     Session session(*model, *ctx, so);
     std::mt19937 rng(42);
     std::uniform_int_distribution<int32_t> pick(0, int32_t(n_vocab - 1));
@@ -111,6 +112,7 @@ Command add_bench_model(CLI::App& bench) {
     sub->add_option("-n,--n-gen", o->n_gen, "generated tokens (0: skip)")->capture_default_str();
     sub->add_option("-r,--reps", o->reps, "timed repetitions")->capture_default_str();
     sub->add_option("-t,--threads", o->threads, "threads (default: physical cores)");
+    sub->add_option("--kv-type", o->kv_type, "KV cache type (f16, f32)")->capture_default_str();
     sub->add_option("--isa", o->isa, "force an instruction set (scalar, avx2, avx512, neon)");
     sub->add_flag("--json", o->json, "print one JSON document");
     return [o]() { return bench_model(*o); };

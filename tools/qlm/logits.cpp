@@ -43,7 +43,7 @@ std::vector<int32_t> read_ids(const std::string& path) {
 
 Command add_logits(CLI::App& app) {
     struct Opts {
-        std::string model, tokens, out, isa;
+        std::string model, tokens, out, isa, kv_type = "f16";
         int64_t n_ctx = 0, n_batch = 512;
         int threads = 0;
     };
@@ -55,6 +55,7 @@ Command add_logits(CLI::App& app) {
     sub->add_option("-c,--ctx-size", o->n_ctx, "context size (default: the number of tokens)");
     sub->add_option("-b,--batch-size", o->n_batch, "tokens per forward chunk");
     sub->add_option("-t,--threads", o->threads, "threads (default: physical cores)");
+    sub->add_option("--kv-type", o->kv_type, "KV cache type (f16, f32)")->capture_default_str();
     sub->add_option("--isa", o->isa, "force an instruction set (scalar, avx2, avx512, neon)");
     return [o]() {
         const std::vector<int32_t> ids = read_ids(o->tokens);
@@ -64,6 +65,7 @@ Command add_logits(CLI::App& app) {
         SessionOptions so;
         so.n_ctx = o->n_ctx > 0 ? o->n_ctx : int64_t(ids.size());
         so.n_batch = o->n_batch;
+        so.kv_type = kv_type_from_name(o->kv_type);
         Session session(*model, ctx, so);
         const int64_t n_vocab = model->config().n_vocab;
         std::vector<float> logits(ids.size() * size_t(n_vocab));

@@ -19,6 +19,13 @@ inline std::unique_ptr<Context> make_context(int threads, const std::string& isa
     return std::make_unique<Context>(co);
 }
 
+// --kv-type: the KV cache's element type (f16, the default, or f32).
+inline GgmlType kv_type_from_name(const std::string& name) {
+    if (name == "f16" || name == "F16") return GgmlType::F16;
+    if (name == "f32" || name == "F32") return GgmlType::F32;
+    fail("--kv-type: unknown KV cache type '", name, "' (f16, f32)");
+}
+
 inline double mib(double bytes) { return bytes / (1024.0 * 1024.0); }
 
 }  // namespace qlm::cli

@@ -25,7 +25,7 @@ namespace qlm::cli {
 namespace {
 
 struct RunOpts {
-    std::string model, prompt, prompt_file, isa;
+    std::string model, prompt, prompt_file, isa, kv_type = "f16";
     int64_t n_predict = 128, n_ctx = 4096, n_batch = 512;
     int threads = 0;
     SamplerOptions sampling;
@@ -58,6 +58,7 @@ int run(RunOpts& o) {
     SessionOptions so;
     so.n_ctx = o.n_ctx;
     so.n_batch = o.n_batch;
+    so.kv_type = kv_type_from_name(o.kv_type);
     Session session(*model, *ctx, so);
     if (!o.json)
         std::fprintf(stderr, "qlm: %s (%s, %lld layers), weights %.1f MiB mapped, KV cache %.1f MiB (%lld positions), "
@@ -160,6 +161,7 @@ Command add_run(CLI::App& app) {
     sub->add_option("-c,--ctx-size", o->n_ctx, "context size (KV cache positions)")->capture_default_str();
     sub->add_option("-b,--batch-size", o->n_batch, "prompt tokens per forward chunk")->capture_default_str();
     sub->add_option("-t,--threads", o->threads, "threads (default: physical cores)");
+    sub->add_option("--kv-type", o->kv_type, "KV cache type (f16, f32)")->capture_default_str();
     sub->add_option("--temp", o->sampling.temp, "temperature (0: greedy)")->capture_default_str();
     sub->add_option("--top-k", o->sampling.top_k, "top-k (0: off)")->capture_default_str();
     sub->add_option("--top-p", o->sampling.top_p, "top-p (1: off)")->capture_default_str();
