@@ -40,19 +40,23 @@ using GemmFn = void (*)(const MatmulTile&);
 // same bytes as the reference quantize_row (so integer sums match exactly).
 using QuantizeRowFn = void (*)(const float* x, void* y, int64_t k);
 
-// Exact IEEE binary16 -> binary32 conversion of n values (the F16 KV cache).
-using F16ToF32Fn = void (*)(const uint16_t* x, float* y, int64_t n);
 
-// Attention inner loops over float rows of d values, for nq (1..kAttnQ)
-// queries at once so each key / value row is read once for all of them:
-//   scores: out[i*os + j] = scale * dot(q + i*qs, k + j*d) for j in [0, n)
-//   wsum:   out[i*os + 0..d) += sum_j p[i*ps + j] * v[j*d .. j*d+d)
-// Each query's result is the same whatever nq is (same order of operations).
+// Attention inner loops over the rows of the KV cache in place (F32 or F16,
+// converted exactly as loaded), for nq (1..kAttnQ) queries at once so each key
+// / value row is read once for all of them:
+//   scores: out[i*os + j] = scale * dot(q + i*qs, row j of k) for j in [0, n)
+//   wsum:   out[i*os + 0..d) += sum_j p[i*ps + j] * row j of v
+// Row j starts ld elements after row j-1. Each query's result is the same
+// whatever nq is (same order of operations).
 inline constexpr int kAttnQ = 4;
-using AttnScoresFn = void (*)(const float* q, int nq, int64_t qs, const float* k, int64_t n, int d, float scale,
-                              float* out, int64_t os);
-using AttnWsumFn = void (*)(const float* p, int nq, int64_t ps, const float* v, int64_t n, int d, float* out,
-                            int64_t os);
+struct KvRows {
+    const void* data;
+    int64_t ld;  // elements from one row to the next
+    bool f16;    // binary16 elements, else float
+};
+using AttnScoresFn = void (*)(const float* q, int nq, int64_t qs, KvRows k, int64_t n, int d, float scale, float* out,
+                              int64_t os);
+using AttnWsumFn = void (*)(const float* p, int nq, int64_t ps, KvRows v, int64_t n, int d, float* out, int64_t os);
 // Gated activations: g[j] = act(g[j]) * u[j] (GELU-tanh, SiLU).
 using ActMulFn = void (*)(float* g, const float* u, int64_t n);
 
@@ -62,7 +66,6 @@ struct KernelTable {
     QuantizeRowFn quantize[fmt::kMaxTypeId] = {};   // by activation type id; null: not provided
     GemmFn gemm[fmt::kMaxTypeId] = {};               // by weight type id; null: tiles for every m
     int gemm_min_m[fmt::kMaxTypeId] = {};            // gemm from this many activation rows on
-    F16ToF32Fn f16_to_f32 = nullptr;                 // null: not provided
     AttnScoresFn attn_scores = nullptr;
     AttnWsumFn attn_wsum = nullptr;
     ActMulFn gelu_tanh_mul = nullptr, silu_mul = nullptr;

@@ -1,7 +1,7 @@
-// Causal grouped-query attention over a KV cache. The cache rows of each kv
-// head are converted to float once per call (F16 → F32 through the backend's
-// converter), then every (head, query chunk) task does scores, softmax and the
-// weighted sum of values in float with a fixed summation order.
+// Causal grouped-query attention over a KV cache. Every (head, query chunk)
+// task does scores, softmax and the weighted sum of values in float with a
+// fixed summation order, reading the cache rows in place (F16 rows converted
+// exactly as they are loaded; nothing is copied per call).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -15,16 +15,12 @@ namespace qlm {
 
 namespace {
 
-// kv rows [0, n) of one head as float, contiguous (n × dim).
-void gather_rows(const cpu::KernelTable& t, const KvView& kv, int head, int dim, int64_t n, float* dst) {
-    const uint8_t* base = kv.data + size_t(head) * kv.head_stride;
-    for (int64_t j = 0; j < n; ++j) {
-        const uint8_t* row = base + size_t(j) * kv.pos_stride;
-        if (kv.type == GgmlType::F32)
-            std::memcpy(dst + j * dim, row, size_t(dim) * sizeof(float));
-        else
-            t.f16_to_f32(reinterpret_cast<const uint16_t*>(row), dst + j * dim, dim);
-    }
+size_t kv_elem(const KvView& kv) { return kv.type == GgmlType::F16 ? 2 : 4; }
+
+// Rows [from, ...) of one kv head.
+cpu::KvRows kv_rows(const KvView& kv, int head, int64_t from) {
+    return {kv.data + size_t(head) * kv.head_stride + size_t(from) * kv.pos_stride, int64_t(kv.pos_stride / kv_elem(kv)),
+            kv.type == GgmlType::F16};
 }
 
 }  // namespace
@@ -34,9 +30,13 @@ void attention(Context& ctx, const float* q, int64_t n_tokens, const int32_t* po
     auto& c = ctx.impl();
     if (s.n_head <= 0 || s.n_kv_head <= 0 || s.n_head % s.n_kv_head != 0)
         fail("attention: ", s.n_head, " query heads cannot be grouped over ", s.n_kv_head, " kv heads");
-    for (const KvView* kv : {&k, &v})
+    for (const KvView* kv : {&k, &v}) {
         if (kv->type != GgmlType::F16 && kv->type != GgmlType::F32)
             fail("attention: KV cache type ", type_name(kv->type), " is not supported (F16 or F32)");
+        if (kv->pos_stride % kv_elem(*kv) != 0)
+            fail("attention: KV cache position stride ", kv->pos_stride, " is not a multiple of the ",
+                 type_name(kv->type), " element size");
+    }
     int32_t max_pos = -1;
     for (int64_t i = 0; i < n_tokens; ++i) {
         if (positions[i] < 0 || positions[i] >= k.n_pos || positions[i] >= v.n_pos)
@@ -47,19 +47,8 @@ void attention(Context& ctx, const float* q, int64_t n_tokens, const int32_t* po
     const int64_t n_pos = int64_t(max_pos) + 1;
     const int dk = s.head_dim_k, dv = s.head_dim_v, group = s.n_head / s.n_kv_head;
 
-    // One float copy of the visible cache rows per kv head.
-    std::vector<float> kf(size_t(s.n_kv_head) * size_t(n_pos) * size_t(dk));
-    std::vector<float> vf(size_t(s.n_kv_head) * size_t(n_pos) * size_t(dv));
-    const cpu::KernelTable& tab = c.table->f16_to_f32 ? *c.table : cpu::scalar_kernels();
     const cpu::AttnScoresFn scores_fn = c.table->attn_scores ? c.table->attn_scores : cpu::scalar_kernels().attn_scores;
     const cpu::AttnWsumFn wsum_fn = c.table->attn_wsum ? c.table->attn_wsum : cpu::scalar_kernels().attn_wsum;
-    c.pool->run(int64_t(s.n_kv_head) * 2, [&](int64_t t) {
-        const int h = int(t / 2);
-        if (t % 2 == 0)
-            gather_rows(tab, k, h, dk, n_pos, kf.data() + size_t(h) * size_t(n_pos) * size_t(dk));
-        else
-            gather_rows(tab, v, h, dv, n_pos, vf.data() + size_t(h) * size_t(n_pos) * size_t(dv));
-    });
 
     // Tasks of up to kAttnQ queries of one head: the scores and the weighted
     // sum run over the union of their key ranges, so each key and value row
@@ -70,8 +59,6 @@ void attention(Context& ctx, const float* q, int64_t n_tokens, const int32_t* po
     const int64_t qstride = int64_t(s.n_head) * dk, ostride = int64_t(s.n_head) * dv;
     c.pool->run(int64_t(s.n_head) * chunks, [&](int64_t t) {
         const int h = int(t / chunks), kvh = h / group;
-        const float* kh = kf.data() + size_t(kvh) * size_t(n_pos) * size_t(dk);
-        const float* vh = vf.data() + size_t(kvh) * size_t(n_pos) * size_t(dv);
         const int64_t i0 = (t % chunks) * kChunk, nq = std::min(n_tokens, i0 + kChunk) - i0;
         int64_t lo[kChunk], hi[kChunk], ulo = n_pos, uhi = 0;
         for (int64_t i = 0; i < nq; ++i) {
@@ -93,7 +80,7 @@ void attention(Context& ctx, const float* q, int64_t n_tokens, const int32_t* po
                     q16[size_t(i * dk + e)] = fmt::fp16_to_fp32(fmt::fp32_to_fp16(qi[i * qstride + e]));
             qi = q16.data(), qs = dk;
         }
-        scores_fn(qi, int(nq), qs, kh + ulo * dk, cnt, dk, s.scale, scores.data(), cnt);
+        scores_fn(qi, int(nq), qs, kv_rows(k, kvh, ulo), cnt, dk, s.scale, scores.data(), cnt);
         for (int64_t i = 0; i < nq; ++i) {
             float* row = scores.data() + i * cnt;
             float* sc = row + (lo[i] - ulo);
@@ -115,7 +102,7 @@ void attention(Context& ctx, const float* q, int64_t n_tokens, const int32_t* po
             float* oi = out + (i0 + i) * ostride + int64_t(h) * dv;
             std::fill(oi, oi + dv, 0.0f);
         }
-        wsum_fn(scores.data(), int(nq), cnt, vh + ulo * dv, cnt, dv, out + i0 * ostride + int64_t(h) * dv, ostride);
+        wsum_fn(scores.data(), int(nq), cnt, kv_rows(v, kvh, ulo), cnt, dv, out + i0 * ostride + int64_t(h) * dv, ostride);
     });
 }
 

@@ -69,48 +69,72 @@ void silu_mul(float* g, const float* u, int64_t n) {
     for (; j < n; ++j) g[j] = g[j] / (1.0f + std::exp(-g[j])) * u[j];
 }
 
-// Q queries against key j: per query the order of dot_rows before (two
-// 8-lane accumulators over 16 elements, then 8, a horizontal sum, the tail).
-template <int Q>
-void scores_q(const float* q, int64_t qs, const float* k, int64_t n, int d, float scale, float* out, int64_t os) {
+// 8 elements of a cache row as floats (binary16 converted exactly).
+template <class E>
+inline __m256 load8(const E* p) {
+    if constexpr (sizeof(E) == 2)
+        return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    else
+        return _mm256_loadu_ps(p);
+}
+template <class E>
+inline float load1(const E* p) {
+    if constexpr (sizeof(E) == 2)
+        return _cvtsh_ss(*p);
+    else
+        return *p;
+}
+
+// Q queries against key j: per query two 8-lane accumulators over 16
+// elements, then 8, a horizontal sum, the tail.
+template <class E, int Q>
+void scores_q(const float* q, int64_t qs, const E* k, int64_t ld, int64_t n, int d, float scale, float* out,
+              int64_t os) {
     for (int64_t j = 0; j < n; ++j) {
-        const float* kj = k + j * d;
+        const E* kj = k + j * ld;
         __m256 acc0[Q], acc1[Q];
         for (int i = 0; i < Q; ++i) acc0[i] = acc1[i] = _mm256_setzero_ps();
         int e = 0;
         for (; e + 16 <= d; e += 16) {
-            const __m256 k0 = _mm256_loadu_ps(kj + e), k1 = _mm256_loadu_ps(kj + e + 8);
+            const __m256 k0 = load8(kj + e), k1 = load8(kj + e + 8);
             for (int i = 0; i < Q; ++i) {
                 acc0[i] = _mm256_fmadd_ps(_mm256_loadu_ps(q + i * qs + e), k0, acc0[i]);
                 acc1[i] = _mm256_fmadd_ps(_mm256_loadu_ps(q + i * qs + e + 8), k1, acc1[i]);
             }
         }
-        for (; e + 8 <= d; e += 8)
-            for (int i = 0; i < Q; ++i)
-                acc0[i] = _mm256_fmadd_ps(_mm256_loadu_ps(q + i * qs + e), _mm256_loadu_ps(kj + e), acc0[i]);
+        for (; e + 8 <= d; e += 8) {
+            const __m256 k0 = load8(kj + e);
+            for (int i = 0; i < Q; ++i) acc0[i] = _mm256_fmadd_ps(_mm256_loadu_ps(q + i * qs + e), k0, acc0[i]);
+        }
         for (int i = 0; i < Q; ++i) {
             float s = hsum(_mm256_add_ps(acc0[i], acc1[i]));
-            for (int t = e; t < d; ++t) s += q[i * qs + t] * kj[t];
+            for (int t = e; t < d; ++t) s += q[i * qs + t] * load1(kj + t);
             out[i * os + j] = s * scale;
         }
     }
 }
 
-void attn_scores(const float* q, int nq, int64_t qs, const float* k, int64_t n, int d, float scale, float* out,
-                 int64_t os) {
+template <class E>
+void scores_e(const float* q, int nq, int64_t qs, const E* k, int64_t ld, int64_t n, int d, float scale, float* out,
+              int64_t os) {
     switch (nq) {
-        case 4: return scores_q<4>(q, qs, k, n, d, scale, out, os);
-        case 3: return scores_q<3>(q, qs, k, n, d, scale, out, os);
-        case 2: return scores_q<2>(q, qs, k, n, d, scale, out, os);
+        case 4: return scores_q<E, 4>(q, qs, k, ld, n, d, scale, out, os);
+        case 3: return scores_q<E, 3>(q, qs, k, ld, n, d, scale, out, os);
+        case 2: return scores_q<E, 2>(q, qs, k, ld, n, d, scale, out, os);
         default:
-            for (int i = 0; i < nq; ++i) scores_q<1>(q + i * qs, qs, k, n, d, scale, out + i * os, os);
+            for (int i = 0; i < nq; ++i) scores_q<E, 1>(q + i * qs, qs, k, ld, n, d, scale, out + i * os, os);
     }
+}
+
+void attn_scores(const float* q, int nq, int64_t qs, KvRows k, int64_t n, int d, float scale, float* out, int64_t os) {
+    if (k.f16) return scores_e(q, nq, qs, static_cast<const uint16_t*>(k.data), k.ld, n, d, scale, out, os);
+    scores_e(q, nq, qs, static_cast<const float*>(k.data), k.ld, n, d, scale, out, os);
 }
 
 // Q queries, 16 columns of v at a time: each value row piece is loaded once
 // for all queries; per query and column the sum runs over j in order.
-template <int Q>
-void wsum_q(const float* p, int64_t ps, const float* v, int64_t n, int d, float* out, int64_t os) {
+template <class E, int Q>
+void wsum_q(const float* p, int64_t ps, const E* v, int64_t ld, int64_t n, int d, float* out, int64_t os) {
     int e = 0;
     for (; e + 16 <= d; e += 16) {
         __m256 a0[Q], a1[Q];
@@ -119,8 +143,8 @@ void wsum_q(const float* p, int64_t ps, const float* v, int64_t n, int d, float*
             a1[i] = _mm256_loadu_ps(out + i * os + e + 8);
         }
         for (int64_t j = 0; j < n; ++j) {
-            const float* vj = v + j * d + e;
-            const __m256 v0 = _mm256_loadu_ps(vj), v1 = _mm256_loadu_ps(vj + 8);
+            const E* vj = v + j * ld + e;
+            const __m256 v0 = load8(vj), v1 = load8(vj + 8);
             for (int i = 0; i < Q; ++i) {
                 const __m256 pj = _mm256_set1_ps(p[i * ps + j]);
                 a0[i] = _mm256_fmadd_ps(pj, v0, a0[i]);
@@ -136,22 +160,28 @@ void wsum_q(const float* p, int64_t ps, const float* v, int64_t n, int d, float*
         for (int i = 0; i < Q; ++i) {
             __m256 acc = _mm256_loadu_ps(out + i * os + e);
             for (int64_t j = 0; j < n; ++j)
-                acc = _mm256_fmadd_ps(_mm256_set1_ps(p[i * ps + j]), _mm256_loadu_ps(v + j * d + e), acc);
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(p[i * ps + j]), load8(v + j * ld + e), acc);
             _mm256_storeu_ps(out + i * os + e, acc);
         }
     for (; e < d; ++e)
         for (int i = 0; i < Q; ++i)
-            for (int64_t j = 0; j < n; ++j) out[i * os + e] += p[i * ps + j] * v[j * d + e];
+            for (int64_t j = 0; j < n; ++j) out[i * os + e] += p[i * ps + j] * load1(v + j * ld + e);
 }
 
-void attn_wsum(const float* p, int nq, int64_t ps, const float* v, int64_t n, int d, float* out, int64_t os) {
+template <class E>
+void wsum_e(const float* p, int nq, int64_t ps, const E* v, int64_t ld, int64_t n, int d, float* out, int64_t os) {
     switch (nq) {
-        case 4: return wsum_q<4>(p, ps, v, n, d, out, os);
-        case 3: return wsum_q<3>(p, ps, v, n, d, out, os);
-        case 2: return wsum_q<2>(p, ps, v, n, d, out, os);
+        case 4: return wsum_q<E, 4>(p, ps, v, ld, n, d, out, os);
+        case 3: return wsum_q<E, 3>(p, ps, v, ld, n, d, out, os);
+        case 2: return wsum_q<E, 2>(p, ps, v, ld, n, d, out, os);
         default:
-            for (int i = 0; i < nq; ++i) wsum_q<1>(p + i * ps, ps, v, n, d, out + i * os, os);
+            for (int i = 0; i < nq; ++i) wsum_q<E, 1>(p + i * ps, ps, v, ld, n, d, out + i * os, os);
     }
+}
+
+void attn_wsum(const float* p, int nq, int64_t ps, KvRows v, int64_t n, int d, float* out, int64_t os) {
+    if (v.f16) return wsum_e(p, nq, ps, static_cast<const uint16_t*>(v.data), v.ld, n, d, out, os);
+    wsum_e(p, nq, ps, static_cast<const float*>(v.data), v.ld, n, d, out, os);
 }
 
 }  // namespace

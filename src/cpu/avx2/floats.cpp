@@ -41,16 +41,9 @@ struct FloatRow {
     }
 };
 
-void f16_to_f32(const uint16_t* x, float* y, int64_t n) {
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_cvtph_ps(load128(reinterpret_cast<const uint8_t*>(x + i))));
-    for (; i < n; ++i) y[i] = fmt::fp16_to_fp32(x[i]);
-}
-
 }  // namespace
 
 void register_floats(KernelTable& k) {
-    k.f16_to_f32 = f16_to_f32;
     k.tile[uint32_t(GgmlType::F32)] = tile<FloatRow<LoadF32>>;
     k.tile[uint32_t(GgmlType::F16)] = tile<FloatRow<LoadF16>>;
     k.tile[uint32_t(GgmlType::BF16)] = tile<FloatRow<LoadBF16>>;

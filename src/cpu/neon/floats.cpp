@@ -75,21 +75,9 @@ struct FloatRow {
     }
 };
 
-// The F16 KV cache rows. fcvtl is exact; like F16C it quiets a signaling NaN.
-void f16_to_f32(const uint16_t* x, float* y, int64_t n) {
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        const float16x8_t h = vreinterpretq_f16_u16(vld1q_u16(x + i));
-        vst1q_f32(y + i, vcvt_f32_f16(vget_low_f16(h)));
-        vst1q_f32(y + i + 4, vcvt_high_f32_f16(h));
-    }
-    for (; i < n; ++i) y[i] = fmt::fp16_to_fp32(x[i]);
-}
-
 }  // namespace
 
 void register_floats(KernelTable& k) {
-    k.f16_to_f32 = f16_to_f32;
     k.tile[uint32_t(GgmlType::F32)] = tile<FloatRow<LoadF32>>;
     k.tile[uint32_t(GgmlType::F16)] = tile<FloatRow<LoadF16>>;
     k.tile[uint32_t(GgmlType::BF16)] = tile<FloatRow<LoadBF16>>;

@@ -16,34 +16,34 @@ void tile_scalar(const MatmulTile& t) {
         for (int i = 0; i < t.m; ++i) t.y[i * t.ldy + r] = vec_dot(t.k, t.w + r * t.w_stride, t.x + i * t.x_stride);
 }
 
-void f16_to_f32_scalar(const uint16_t* x, float* y, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) y[i] = fmt::fp16_to_fp32(x[i]);
+float kv_at(KvRows r, int64_t j, int e) {
+    const int64_t i = j * r.ld + e;
+    return r.f16 ? fmt::fp16_to_fp32(static_cast<const uint16_t*>(r.data)[i]) : static_cast<const float*>(r.data)[i];
 }
 
-void attn_scores_scalar(const float* q0, int nq, int64_t qs, const float* k, int64_t n, int d, float scale,
-                        float* out0, int64_t os) {
+void attn_scores_scalar(const float* q0, int nq, int64_t qs, KvRows k, int64_t n, int d, float scale, float* out0,
+                        int64_t os) {
     for (int i = 0; i < nq; ++i) {
         const float* q = q0 + i * qs;
         float* out = out0 + i * os;
         for (int64_t j = 0; j < n; ++j) {
-            const float* kj = k + j * d;
             float acc[8] = {};
             int e = 0;
             for (; e + 8 <= d; e += 8)
-                for (int l = 0; l < 8; ++l) acc[l] += q[e + l] * kj[e + l];
+                for (int l = 0; l < 8; ++l) acc[l] += q[e + l] * kv_at(k, j, e + l);
             float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-            for (; e < d; ++e) s += q[e] * kj[e];
+            for (; e < d; ++e) s += q[e] * kv_at(k, j, e);
             out[j] = s * scale;
         }
     }
 }
 
-void attn_wsum_scalar(const float* p0, int nq, int64_t ps, const float* v, int64_t n, int d, float* out0, int64_t os) {
+void attn_wsum_scalar(const float* p0, int nq, int64_t ps, KvRows v, int64_t n, int d, float* out0, int64_t os) {
     for (int i = 0; i < nq; ++i) {
         const float* p = p0 + i * ps;
         float* out = out0 + i * os;
         for (int64_t j = 0; j < n; ++j)
-            for (int e = 0; e < d; ++e) out[e] += p[j] * v[j * d + e];
+            for (int e = 0; e < d; ++e) out[e] += p[j] * kv_at(v, j, e);
     }
 }
 
@@ -66,7 +66,6 @@ const KernelTable& scalar_kernels() {
     static const KernelTable table = [] {
         KernelTable k;
         k.isa = Isa::Scalar;
-        k.f16_to_f32 = f16_to_f32_scalar;
         k.attn_scores = attn_scores_scalar;
         k.attn_wsum = attn_wsum_scalar;
         k.gelu_tanh_mul = gelu_tanh_mul_scalar;
