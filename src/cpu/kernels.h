@@ -57,6 +57,10 @@ struct KvRows {
 using AttnScoresFn = void (*)(const float* q, int nq, int64_t qs, KvRows k, int64_t n, int d, float scale, float* out,
                               int64_t os);
 using AttnWsumFn = void (*)(const float* p, int nq, int64_t ps, KvRows v, int64_t n, int d, float* out, int64_t os);
+// x[j] = the binary16 value nearest x[j] (ties to even), as a float: the F16
+// inputs of attention over an F16 cache. Must equal fmt::fp32_to_fp16 then
+// fmt::fp16_to_fp32 (NaN stays NaN).
+using RoundF16Fn = void (*)(float* x, int64_t n);
 // Gated activations: g[j] = act(g[j]) * u[j] (GELU-tanh, SiLU).
 using ActMulFn = void (*)(float* g, const float* u, int64_t n);
 
@@ -69,6 +73,7 @@ struct KernelTable {
     AttnScoresFn attn_scores = nullptr;
     AttnWsumFn attn_wsum = nullptr;
     ActMulFn gelu_tanh_mul = nullptr, silu_mul = nullptr;
+    RoundF16Fn round_f16 = nullptr;
 };
 
 // Each instruction set fills its table (folders scalar/, avx2/, avx512/, neon/).

@@ -49,6 +49,7 @@ void attention(Context& ctx, const float* q, int64_t n_tokens, const int32_t* po
 
     const cpu::AttnScoresFn scores_fn = c.table->attn_scores ? c.table->attn_scores : cpu::scalar_kernels().attn_scores;
     const cpu::AttnWsumFn wsum_fn = c.table->attn_wsum ? c.table->attn_wsum : cpu::scalar_kernels().attn_wsum;
+    const cpu::RoundF16Fn round_f16 = c.table->round_f16 ? c.table->round_f16 : cpu::scalar_kernels().round_f16;
 
     // Tasks of up to kAttnQ queries of one head: the scores and the weighted
     // sum run over the union of their key ranges, so each key and value row
@@ -75,9 +76,10 @@ void attention(Context& ctx, const float* q, int64_t n_tokens, const int32_t* po
         // llama.cpp does (q rounded to F16 for q·k, probabilities rounded
         // to F16 for p·v): the same numbers as the reference engine.
         if (k.type == GgmlType::F16) {
-            for (int64_t i = 0; i < nq; ++i)
-                for (int e = 0; e < dk; ++e)
-                    q16[size_t(i * dk + e)] = fmt::fp16_to_fp32(fmt::fp32_to_fp16(qi[i * qstride + e]));
+            for (int64_t i = 0; i < nq; ++i) {
+                std::copy(qi + i * qstride, qi + i * qstride + dk, q16.data() + i * dk);
+                round_f16(q16.data() + i * dk, dk);
+            }
             qi = q16.data(), qs = dk;
         }
         scores_fn(qi, int(nq), qs, kv_rows(k, kvh, ulo), cnt, dk, s.scale, scores.data(), cnt);
@@ -93,10 +95,8 @@ void attention(Context& ctx, const float* q, int64_t n_tokens, const int32_t* po
                 sum += sc[j];
             }
             const float inv = float(1.0 / sum);
-            for (int64_t j = 0; j < n; ++j) {
-                sc[j] *= inv;
-                if (v.type == GgmlType::F16) sc[j] = fmt::fp16_to_fp32(fmt::fp32_to_fp16(sc[j]));
-            }
+            for (int64_t j = 0; j < n; ++j) sc[j] *= inv;
+            if (v.type == GgmlType::F16) round_f16(sc, n);
             std::fill(row, sc, 0.0f);
             std::fill(sc + n, row + cnt, 0.0f);
             float* oi = out + (i0 + i) * ostride + int64_t(h) * dv;

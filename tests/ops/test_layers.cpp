@@ -4,10 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
+#include "cpu/kernels.h"
 #include "formats/common.h"
+#include "ops/context_impl.h"
 #include "qlm/error.h"
 #include "qlm/ops.h"
 #include "qlm/sampler.h"
@@ -201,6 +204,37 @@ TEST_P(Layers, AttentionMatchesDouble) {
                         << "head " << h << " query " << i << " dim " << e << " window " << c.window;
                 }
             }
+    }
+}
+
+// The F16 rounding of attention's inputs is the reference rounding (nearest,
+// ties to even) on every instruction set: normal values, ties, subnormals,
+// overflow to infinity, signed zeros, infinities and NaN.
+TEST_P(Layers, RoundF16IsTheReferenceRounding) {
+    const cpu::RoundF16Fn f = ctx.impl().table->round_f16;
+    if (!f) GTEST_SKIP() << "no round_f16 kernel: the scalar one is used";
+    std::vector<float> x = randn(4000, 31, 3.0f);
+    std::mt19937 rng(5);
+    for (int i = 0; i < 2000; ++i) {  // exact halfway points between binary16 neighbours, normal and subnormal
+        const uint16_t h = uint16_t(rng() & 0x7bff);
+        const float a = fmt::fp16_to_fp32(h), b = fmt::fp16_to_fp32(uint16_t(h + 1));
+        x.push_back((i % 2 ? -0.5f : 0.5f) * (a + b));
+    }
+    for (float e = -30; e <= 17; e += 0.25f) x.push_back(std::ldexp(1.337f, int(e)));
+    for (float v : {0.0f, -0.0f, 65504.0f, 65519.0f, 65520.0f, 1e30f, -1e30f, 5.96e-8f, 2.98e-8f, 2.99e-8f,
+                    INFINITY, -INFINITY, NAN})
+        x.push_back(v);
+    std::vector<float> y = x;
+    f(y.data(), int64_t(y.size()));
+    for (size_t i = 0; i < x.size(); ++i) {
+        const float want = fmt::fp16_to_fp32(fmt::fp32_to_fp16(x[i]));
+        if (std::isnan(want)) {
+            EXPECT_TRUE(std::isnan(y[i])) << x[i];
+            continue;
+        }
+        uint32_t a, b;
+        std::memcpy(&a, &y[i], 4), std::memcpy(&b, &want, 4);
+        ASSERT_EQ(a, b) << "x=" << x[i] << " got " << y[i] << " want " << want;
     }
 }
 
