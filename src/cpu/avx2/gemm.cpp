@@ -84,7 +84,7 @@ struct Legacy {
     static constexpr size_t kWBytes = sizeof(Block), kXBytes = sizeof(XBlock), kXQs = offsetof(XBlock, qs);
 
     // Per activation row and block: its scale, for Q8_1 its s = d * sum, and
-    // for Offset kinds the integer sum of its codes.
+    // for Offset kinds Off times the integer sum of its codes.
     struct XInfo {
         std::vector<float> d, s;
         std::vector<int32_t> sum;
@@ -104,7 +104,7 @@ struct Legacy {
                     __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
                     s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
                     s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
-                    xi.sum[o] = _mm_cvtsi128_si32(s4);
+                    xi.sum[o] = Off * _mm_cvtsi128_si32(s4);  // the offset's share, ready to broadcast
                 }
             }
     }
@@ -160,7 +160,7 @@ struct Legacy {
             const __m256 d = _mm256_loadu_ps(fb);
             for (int i = 0; i < G; ++i) {
                 const size_t o = size_t(xo + i * nb + b);
-                if constexpr (K == Kind::Offset) s[i] = _mm256_sub_epi32(s[i], _mm256_set1_epi32(Off * xi.sum[o]));
+                if constexpr (K == Kind::Offset) s[i] = _mm256_sub_epi32(s[i], _mm256_set1_epi32(xi.sum[o]));
                 acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[i]), _mm256_mul_ps(d, _mm256_set1_ps(xi.d[o])), acc[i]);
                 if constexpr (K == Kind::Min)
                     acc[i] = _mm256_fmadd_ps(_mm256_loadu_ps(fb + kPanel), _mm256_set1_ps(xi.s[o]), acc[i]);
