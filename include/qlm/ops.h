@@ -92,6 +92,9 @@ void matmul(Context& ctx, const std::vector<MatmulJob>& jobs);
 // Each is split over the context's threads by rows; results never depend on the
 // thread count.
 
+// y[j] = x[j] as IEEE binary16 (nearest, ties to even), n values: the F16 KV cache store.
+void to_f16(Context& ctx, const float* x, uint16_t* y, int64_t n);
+
 // y = x / sqrt(mean(x²) + eps) * weight, per row of n (weight may be null: no
 // scaling). y may alias x.
 void rms_norm(Context& ctx, const float* x, const float* weight, float* y, int64_t rows, int64_t n, float eps);

@@ -157,10 +157,7 @@ void Session::forward_chunk(std::span<const int32_t> tokens, float* logits, bool
                     if (opts_.kv_type == GgmlType::F32) {
                         std::memcpy(dst, row, size_t(dim) * 4);
                     } else {
-                        for (int j = 0; j < dim; ++j) {
-                            const uint16_t hv = fmt::fp32_to_fp16(row[j]);
-                            std::memcpy(dst + size_t(j) * 2, &hv, 2);
-                        }
+                        to_f16(ctx_, row, reinterpret_cast<uint16_t*>(dst), dim);  // rows are 2-byte aligned
                     }
                 }
         };

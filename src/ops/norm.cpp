@@ -29,6 +29,11 @@ void rms_norm(Context& ctx, const float* x, const float* weight, float* y, int64
     ctx.impl().pool->run(rows, one);
 }
 
+void to_f16(Context& ctx, const float* x, uint16_t* y, int64_t n) {
+    const cpu::KernelTable& t = *ctx.impl().table;
+    (t.f32_to_f16 ? t.f32_to_f16 : cpu::scalar_kernels().f32_to_f16)(x, y, n);
+}
+
 void add_bias(float* x, const float* b, int64_t rows, int64_t n) {
     for (int64_t r = 0; r < rows; ++r) add_inplace(x + r * n, b, n);
 }

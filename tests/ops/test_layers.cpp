@@ -207,8 +207,8 @@ TEST_P(Layers, AttentionMatchesDouble) {
     }
 }
 
-// The F16 rounding of attention's inputs is the reference rounding (nearest,
-// ties to even) on every instruction set: normal values, ties, subnormals,
+// The F16 rounding of attention's inputs and the F16 KV cache store are the
+// reference rounding (nearest, ties to even) on every instruction set: normal values, ties, subnormals,
 // overflow to infinity, signed zeros, infinities and NaN.
 TEST_P(Layers, RoundF16IsTheReferenceRounding) {
     const cpu::RoundF16Fn f = ctx.impl().table->round_f16;
@@ -224,6 +224,16 @@ TEST_P(Layers, RoundF16IsTheReferenceRounding) {
     for (float v : {0.0f, -0.0f, 65504.0f, 65519.0f, 65520.0f, 1e30f, -1e30f, 5.96e-8f, 2.98e-8f, 2.99e-8f,
                     INFINITY, -INFINITY, NAN})
         x.push_back(v);
+    std::vector<uint16_t> h(x.size());
+    to_f16(ctx, x.data(), h.data(), int64_t(x.size()));
+    for (size_t i = 0; i < x.size(); ++i) {
+        const uint16_t want = fmt::fp32_to_fp16(x[i]);
+        if ((want & 0x7c00) == 0x7c00 && (want & 0x3ff)) {  // NaN: any NaN
+            EXPECT_TRUE((h[i] & 0x7c00) == 0x7c00 && (h[i] & 0x3ff)) << x[i];
+            continue;
+        }
+        ASSERT_EQ(h[i], want) << "to_f16 x=" << x[i];
+    }
     std::vector<float> y = x;
     f(y.data(), int64_t(y.size()));
     for (size_t i = 0; i < x.size(); ++i) {

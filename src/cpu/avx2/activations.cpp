@@ -187,6 +187,13 @@ void round_f16(float* x, int64_t n) {
     for (; j < n; ++j) x[j] = _cvtsh_ss(_cvtss_sh(x[j], _MM_FROUND_TO_NEAREST_INT));
 }
 
+void f32_to_f16(const float* x, uint16_t* y, int64_t n) {
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(y + j), _mm256_cvtps_ph(_mm256_loadu_ps(x + j), _MM_FROUND_TO_NEAREST_INT));
+    for (; j < n; ++j) y[j] = _cvtss_sh(x[j], _MM_FROUND_TO_NEAREST_INT);
+}
+
 void attn_wsum(const float* p, int nq, int64_t ps, KvRows v, int64_t n, int d, float* out, int64_t os) {
     if (v.f16) return wsum_e(p, nq, ps, static_cast<const uint16_t*>(v.data), v.ld, n, d, out, os);
     wsum_e(p, nq, ps, static_cast<const float*>(v.data), v.ld, n, d, out, os);
@@ -198,6 +205,7 @@ void register_activations(KernelTable& k) {
     k.attn_scores = attn_scores;
     k.attn_wsum = attn_wsum;
     k.round_f16 = round_f16;
+    k.f32_to_f16 = f32_to_f16;
     k.gelu_tanh_mul = gelu_tanh_mul;
     k.silu_mul = silu_mul;
 }

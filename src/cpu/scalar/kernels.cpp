@@ -51,6 +51,10 @@ void round_f16_scalar(float* x, int64_t n) {
     for (int64_t j = 0; j < n; ++j) x[j] = fmt::fp16_to_fp32(fmt::fp32_to_fp16(x[j]));
 }
 
+void f32_to_f16_scalar(const float* x, uint16_t* y, int64_t n) {
+    for (int64_t j = 0; j < n; ++j) y[j] = fmt::fp32_to_fp16(x[j]);
+}
+
 void gelu_tanh_mul_scalar(float* g, const float* u, int64_t n) {
     const uint16_t* table = gelu_f16_table();
     for (int64_t j = 0; j < n; ++j) {
@@ -73,6 +77,7 @@ const KernelTable& scalar_kernels() {
         k.attn_scores = attn_scores_scalar;
         k.attn_wsum = attn_wsum_scalar;
         k.round_f16 = round_f16_scalar;
+        k.f32_to_f16 = f32_to_f16_scalar;
         k.gelu_tanh_mul = gelu_tanh_mul_scalar;
         k.silu_mul = silu_mul_scalar;
         for (const auto& tr : fmt::kTypeTraits) {
