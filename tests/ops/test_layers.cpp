@@ -149,8 +149,10 @@ struct AttnCase {
 
 TEST_P(Layers, AttentionMatchesDouble) {
     for (AttnCase c : {AttnCase{4, 1, 256, 256, 0, GgmlType::F16}, AttnCase{8, 2, 64, 32, 0, GgmlType::F32},
-                       AttnCase{4, 4, 32, 32, 5, GgmlType::F16}, AttnCase{6, 3, 16, 48, 1, GgmlType::F32}}) {
-        const int64_t n_pos = 23, n_tok = 11;  // queries at positions 12..22
+                       AttnCase{4, 4, 32, 32, 5, GgmlType::F16}, AttnCase{6, 3, 16, 48, 1, GgmlType::F32}})
+    // 11 queries make tasks of 4, 4 and 3; 6 of 4 and 2; 1 a decode step
+    for (const int64_t n_tok : {11, 6, 1}) {
+        const int64_t n_pos = 23;  // queries at the last n_tok positions
         const size_t es = c.kv == GgmlType::F16 ? 2 : 4;
         auto kf = randn(size_t(c.n_kv * n_pos * c.dk), 6), vf = randn(size_t(c.n_kv * n_pos * c.dv), 7);
         auto q = randn(size_t(n_tok * c.n_head * c.dk), 8);
@@ -204,6 +206,36 @@ TEST_P(Layers, AttentionMatchesDouble) {
                         << "head " << h << " query " << i << " dim " << e << " window " << c.window;
                 }
             }
+    }
+}
+
+// The attention kernels' contract (cpu/kernels.h): a query's scores and
+// weighted sums are the same bits whether it runs alone or with others.
+TEST_P(Layers, AttentionKernelsDoNotDependOnQueryCount) {
+    const cpu::KernelTable& t = *ctx.impl().table;
+    if (!t.attn_scores || !t.attn_wsum) GTEST_SKIP() << "no attention kernels in this table";
+    for (const int d : {256, 40, 20}) {
+        const int64_t n = 29;  // not a multiple of any key block
+        auto q = randn(size_t(cpu::kAttnQ * d), 41), kf = randn(size_t(n * d), 42), p = randn(size_t(cpu::kAttnQ * n), 43);
+        std::vector<uint16_t> kh(kf.size());
+        for (size_t i = 0; i < kf.size(); ++i) kh[i] = fmt::fp32_to_fp16(kf[i]);
+        for (const bool f16 : {true, false}) {
+            const cpu::KvRows rows{f16 ? static_cast<const void*>(kh.data()) : kf.data(), d, f16};
+            for (int nq = 1; nq <= cpu::kAttnQ; ++nq) {
+                std::vector<float> s(size_t(nq * n)), o(size_t(nq * d), 0.5f);
+                t.attn_scores(q.data(), nq, d, rows, n, d, 0.125f, s.data(), n);
+                t.attn_wsum(p.data(), nq, n, rows, n, d, o.data(), d);
+                for (int i = 0; i < nq; ++i) {
+                    std::vector<float> s1(static_cast<size_t>(n)), o1(static_cast<size_t>(d), 0.5f);
+                    t.attn_scores(q.data() + i * d, 1, d, rows, n, d, 0.125f, s1.data(), n);
+                    t.attn_wsum(p.data() + i * n, 1, n, rows, n, d, o1.data(), d);
+                    for (int64_t j = 0; j < n; ++j)
+                        ASSERT_EQ(s[size_t(i * n + j)], s1[size_t(j)]) << "d " << d << " nq " << nq << " query " << i << " key " << j;
+                    for (int e = 0; e < d; ++e)
+                        ASSERT_EQ(o[size_t(i * d + e)], o1[size_t(e)]) << "d " << d << " nq " << nq << " query " << i << " dim " << e;
+                }
+            }
+        }
     }
 }
 

@@ -114,9 +114,55 @@ void scores_q(const float* q, int64_t qs, const E* k, int64_t ld, int64_t n, int
     }
 }
 
+// The 8 horizontal sums of a[0..7], in order, as one vector.
+inline __m256 hsum8(const __m256 a[8]) {
+    const __m256 h0 = _mm256_hadd_ps(a[0], a[1]), h1 = _mm256_hadd_ps(a[2], a[3]);
+    const __m256 h2 = _mm256_hadd_ps(a[4], a[5]), h3 = _mm256_hadd_ps(a[6], a[7]);
+    const __m256 g0 = _mm256_hadd_ps(h0, h1), g1 = _mm256_hadd_ps(h2, h3);
+    return _mm256_add_ps(_mm256_permute2f128_ps(g0, g1, 0x20), _mm256_permute2f128_ps(g0, g1, 0x31));
+}
+
+// Q queries against KB keys at a time (Q * KB <= 8): one accumulator per
+// (key, query) pair, 8 elements per step, so each q piece is loaded once per
+// KB keys and the 8 horizontal sums share one reduction (the same lane
+// order for every accumulator). Needs d % 8 == 0.
+template <class E, int Q, int KB>
+void scores_blk(const float* q, int64_t qs, const E* k, int64_t ld, int64_t n, int d, float scale, float* out,
+                int64_t os) {
+    static_assert(Q * KB <= 8);  // unused accumulators stay zero
+    const __m256 vs = _mm256_set1_ps(scale);
+    int64_t j = 0;
+    for (; j + KB <= n; j += KB) {
+        __m256 acc[8];
+        for (int a = 0; a < 8; ++a) acc[a] = _mm256_setzero_ps();
+        for (int e = 0; e < d; e += 8) {
+            __m256 kv[KB];
+            for (int b = 0; b < KB; ++b) kv[b] = load8(k + (j + b) * ld + e);
+            for (int i = 0; i < Q; ++i) {
+                const __m256 qv = _mm256_loadu_ps(q + i * qs + e);
+                for (int b = 0; b < KB; ++b) acc[i * KB + b] = _mm256_fmadd_ps(qv, kv[b], acc[i * KB + b]);
+            }
+        }
+        alignas(32) float r[8];
+        _mm256_store_ps(r, _mm256_mul_ps(hsum8(acc), vs));
+        for (int i = 0; i < Q; ++i)
+            for (int b = 0; b < KB; ++b) out[i * os + j + b] = r[i * KB + b];
+    }
+    // the last keys one at a time: the same per-pair order as above, so a
+    // query's scores do not depend on nq
+    if constexpr (KB > 1)
+        if (j < n) scores_blk<E, Q, 1>(q, qs, k + j * ld, ld, n - j, d, scale, out + j, os);
+}
+
 template <class E>
 void scores_e(const float* q, int nq, int64_t qs, const E* k, int64_t ld, int64_t n, int d, float scale, float* out,
               int64_t os) {
+    if (d % 8 == 0) switch (nq) {
+            case 4: return scores_blk<E, 4, 2>(q, qs, k, ld, n, d, scale, out, os);
+            case 3: return scores_blk<E, 3, 2>(q, qs, k, ld, n, d, scale, out, os);
+            case 2: return scores_blk<E, 2, 4>(q, qs, k, ld, n, d, scale, out, os);
+            case 1: return scores_blk<E, 1, 8>(q, qs, k, ld, n, d, scale, out, os);
+        }
     switch (nq) {
         case 4: return scores_q<E, 4>(q, qs, k, ld, n, d, scale, out, os);
         case 3: return scores_q<E, 3>(q, qs, k, ld, n, d, scale, out, os);
