@@ -63,6 +63,9 @@ using AttnWsumFn = void (*)(const float* p, int nq, int64_t ps, KvRows v, int64_
 using RoundF16Fn = void (*)(float* x, int64_t n);
 // y[j] = fmt::fp32_to_fp16(x[j]) (the F16 KV cache store).
 using F32ToF16Fn = void (*)(const float* x, uint16_t* y, int64_t n);
+// Softmax numerator: x[j] = exp(x[j] - max x) for j in [0, n), n >= 1;
+// returns their sum, accumulated in double.
+using ExpSumFn = double (*)(float* x, int64_t n);
 // Gated activations: g[j] = act(g[j]) * u[j] (GELU-tanh, SiLU).
 using ActMulFn = void (*)(float* g, const float* u, int64_t n);
 
@@ -77,6 +80,7 @@ struct KernelTable {
     ActMulFn gelu_tanh_mul = nullptr, silu_mul = nullptr;
     RoundF16Fn round_f16 = nullptr;
     F32ToF16Fn f32_to_f16 = nullptr;
+    ExpSumFn exp_sum = nullptr;
 };
 
 // Each instruction set fills its table (folders scalar/, avx2/, avx512/, neon/).

@@ -50,6 +50,7 @@ void attention(Context& ctx, const float* q, int64_t n_tokens, const int32_t* po
     const cpu::AttnScoresFn scores_fn = c.table->attn_scores ? c.table->attn_scores : cpu::scalar_kernels().attn_scores;
     const cpu::AttnWsumFn wsum_fn = c.table->attn_wsum ? c.table->attn_wsum : cpu::scalar_kernels().attn_wsum;
     const cpu::RoundF16Fn round_f16 = c.table->round_f16 ? c.table->round_f16 : cpu::scalar_kernels().round_f16;
+    const cpu::ExpSumFn exp_sum = c.table->exp_sum ? c.table->exp_sum : cpu::scalar_kernels().exp_sum;
 
     // Tasks of up to kAttnQ queries of one head: the scores and the weighted
     // sum run over the union of their key ranges, so each key and value row
@@ -69,7 +70,10 @@ void attention(Context& ctx, const float* q, int64_t n_tokens, const int32_t* po
             ulo = std::min(ulo, lo[i]), uhi = std::max(uhi, hi[i]);
         }
         const int64_t cnt = uhi - ulo;
-        std::vector<float> scores(size_t(nq * cnt)), q16(size_t(nq * dk));
+        // per-thread buffers, kept between calls (every element used is written first)
+        static thread_local std::vector<float> scores, q16;
+        if (scores.size() < size_t(nq * cnt)) scores.resize(size_t(nq * cnt));
+        if (q16.size() < size_t(nq * dk)) q16.resize(size_t(nq * dk));
         const float* qi = q + i0 * qstride + int64_t(h) * dk;
         int64_t qs = qstride;
         // With an F16 cache the products are taken in F16 inputs, as
@@ -87,14 +91,7 @@ void attention(Context& ctx, const float* q, int64_t n_tokens, const int32_t* po
             float* row = scores.data() + i * cnt;
             float* sc = row + (lo[i] - ulo);
             const int64_t n = hi[i] - lo[i];
-            float mx = -INFINITY;
-            for (int64_t j = 0; j < n; ++j) mx = std::max(mx, sc[j]);
-            double sum = 0;
-            for (int64_t j = 0; j < n; ++j) {
-                sc[j] = std::exp(sc[j] - mx);
-                sum += sc[j];
-            }
-            const float inv = float(1.0 / sum);
+            const float inv = float(1.0 / exp_sum(sc, n));
             for (int64_t j = 0; j < n; ++j) sc[j] *= inv;
             if (v.type == GgmlType::F16) round_f16(sc, n);
             std::fill(row, sc, 0.0f);

@@ -239,6 +239,26 @@ TEST_P(Layers, AttentionKernelsDoNotDependOnQueryCount) {
     }
 }
 
+// The softmax numerator kernel: exp(x - max) within a few ulp of the double
+// formula, the sum in double.
+TEST_P(Layers, ExpSumMatchesDouble) {
+    const cpu::KernelTable& t = *ctx.impl().table;
+    const cpu::ExpSumFn f = t.exp_sum ? t.exp_sum : cpu::scalar_kernels().exp_sum;
+    for (const int64_t n : {1, 7, 8, 37, 512}) {
+        std::vector<float> x = randn(size_t(n), uint32_t(50 + n), 12.0f), y = x;
+        const double sum = f(y.data(), n);
+        float mx = -INFINITY;
+        double want = 0;
+        for (float v : x) mx = std::max(mx, v);
+        for (int64_t j = 0; j < n; ++j) {
+            const double e = std::exp(double(x[size_t(j)] - mx));  // the difference in float, as the op takes it
+            want += e;
+            ASSERT_NEAR(y[size_t(j)], e, 1e-6 * e + 1e-37) << "n " << n << " j " << j << " x " << x[size_t(j)];
+        }
+        ASSERT_NEAR(sum, want, 1e-6 * want) << "n " << n;
+    }
+}
+
 // The F16 rounding of attention's inputs and the F16 KV cache store are the
 // reference rounding (nearest, ties to even) on every instruction set: normal values, ties, subnormals,
 // overflow to infinity, signed zeros, infinities and NaN.

@@ -51,6 +51,17 @@ void round_f16_scalar(float* x, int64_t n) {
     for (int64_t j = 0; j < n; ++j) x[j] = fmt::fp16_to_fp32(fmt::fp32_to_fp16(x[j]));
 }
 
+double exp_sum_scalar(float* x, int64_t n) {
+    float mx = -INFINITY;
+    for (int64_t j = 0; j < n; ++j) mx = std::max(mx, x[j]);
+    double sum = 0;
+    for (int64_t j = 0; j < n; ++j) {
+        x[j] = std::exp(x[j] - mx);
+        sum += x[j];
+    }
+    return sum;
+}
+
 void f32_to_f16_scalar(const float* x, uint16_t* y, int64_t n) {
     for (int64_t j = 0; j < n; ++j) y[j] = fmt::fp32_to_fp16(x[j]);
 }
@@ -78,6 +89,7 @@ const KernelTable& scalar_kernels() {
         k.attn_wsum = attn_wsum_scalar;
         k.round_f16 = round_f16_scalar;
         k.f32_to_f16 = f32_to_f16_scalar;
+        k.exp_sum = exp_sum_scalar;
         k.gelu_tanh_mul = gelu_tanh_mul_scalar;
         k.silu_mul = silu_mul_scalar;
         for (const auto& tr : fmt::kTypeTraits) {
