@@ -86,6 +86,11 @@ struct KernelTable {
 // Each instruction set fills its table (folders scalar/, avx2/, avx512/, neon/).
 // Tables of instruction sets this build does not compile are empty.
 const KernelTable& scalar_kernels();
+// Table t's kernel `m`, or the scalar one where t does not provide it.
+template <class Fn>
+Fn kernel_or_scalar(const KernelTable& t, Fn KernelTable::*m) {
+    return t.*m ? t.*m : scalar_kernels().*m;
+}
 const KernelTable& avx2_kernels();
 const KernelTable& avx512_kernels();
 const KernelTable& neon_kernels();

@@ -22,7 +22,7 @@ struct Session::Scratch {
 
 namespace {
 
-size_t kv_elem(GgmlType t) { return t == GgmlType::F16 ? 2 : 4; }
+size_t kv_elem(GgmlType t) { return type_info(t).type_size; }
 
 // Projections of one input through several weights, quantizing the input once
 // per activation type (Q, K and V, or gate and up, usually share one).

@@ -15,7 +15,7 @@ namespace qlm {
 
 namespace {
 
-size_t kv_elem(const KvView& kv) { return kv.type == GgmlType::F16 ? 2 : 4; }
+size_t kv_elem(const KvView& kv) { return type_info(kv.type).type_size; }
 
 // Rows [from, ...) of one kv head.
 cpu::KvRows kv_rows(const KvView& kv, int head, int64_t from) {
@@ -47,10 +47,10 @@ void attention(Context& ctx, const float* q, int64_t n_tokens, const int32_t* po
     const int64_t n_pos = int64_t(max_pos) + 1;
     const int dk = s.head_dim_k, dv = s.head_dim_v, group = s.n_head / s.n_kv_head;
 
-    const cpu::AttnScoresFn scores_fn = c.table->attn_scores ? c.table->attn_scores : cpu::scalar_kernels().attn_scores;
-    const cpu::AttnWsumFn wsum_fn = c.table->attn_wsum ? c.table->attn_wsum : cpu::scalar_kernels().attn_wsum;
-    const cpu::RoundF16Fn round_f16 = c.table->round_f16 ? c.table->round_f16 : cpu::scalar_kernels().round_f16;
-    const cpu::ExpSumFn exp_sum = c.table->exp_sum ? c.table->exp_sum : cpu::scalar_kernels().exp_sum;
+    const cpu::AttnScoresFn scores_fn = cpu::kernel_or_scalar(*c.table, &cpu::KernelTable::attn_scores);
+    const cpu::AttnWsumFn wsum_fn = cpu::kernel_or_scalar(*c.table, &cpu::KernelTable::attn_wsum);
+    const cpu::RoundF16Fn round_f16 = cpu::kernel_or_scalar(*c.table, &cpu::KernelTable::round_f16);
+    const cpu::ExpSumFn exp_sum = cpu::kernel_or_scalar(*c.table, &cpu::KernelTable::exp_sum);
 
     // Tasks of up to kAttnQ queries of one head: the scores and the weighted
     // sum run over the union of their key ranges, so each key and value row

@@ -37,8 +37,7 @@ void rms_norm(Context& ctx, const float* x, const float* weight, float* y, int64
 }
 
 void to_f16(Context& ctx, const float* x, uint16_t* y, int64_t n) {
-    const cpu::KernelTable& t = *ctx.impl().table;
-    (t.f32_to_f16 ? t.f32_to_f16 : cpu::scalar_kernels().f32_to_f16)(x, y, n);
+    cpu::kernel_or_scalar(*ctx.impl().table, &cpu::KernelTable::f32_to_f16)(x, y, n);
 }
 
 void add_bias(float* x, const float* b, int64_t rows, int64_t n) {
@@ -61,7 +60,7 @@ namespace {
 // Chunks of the vector across threads through the backend's activation loop.
 void act_mul(Context& ctx, cpu::ActMulFn cpu::KernelTable::*fn, float* g, const float* u, int64_t n) {
     auto& c = ctx.impl();
-    const cpu::ActMulFn f = c.table->*fn ? c.table->*fn : cpu::scalar_kernels().*fn;
+    const cpu::ActMulFn f = cpu::kernel_or_scalar(*c.table, fn);
     constexpr int64_t kChunk = 4096;
     const int64_t chunks = (n + kChunk - 1) / kChunk;
     auto one = [&](int64_t ch) { f(g + ch * kChunk, u + ch * kChunk, std::min(n, (ch + 1) * kChunk) - ch * kChunk); };

@@ -73,6 +73,15 @@ inline __m256i dot_s8_i16(__m256i w, __m256i aw, __m256i a) {
 }
 inline __m256i sum_i16_pairs(__m256i v) { return _mm256_madd_epi16(v, _mm256_set1_epi16(1)); }
 
+// Sum of 32 signed bytes.
+inline int32_t sum_i8(__m256i q) {
+    const __m256i s = sum_i16_pairs(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q));
+    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+    return _mm_cvtsi128_si32(s4);
+}
+
 // G activation rows against nc decoded blocks; xd: the rows' block scales
 // (row g's at xd[g * xd_stride]).
 template <class K, int G>

@@ -102,13 +102,8 @@ struct Legacy {
                 const size_t o = size_t(i * nb + b);
                 xi.d[o] = fp16_load(x);
                 if constexpr (K == Kind::Min) xi.s[o] = fp16_load(x + 2);
-                if constexpr (K == Kind::Offset) {
-                    const __m256i s = sum_i16_pairs(_mm256_maddubs_epi16(_mm256_set1_epi8(1), load256(x + kXQs)));
-                    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-                    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
-                    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
-                    xi.sum[o] = Off * _mm_cvtsi128_si32(s4);  // the offset's share, ready to broadcast
-                }
+                if constexpr (K == Kind::Offset)
+                    xi.sum[o] = Off * sum_i8(load256(x + kXQs));  // the offset's share, ready to broadcast
             }
     }
 

@@ -115,10 +115,11 @@ void gemv_k(const MatmulTile& t) {
     }
 }
 
-template <class Block, bool Q5, void (*Decode)(const uint8_t*, KDec<Mode::Min>&)>
-void tile_q4k(const MatmulTile& t) {
-    if (t.m != 1) return tile<KQuant<Block, Mode::Min, Decode>>(t);
-    gemv_k<q4k_superblock<Q5>, sizeof(Block)>(t);
+// m = 1 through a fused super-block function SB, other m through tile<K>.
+template <class K, void (*SB)(const uint8_t*, const uint8_t*, __m256&, __m256&)>
+void tile_fused_m1(const MatmulTile& t) {
+    if (t.m != 1) return tile<K>(t);
+    gemv_k<SB, K::kWBytes>(t);
 }
 
 // m = 1 for Q6_K, fused like Q4_K: codes q + 32 (0..63) from ql/qh as in
@@ -138,9 +139,8 @@ inline void q6k_superblock(const uint8_t* w, const uint8_t* x, __m256& acc, __m2
         const __m256i hi = bits_at(load256(b.qh + 32 * h), 2 * g, 3);
         const __m256i q = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));
         // [s_2c x 8 | s_2c+1 x 8] as int16
-        const __m128i pick = _mm_setr_epi8(char(2 * c), char(2 * c), char(2 * c), char(2 * c), char(2 * c), char(2 * c),
-                                           char(2 * c), char(2 * c), char(2 * c + 1), char(2 * c + 1), char(2 * c + 1),
-                                           char(2 * c + 1), char(2 * c + 1), char(2 * c + 1), char(2 * c + 1), char(2 * c + 1));
+        const __m128i pick = _mm_set_epi64x(int64_t(0x0101010101010101ull * unsigned(2 * c + 1)),
+                                            int64_t(0x0101010101010101ull * unsigned(2 * c)));
         const __m256i sc = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc8, pick));
         sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(q, load256(xq + 32 * c)), sc));
     }
@@ -148,19 +148,14 @@ inline void q6k_superblock(const uint8_t* w, const uint8_t* x, __m256& acc, __m2
     acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), _mm256_set1_ps(fp16_load(w + offsetof(block_q6_K, d)) * dy), acc);
 }
 
-void tile_q6k(const MatmulTile& t) {
-    if (t.m != 1) return tile<KQuant<block_q6_K, Mode::Bias, decode_q6_k>>(t);
-    gemv_k<q6k_superblock, sizeof(block_q6_K)>(t);
-}
-
 }  // namespace
 
 void register_kquants(KernelTable& k) {
     k.tile[uint32_t(GgmlType::Q2_K)] = tile<KQuant<block_q2_K, Mode::Min, decode_q2_k>>;
     k.tile[uint32_t(GgmlType::Q3_K)] = tile<KQuant<block_q3_K, Mode::Bias, decode_q3_k>>;
-    k.tile[uint32_t(GgmlType::Q4_K)] = tile_q4k<block_q4_K, false, decode_q4_k>;
-    k.tile[uint32_t(GgmlType::Q5_K)] = tile_q4k<block_q5_K, true, decode_q5_k>;
-    k.tile[uint32_t(GgmlType::Q6_K)] = tile_q6k;
+    k.tile[uint32_t(GgmlType::Q4_K)] = tile_fused_m1<KQuant<block_q4_K, Mode::Min, decode_q4_k>, q4k_superblock<false>>;
+    k.tile[uint32_t(GgmlType::Q5_K)] = tile_fused_m1<KQuant<block_q5_K, Mode::Min, decode_q5_k>, q4k_superblock<true>>;
+    k.tile[uint32_t(GgmlType::Q6_K)] = tile_fused_m1<KQuant<block_q6_K, Mode::Bias, decode_q6_k>, q6k_superblock>;
     k.tile[uint32_t(GgmlType::IQ4_XS)] = tile<KQuant<block_iq4_xs, Mode::Signed, decode_iq4_xs>>;
 }
 

@@ -14,10 +14,14 @@ inline __m256i codes_q4_0(const uint8_t* p, float& d) {
     return unpack_nibbles16(p + 2);
 }
 
+// 5-bit codes: nibbles at qs, bit 4 from the 32 bits at qh.
+inline __m256i codes5(const uint8_t* qh, const uint8_t* qs) {
+    return _mm256_or_si256(unpack_nibbles16(qs), _mm256_and_si256(bytes_from_bits32(qh), _mm256_set1_epi8(0x10)));
+}
+
 inline __m256i codes_q5_0(const uint8_t* p, float& d) {
     d = fp16_load(p);
-    const __m256i hi = _mm256_and_si256(bytes_from_bits32(p + 2), _mm256_set1_epi8(0x10));
-    return _mm256_or_si256(unpack_nibbles16(p + 6), hi);
+    return codes5(p + 2, p + 6);
 }
 
 // Signed values.
@@ -57,8 +61,7 @@ inline __m256i decode_q4_1(const uint8_t* p, float& d, float& m) {
 
 inline __m256i decode_q5_1(const uint8_t* p, float& d, float& m) {
     d = fp16_load(p), m = fp16_load(p + 2);
-    const __m256i hi = _mm256_and_si256(bytes_from_bits32(p + 4), _mm256_set1_epi8(0x10));
-    return _mm256_or_si256(unpack_nibbles16(p + 8), hi);
+    return codes5(p + 4, p + 8);
 }
 
 }  // namespace qlm::cpu::avx2

@@ -50,11 +50,7 @@ int quantize_q8_block(const float* x, uint16_t* d_out, int8_t* qs, float* d_f32)
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(qs), q);
     *d_out = fp32_to_fp16(d);
     *d_f32 = d;
-    const __m256i s = sum_i16_pairs(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q));
-    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
-    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
-    return _mm_cvtsi128_si32(s4);
+    return sum_i8(q);
 }
 
 void quantize_row_q8_0(const float* x, void* vy, int64_t n) {
