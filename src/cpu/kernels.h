@@ -30,6 +30,19 @@ struct MatmulTile {
 };
 using MatmulTileFn = void (*)(const MatmulTile&);
 
+// Batch invariance (the contract of every MatmulTileFn and GemmFn of one
+// instruction set): y[i][r] is the same bits whatever m is, whichever path
+// (m = 1 stream, tile, GEMM) computes it and whichever other rows share the
+// call, so a sequence's logits do not depend on what else is in the batch.
+// The AVX2 kernels (and the AVX-512 ones) keep one float order per output:
+//   acc = 0; for each weight block b in order:
+//     S   = the block's exact int32 sum (offset / code bias already taken off in integers)
+//     acc = fma(float(S), dw_b * dx_b, acc)            (dw_b * dx_b rounded to float first)
+//     Min (Q4_1/Q5_1):          acc = fma(mw_b, sx_b, acc)
+//     Min (Q2_K/Q4_K/Q5_K):     acc = fnmadd(float(T_b), dmin_b * dx_b, acc)  (T_b: the bsum terms)
+//   y = acc
+// test_matmul's BatchInvariant checks it for every type and instruction set.
+//
 // Many activation rows (prefill): the same product for any m, called with
 // the whole of m and a row range [r0, r1) (a multiple of 8 except at the
 // end). The kernel packs its weight rows into an interleaved int8 panel in
