@@ -117,6 +117,35 @@ TEST_P(MatmulTest, MatchesScalarAndDouble) {
     }
 }
 
+// The batch-invariance contract (src/cpu/kernels.h): an output row is the
+// same bits whatever else shares the product, whichever path (m = 1, tile,
+// GEMM) computes it. Each activation row is multiplied alone, then inside
+// products of m = 2..17, 64, 512 rows (at several offsets), compared bitwise.
+TEST_P(MatmulTest, BatchInvariant) {
+    const Weights w = make_weights(type_, n_, k_, 23);
+    Context ctx({isa_, 2});
+    constexpr int64_t kRows = 512 + 3;
+    const auto x = make_activations(kRows, k_, 5);
+    std::vector<float> alone(size_t(kRows * n_));
+    for (int64_t i = 0; i < kRows; ++i) matmul(ctx, x.data() + i * k_, 1, w.view, alone.data() + i * n_);
+    std::vector<int64_t> ms;
+    for (int64_t m = 2; m <= 17; ++m) ms.push_back(m);
+    ms.push_back(64);
+    ms.push_back(512);
+    for (int64_t m : ms)
+        for (int64_t off : {int64_t(0), int64_t(3)}) {
+            std::vector<float> y(size_t(m * n_), NAN);
+            matmul(ctx, x.data() + off * k_, m, w.view, y.data());
+            for (int64_t i = 0; i < m; ++i)
+                for (int64_t r = 0; r < n_; ++r) {
+                    const float got = y[size_t(i * n_ + r)], want = alone[size_t((off + i) * n_ + r)];
+                    ASSERT_EQ(std::memcmp(&got, &want, 4), 0)
+                        << isa_name(isa_) << " " << type_name(type_) << ": row " << i << " of an m = " << m
+                        << " product gives " << got << ", alone " << want << " (output " << r << ")";
+                }
+        }
+}
+
 TEST_P(MatmulTest, SameResultForAnyThreadCount) {
     const Weights w = make_weights(type_, n_, k_, 5);
     for (int64_t m : {1, 7, 40}) {

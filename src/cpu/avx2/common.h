@@ -121,41 +121,11 @@ const float* activation_scales(const MatmulTile& t, int64_t nb) {
     return buf.data();
 }
 
-// m = 1 (decode), for decoders that opt in with kFusedM1: one weight row
-// after the other (adjacent rows are adjacent in memory, so the loads are one
-// sequential stream), each block decoded and applied at once with two
-// accumulators, so no decoded block goes to memory.
-template <class K>
-void tile_m1(const MatmulTile& t, const float* xd) {
-    const int64_t nb = t.k / K::kQK;
-    constexpr size_t W = K::kWBytes, X = K::kXBytes;
-    for (int64_t r = t.r0; r < t.r1; ++r) {
-        const uint8_t* w = t.w + r * t.w_stride;
-        __m256 a = _mm256_setzero_ps(), b = _mm256_setzero_ps();
-        int64_t i = 0;
-        for (; i + 2 <= nb; i += 2) {
-            typename K::Dec d0, d1;
-            K::decode(w + i * W, d0);
-            K::decode(w + (i + 1) * W, d1);
-            a = K::dot(d0, t.x + i * X, xd[i], a);
-            b = K::dot(d1, t.x + (i + 1) * X, xd[i + 1], b);
-        }
-        if (i < nb) {
-            typename K::Dec d0;
-            K::decode(w + i * W, d0);
-            a = K::dot(d0, t.x + i * X, xd[i], a);
-        }
-        t.y[r] = hsum(_mm256_add_ps(a, b)) + tail_dot<K>(t, w, 0);
-    }
-}
-
 template <class K>
 void tile(const MatmulTile& t) {
     constexpr int C = K::kChunk;
     const int64_t nb = t.k / K::kQK;
     const float* xd = activation_scales<K>(t, nb);
-    if constexpr (requires { K::kFusedM1; })
-        if (K::kFusedM1 && t.m == 1) return tile_m1<K>(t, xd);
     for (int64_t r = t.r0; r < t.r1; ++r) {
         const uint8_t* w = t.w + r * t.w_stride;
         __m256 acc[kMaxTileM];

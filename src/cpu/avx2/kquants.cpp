@@ -8,6 +8,7 @@
 //   Bias: the code offset (Q3_K: q+4, Q6_K: q+32), taken off in integers.
 // These are the reference's integer sums; each super-block is scaled once.
 #include "cpu/avx2/kquant_decode.h"
+#include "cpu/avx2/rows8.h"
 
 namespace qlm::cpu::avx2 {
 namespace {
@@ -17,16 +18,25 @@ using namespace kq;
 
 template <class Block, Mode M, void (*Decode)(const uint8_t*, KDec<M>&)>
 struct KQuant {
-    static constexpr int kQK = QK_K, kChunk = 1;
+    static constexpr int kQK = QK_K;
+    static constexpr DotKind kKind = M == Mode::Min ? DotKind::MinK : DotKind::Plain;
     static constexpr size_t kWBytes = sizeof(Block), kXBytes = sizeof(block_q8_K);
-    using Dec = KDec<M>;
-    static void decode(const uint8_t* p, Dec& d) { Decode(p, d); }
+    struct Dec {
+        KDec<M> k;
+        float d, m;
+    };
+    static void decode(const uint8_t* p, Dec& d) {
+        Decode(p, d.k);
+        d.d = d.k.d, d.m = d.k.dmin;
+    }
     static float xscale(const uint8_t* x) {
         float dy;
         std::memcpy(&dy, x, 4);
         return dy;
     }
-    static __m256 dot(const Dec& d, const uint8_t* x, float dy, __m256 acc) {
+    // S = sum_j sc_j <q, x>_j (Bias: less the offset's bsum terms); T = the min's bsum terms
+    static __m256i isum(const Dec& dd, const uint8_t* x, __m256i& t) {
+        const KDec<M>& d = dd.k;
         const uint8_t* qs = x + offsetof(block_q8_K, qs);
         __m256i s = _mm256_setzero_si256();
         for (int c = 0; c < 8; ++c) {
@@ -38,12 +48,11 @@ struct KQuant {
                 p = dot_u8_i16(d.q[c], a);
             s = _mm256_add_epi32(s, _mm256_madd_epi16(p, d.sc[c]));
         }
-        if constexpr (M == Mode::Signed) return _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(d.d * dy), acc);
+        if constexpr (M == Mode::Signed) return s;
         const __m256i bias = _mm256_madd_epi16(d.coef, load256(x + offsetof(block_q8_K, bsums)));
-        if constexpr (M == Mode::Bias) s = _mm256_sub_epi32(s, bias);
-        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(d.d * dy), acc);
-        if constexpr (M == Mode::Min) acc = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(bias), _mm256_set1_ps(d.dmin * dy), acc);
-        return acc;
+        if constexpr (M == Mode::Bias) return _mm256_sub_epi32(s, bias);
+        t = bias;
+        return s;
     }
 };
 
@@ -61,17 +70,15 @@ inline void scales_mins_k4(const uint8_t* q, uint64_t& sc, uint64_t& mn) {
     mn = (b & 0x3f3f3f3fu) | uint64_t(mn_hi) << 32;
 }
 
-// acc += d dy sum_j sc_j <q, x>_j,  accm += dmin dy sum_j m_j bsum_j (8 lanes each).
+// S = sum_j sc_j <q, x>_j,  T = sum_j m_j bsum_j (8 partial lanes each), d and dmin.
 template <bool Q5>
-inline void q4k_superblock(const uint8_t* w, const uint8_t* x, __m256& acc, __m256& accm) {
-    float dy;
-    std::memcpy(&dy, x, 4);
+inline void q4k_superblock(const uint8_t* w, const uint8_t* x, __m256i& S, __m256i& T, float& d, float& dmin) {
     uint64_t sc, mn;
     scales_mins_k4(w + offsetof(block_q4_K, scales), sc, mn);
     const __m128i m8 = _mm_cvtsi64_si128(int64_t(mn));
     const __m256i mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));  // m_j for bsums 2j, 2j+1
-    const __m256i mp = _mm256_madd_epi16(mins, load256(x + offsetof(block_q8_K, bsums)));
-    accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mp), _mm256_set1_ps(fp16_load(w + 2) * dy), accm);
+    T = _mm256_madd_epi16(mins, load256(x + offsetof(block_q8_K, bsums)));
+    d = fp16_load(w), dmin = fp16_load(w + 2);
     const __m256i s16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(int64_t(sc))));
     const uint8_t* qs = w + (Q5 ? offsetof(block_q5_K, qs) : offsetof(block_q4_K, qs));
     const uint8_t* xq = x + offsetof(block_q8_K, qs);
@@ -92,43 +99,21 @@ inline void q4k_superblock(const uint8_t* w, const uint8_t* x, __m256& acc, __m2
         const __m256i p1 = _mm256_maddubs_epi16(hi, load256(xq + 64 * p + 32));
         sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(_mm256_madd_epi16(p0, sc0), _mm256_madd_epi16(p1, sc1)));
     }
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), _mm256_set1_ps(fp16_load(w) * dy), acc);
+    S = sumi;
 }
 
-// The m = 1 driver of the fused super-block functions (acc - accm per row):
-// row after row, since adjacent rows are adjacent in memory (one sequential
-// stream), with two accumulator pairs over alternate super-blocks.
-template <void (*SB)(const uint8_t*, const uint8_t*, __m256&, __m256&), size_t W>
-void gemv_k(const MatmulTile& t) {
-    const int64_t nb = t.k / QK_K;
-    constexpr size_t X = sizeof(block_q8_K);
-    for (int64_t r = t.r0; r < t.r1; ++r) {
-        const uint8_t* w = t.w + r * t.w_stride;
-        __m256 a0 = _mm256_setzero_ps(), m0 = a0, a1 = a0, m1 = a0;
-        int64_t b = 0;
-        for (; b + 2 <= nb; b += 2) {
-            SB(w + b * W, t.x + b * X, a0, m0);
-            SB(w + (b + 1) * W, t.x + (b + 1) * X, a1, m1);
-        }
-        if (b < nb) SB(w + b * W, t.x + b * X, a0, m0);
-        t.y[r] = hsum(_mm256_sub_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(m0, m1)));
-    }
-}
-
-// m = 1 through a fused super-block function SB, other m through tile<K>.
-template <class K, void (*SB)(const uint8_t*, const uint8_t*, __m256&, __m256&)>
-void tile_fused_m1(const MatmulTile& t) {
-    if (t.m != 1) return tile<K>(t);
-    gemv_k<SB, K::kWBytes>(t);
-}
+// Decoders with a fused m = 1 pass (rows8.h): K plus SB, which decodes and
+// multiplies a super-block in one go.
+template <class K, void (*SB)(const uint8_t*, const uint8_t*, __m256i&, __m256i&, float&, float&)>
+struct Fused : K {
+    static void fused(const uint8_t* w, const uint8_t* x, __m256i& S, __m256i& T, float& d, float& m) { SB(w, x, S, T, d, m); }
+};
 
 // m = 1 for Q6_K, fused like Q4_K: codes q + 32 (0..63) from ql/qh as in
 // decode_q6_k, int8 scales per 16 elements; the 32 comes off as
 // 32 sum_j s_j bsum_j. (No min: accm stays as it is.)
-inline void q6k_superblock(const uint8_t* w, const uint8_t* x, __m256& acc, __m256&) {
+inline void q6k_superblock(const uint8_t* w, const uint8_t* x, __m256i& S, __m256i&, float& d, float& m) {
     const auto& b = *reinterpret_cast<const block_q6_K*>(w);
-    float dy;
-    std::memcpy(&dy, x, 4);
     const __m128i sc8 = load128(reinterpret_cast<const uint8_t*>(b.scales));
     const __m256i bias = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), load256(x + offsetof(block_q8_K, bsums)));
     const uint8_t* xq = x + offsetof(block_q8_K, qs);
@@ -144,19 +129,19 @@ inline void q6k_superblock(const uint8_t* w, const uint8_t* x, __m256& acc, __m2
         const __m256i sc = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc8, pick));
         sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(q, load256(xq + 32 * c)), sc));
     }
-    sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(bias, 5));
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), _mm256_set1_ps(fp16_load(w + offsetof(block_q6_K, d)) * dy), acc);
+    S = _mm256_sub_epi32(sumi, _mm256_slli_epi32(bias, 5));
+    d = fp16_load(w + offsetof(block_q6_K, d)), m = 0.0f;
 }
 
 }  // namespace
 
 void register_kquants(KernelTable& k) {
-    k.tile[uint32_t(GgmlType::Q2_K)] = tile<KQuant<block_q2_K, Mode::Min, decode_q2_k>>;
-    k.tile[uint32_t(GgmlType::Q3_K)] = tile<KQuant<block_q3_K, Mode::Bias, decode_q3_k>>;
-    k.tile[uint32_t(GgmlType::Q4_K)] = tile_fused_m1<KQuant<block_q4_K, Mode::Min, decode_q4_k>, q4k_superblock<false>>;
-    k.tile[uint32_t(GgmlType::Q5_K)] = tile_fused_m1<KQuant<block_q5_K, Mode::Min, decode_q5_k>, q4k_superblock<true>>;
-    k.tile[uint32_t(GgmlType::Q6_K)] = tile_fused_m1<KQuant<block_q6_K, Mode::Bias, decode_q6_k>, q6k_superblock>;
-    k.tile[uint32_t(GgmlType::IQ4_XS)] = tile<KQuant<block_iq4_xs, Mode::Signed, decode_iq4_xs>>;
+    k.tile[uint32_t(GgmlType::Q2_K)] = rows8<KQuant<block_q2_K, Mode::Min, decode_q2_k>>;
+    k.tile[uint32_t(GgmlType::Q3_K)] = rows8<KQuant<block_q3_K, Mode::Bias, decode_q3_k>>;
+    k.tile[uint32_t(GgmlType::Q4_K)] = rows8<Fused<KQuant<block_q4_K, Mode::Min, decode_q4_k>, q4k_superblock<false>>>;
+    k.tile[uint32_t(GgmlType::Q5_K)] = rows8<Fused<KQuant<block_q5_K, Mode::Min, decode_q5_k>, q4k_superblock<true>>>;
+    k.tile[uint32_t(GgmlType::Q6_K)] = rows8<Fused<KQuant<block_q6_K, Mode::Bias, decode_q6_k>, q6k_superblock>>;
+    k.tile[uint32_t(GgmlType::IQ4_XS)] = rows8<KQuant<block_iq4_xs, Mode::Signed, decode_iq4_xs>>;
 }
 
 }  // namespace qlm::cpu::avx2
