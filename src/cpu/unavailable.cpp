@@ -4,10 +4,13 @@
 
 namespace qlm::cpu {
 
+// x86-64 builds get the AVX-512 table from src/cpu/avx512/.
+#if !defined(__x86_64__)
 const KernelTable& avx512_kernels() {
     static const KernelTable empty;
     return empty;
 }
+#endif
 
 // AArch64 builds get the NEON table from src/cpu/neon/.
 #if !defined(__aarch64__)

@@ -14,6 +14,7 @@
 #include "formats/traits.h"
 #include "qlm/error.h"
 #include "qlm/ops.h"
+#include "ops/backends.h"
 
 namespace qlm {
 namespace {
@@ -66,20 +67,20 @@ std::vector<GgmlType> weight_types() {
     return out;
 }
 
-std::string param_name(const testing::TestParamInfo<std::tuple<Isa, GgmlType>>& p) {
-    return std::string(isa_name(std::get<0>(p.param))) + "_" + type_name(std::get<1>(p.param));
+std::string param_name(const testing::TestParamInfo<std::tuple<Backend, GgmlType>>& p) {
+    return backend_name(std::get<0>(p.param)) + "_" + type_name(std::get<1>(p.param));
 }
 
-class MatmulTest : public testing::TestWithParam<std::tuple<Isa, GgmlType>> {
+class MatmulTest : public testing::TestWithParam<std::tuple<Backend, GgmlType>> {
 protected:
     void SetUp() override {
-        isa_ = std::get<0>(GetParam());
+        be_ = std::get<0>(GetParam());
         type_ = std::get<1>(GetParam());
-        if (!isa_supported(isa_)) GTEST_SKIP() << "instruction set " << isa_name(isa_) << " not supported here";
+        if (const std::string why = backend_unavailable(be_); !why.empty()) GTEST_SKIP() << why;
         // several blocks per row; odd row count
         k_ = type_info(type_).block_size == 256 ? 768 : (type_info(type_).block_size == 1 ? 200 : 320);
     }
-    Isa isa_{};
+    Backend be_{};
     GgmlType type_{};
     int64_t k_ = 0;
     static constexpr int64_t n_ = 37;
@@ -87,7 +88,8 @@ protected:
 
 TEST_P(MatmulTest, MatchesScalarAndDouble) {
     const Weights w = make_weights(type_, n_, k_, 11);
-    Context ctx({isa_, 2}), ref_ctx({Isa::Scalar, 1});
+    BackendContext ctx(be_, 2);
+    Context ref_ctx({Isa::Scalar, 1});
     std::vector<int64_t> ms;
     for (int64_t m = 1; m <= 17; ++m) ms.push_back(m);
     ms.push_back(64);
@@ -109,7 +111,7 @@ TEST_P(MatmulTest, MatchesScalarAndDouble) {
                 ASSERT_TRUE(std::isfinite(got)) << "m=" << m << " i=" << i << " r=" << r;
                 // same integer sums, different float order: within a few ulps of the magnitude
                 ASSERT_LE(std::fabs(double(got) - double(want)), 2e-6 * mag + 1e-30)
-                    << isa_name(isa_) << " vs scalar, m=" << m << " i=" << i << " r=" << r;
+                    << backend_name(be_) << " vs scalar, m=" << m << " i=" << i << " r=" << r;
                 worst_vs_double = std::max(worst_vs_double, std::fabs(double(got) - exact) / double(k_));
             }
         // activation quantization error only; DESIGN.md: |err|/n <= 0.02 (low-bit 0.04)
@@ -123,7 +125,7 @@ TEST_P(MatmulTest, MatchesScalarAndDouble) {
 // products of m = 2..17, 64, 512 rows (at several offsets), compared bitwise.
 TEST_P(MatmulTest, BatchInvariant) {
     const Weights w = make_weights(type_, n_, k_, 23);
-    Context ctx({isa_, 2});
+    BackendContext ctx(be_, 2);
     constexpr int64_t kRows = 512 + 3;
     const auto x = make_activations(kRows, k_, 5);
     std::vector<float> alone(size_t(kRows * n_));
@@ -140,7 +142,7 @@ TEST_P(MatmulTest, BatchInvariant) {
                 for (int64_t r = 0; r < n_; ++r) {
                     const float got = y[size_t(i * n_ + r)], want = alone[size_t((off + i) * n_ + r)];
                     ASSERT_EQ(std::memcmp(&got, &want, 4), 0)
-                        << isa_name(isa_) << " " << type_name(type_) << ": row " << i << " of an m = " << m
+                        << backend_name(be_) << " " << type_name(type_) << ": row " << i << " of an m = " << m
                         << " product gives " << got << ", alone " << want << " (output " << r << ")";
                 }
         }
@@ -152,11 +154,11 @@ TEST_P(MatmulTest, SameResultForAnyThreadCount) {
         const auto x = make_activations(m, k_, 99);
         std::vector<float> y1(size_t(m * n_)), y;
         {
-            Context c1({isa_, 1});
+            BackendContext c1(be_, 1);
             matmul(c1, x.data(), m, w.view, y1.data());
         }
         for (int threads : {2, 3, 5}) {
-            Context c({isa_, threads});
+            BackendContext c(be_, threads);
             y.assign(y1.size(), NAN);
             matmul(c, x.data(), m, w.view, y.data());
             ASSERT_EQ(0, std::memcmp(y.data(), y1.data(), y.size() * sizeof(float))) << threads << " threads, m=" << m;
@@ -166,7 +168,7 @@ TEST_P(MatmulTest, SameResultForAnyThreadCount) {
 
 TEST_P(MatmulTest, QuantizeOnceApplyToSeveralWeights) {
     const Weights a = make_weights(type_, n_, k_, 1), b = make_weights(type_, 9, k_, 2);
-    Context ctx({isa_, 2});
+    BackendContext ctx(be_, 2);
     const int64_t m = 3;
     const auto x = make_activations(m, k_, 3);
     const QuantizedActivations xq = quantize_activations(ctx, x.data(), m, k_, activation_type(type_));
@@ -184,7 +186,7 @@ TEST_P(MatmulTest, JobsInOneRunEqualSingleProducts) {
     const GgmlType other = k_ % 32 == 0 ? GgmlType::Q8_0 : GgmlType::F16;  // another activation type
     const Weights a = make_weights(type_, n_, k_, 4), b = make_weights(other, 24, k_, 5),
                   c = make_weights(type_, 11, k_, 6);
-    Context ctx({isa_, 2});
+    BackendContext ctx(be_, 2);
     for (const int64_t m : {1, 5, 40}) {
         const auto x = make_activations(m, k_, 7);
         std::vector<QuantizedActivations> xq;
@@ -223,7 +225,7 @@ TEST_P(MatmulTest, JobsInOneRunEqualSingleProducts) {
 
 TEST_P(MatmulTest, TransposedViewUsesSamePackedBytes) {
     const Weights w = make_weights(type_, n_, k_, 8);
-    Context ctx({isa_, 2});
+    BackendContext ctx(be_, 2);
     const int64_t m = 5;
     const auto x = make_activations(m, n_, 4);  // m x n
     std::vector<float> y(size_t(m * k_), NAN);
@@ -240,7 +242,7 @@ TEST_P(MatmulTest, TransposedViewUsesSamePackedBytes) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllIsas, MatmulTest,
-                         testing::Combine(testing::Values(Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon),
+                         testing::Combine(testing::ValuesIn(all_backends()),
                                           testing::ValuesIn(weight_types())),
                          param_name);
 

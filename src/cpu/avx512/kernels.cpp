@@ -1,0 +1,42 @@
+// The AVX-512 (F, BW, DQ, VL + VNNI) kernel table. Native: chosen by CPUID
+// (cpu_has(Isa::Avx512)) and only ever built and called after it said yes;
+// the entries VNNI does not help (float rows, attention, activations, the
+// activation quantizers) are the AVX2 ones. SIMDe build (tests on any x86):
+// the same kernels, the rest left to the scalar ones.
+#include "cpu/avx512/simd.h"
+#include "cpu/avx512/simde_table.h"
+
+namespace qlm::cpu {
+
+namespace {
+KernelTable make_table(KernelTable k) {
+    k.isa = Isa::Avx512;
+    KernelTable own;
+    QLM_AVX512_NS::register_legacy(own);
+    QLM_AVX512_NS::register_kquants(own);
+    QLM_AVX512_NS::register_gemm(own);
+    // A type this table multiplies takes all its paths from here (an output
+    // must not depend on which path computed it, cpu/kernels.h).
+    for (uint32_t id = 0; id < fmt::kMaxTypeId; ++id)
+        if (own.tile[id]) {
+            k.tile[id] = own.tile[id];
+            k.gemm[id] = own.gemm[id];
+            k.gemm_min_m[id] = own.gemm_min_m[id];
+        }
+    return k;
+}
+}  // namespace
+
+#if defined(QLM_AVX512_SIMDE)
+const KernelTable& avx512_simde_kernels() {
+    static const KernelTable table = make_table(KernelTable{});
+    return table;
+}
+#else
+const KernelTable& avx512_kernels() {
+    static const KernelTable table = make_table(avx2_kernels());
+    return table;
+}
+#endif
+
+}  // namespace qlm::cpu

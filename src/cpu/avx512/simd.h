@@ -1,0 +1,122 @@
+// The one include of the AVX-512 kernels: native intrinsics, or the same
+// names from SIMDe (QLM_AVX512_SIMDE, test builds on any x86), each in its own
+// namespace so both builds link into one binary. Small vector helpers.
+// Private to src/cpu/avx512/.
+//
+// Everything here is 256-bit EVEX code (AVX-512VL, 32 vector registers) with
+// VNNI (vpdpbusd / vpdpwssd): on Zen 4 a 512-bit operation is two 256-bit
+// halves, and 256 bits keep one weight block per register.
+//
+// Only intrinsics, plain integer code and our own inline functions: a
+// library inline function (formats/, std::) instantiated here could be the
+// copy the linker keeps for the whole program, and this file's flags would
+// then leak AVX-512 into code that runs on any CPU (scratch.cpp holds the
+// container code, built with the baseline flags).
+#pragma once
+
+#if defined(QLM_AVX512_SIMDE)
+#define SIMDE_ENABLE_NATIVE_ALIASES
+#include <simde/x86/avx512.h>
+#include <simde/x86/f16c.h>
+#else
+#include <immintrin.h>
+#endif
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "cpu/avx512/ns.h"
+#include "cpu/kernels.h"
+
+namespace qlm::cpu::QLM_AVX512_NS {
+
+void register_legacy(KernelTable& k);
+void register_kquants(KernelTable& k);
+void register_gemm(KernelTable& k);
+
+inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
+
+inline __m256i load256(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+inline __m128i load128(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
+
+inline float f16(const uint8_t* p) {
+    uint16_t h;
+    std::memcpy(&h, p, 2);
+    return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h)));
+}
+inline float f32(const uint8_t* p) {
+    float f;
+    std::memcpy(&f, p, 4);
+    return f;
+}
+
+// Eight binary16 values in the low (or high) halves of the 32-bit lanes -> floats.
+inline __m256 f16_lo(__m256i v) {
+    const __m256i p = _mm256_packus_epi32(_mm256_and_si256(v, _mm256_set1_epi32(0xffff)), _mm256_setzero_si256());
+    return _mm256_cvtph_ps(_mm256_castsi256_si128(_mm256_permute4x64_epi64(p, 0x08)));
+}
+inline __m256 f16_hi(__m256i v) { return f16_lo(_mm256_srli_epi32(v, 16)); }
+
+// 32 bits from each of 8 rows at the same byte offset (rows `stride` apart,
+// lane j: row min(j, rows - 1), so a short group reads only its own rows).
+inline __m256i row_offsets(size_t stride, int rows) {
+    alignas(32) int32_t o[8];
+    for (int j = 0; j < 8; ++j) o[j] = int32_t((j < rows ? j : rows - 1) * stride);
+    return _mm256_load_si256(reinterpret_cast<const __m256i*>(o));
+}
+inline __m256i gather32(const uint8_t* p, __m256i offsets) {
+    return _mm256_i32gather_epi32(reinterpret_cast<const int*>(p), offsets, 1);
+}
+
+// Lane j = the sum of the 8 lanes of v[j] (exact int32 sums, any order).
+inline __m256i reduce8(const __m256i v[8]) {
+    const __m256i t0 = _mm256_hadd_epi32(v[0], v[1]), t1 = _mm256_hadd_epi32(v[2], v[3]);
+    const __m256i t2 = _mm256_hadd_epi32(v[4], v[5]), t3 = _mm256_hadd_epi32(v[6], v[7]);
+    const __m256i u0 = _mm256_hadd_epi32(t0, t1), u1 = _mm256_hadd_epi32(t2, t3);
+    return _mm256_add_epi32(_mm256_permute2x128_si256(u0, u1, 0x20), _mm256_permute2x128_si256(u0, u1, 0x31));
+}
+
+inline int32_t hsum_i32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
+
+// Sum of 32 signed bytes (vpdpbusd with ones).
+inline int32_t sum_i8(__m256i q) {
+    return hsum_i32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), q));
+}
+
+// 16 packed bytes -> 32 nibbles: low nibbles are elements 0..15, high 16..31.
+inline __m256i unpack_nibbles16(const uint8_t* p) {
+    const __m128i q = load128(p);
+    const __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(q), _mm_srli_epi16(q, 4), 1);
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
+}
+
+// 32 bits -> 32 bytes, 0xff where the bit is set (bit j -> byte j).
+inline __m256i bytes_from_bits32(const uint8_t* p) {
+    uint32_t x;
+    std::memcpy(&x, p, 4);
+    const __m256i shuf = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
+    __m256i b = _mm256_shuffle_epi8(_mm256_set1_epi32(int(x)), shuf);
+    b = _mm256_or_si256(b, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));
+    return _mm256_cmpeq_epi8(b, _mm256_set1_epi64x(-1));
+}
+
+// 16-entry byte table lookup of nibbles (both 128-bit lanes).
+inline __m256i lookup16(__m256i nibbles, const uint8_t* table) {
+    return _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(load128(table)), nibbles);
+}
+
+// Stores lanes [0, n) of v at y (n < 8 only at the end of a row range).
+inline void store_lanes(float* y, __m256 v, int n) {
+    if (n == 8) return _mm256_storeu_ps(y, v);
+    alignas(32) float tmp[8];
+    _mm256_store_ps(tmp, v);
+    for (int j = 0; j < n; ++j) y[j] = tmp[j];
+}
+
+}  // namespace qlm::cpu::QLM_AVX512_NS

@@ -1,0 +1,15 @@
+// The AVX-512 kernels compiled a second time against SIMDe (the portable
+// implementation of the same intrinsics), for the test binaries: they run
+// every AVX-512 kernel against the scalar reference on any x86-64 with AVX2.
+// Defined only in the qlm_avx512_simde library (tests link it).
+#pragma once
+
+#include "cpu/kernels.h"
+
+namespace qlm::cpu {
+
+// Its isa field says Isa::Avx512; the entries it does not provide are null
+// (the scalar kernels through the usual ladder).
+const KernelTable& avx512_simde_kernels();
+
+}  // namespace qlm::cpu
