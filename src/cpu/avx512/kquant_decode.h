@@ -35,18 +35,29 @@ inline void set_scales16(KDec& d, const int16_t* s) {
 }
 inline __m256i load_coef(const int16_t* v) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(v)); }
 
-// Q4_K / Q5_K 6-bit scales and mins (formats/kquants.h unpack_scale_min_k4).
-inline void scales_mins_k4(const uint8_t* q, int16_t* s, int16_t* m) {
-    for (int j = 0; j < 8; ++j) {
-        int sc, mn;
-        if (j < 4) {
-            sc = q[j] & 63, mn = q[j + 4] & 63;
-        } else {
-            sc = (q[j + 4] & 0x0f) | ((q[j - 4] >> 6) << 4);
-            mn = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-        }
-        s[2 * j] = s[2 * j + 1] = int16_t(sc);
-        m[2 * j] = m[2 * j + 1] = int16_t(mn);
+// Q4_K / Q5_K 6-bit scales and mins, eight at a time with 32-bit masks
+// (formats/kquants.h unpack_scale_min_k4: bytes 0-3 scales 0-3, 4-7 mins
+// 0-3, 8-11 the low nibbles of scales / mins 4-7, whose top two bits are
+// bits 6-7 of bytes 0-7): chunk c's scale broadcast, mins per bsum.
+inline void scales_mins_k4(const uint8_t* q, KDec& d) {
+    uint32_t a, b, c;
+    std::memcpy(&a, q, 4), std::memcpy(&b, q + 4, 4), std::memcpy(&c, q + 8, 4);
+    const uint32_t sc_hi = (c & 0x0f0f0f0fu) | ((a >> 2) & 0x30303030u);
+    const uint32_t mn_hi = ((c >> 4) & 0x0f0f0f0fu) | ((b >> 2) & 0x30303030u);
+    const uint64_t sc = (a & 0x3f3f3f3fu) | uint64_t(sc_hi) << 32;
+    const uint64_t mn = (b & 0x3f3f3f3fu) | uint64_t(mn_hi) << 32;
+    const __m128i m8 = _mm_cvtsi64_si128(int64_t(mn));
+    d.coef = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));  // m_j for bsums 2j, 2j+1
+    const __m256i s16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(int64_t(sc))));
+    for (int k = 0; k < 8; ++k) d.sc[k] = _mm256_shuffle_epi8(s16, _mm256_set1_epi16(short(0x0100 + 0x0202 * k)));
+}
+
+// int8 scales per 16 elements (16 bytes) -> chunk c's [s_2c x 8 | s_2c+1 x 8] as int16.
+inline void scales_i8(__m128i s8, KDec& d) {
+    for (int c = 0; c < 8; ++c) {
+        const __m128i pick = _mm_set_epi64x(int64_t(0x0101010101010101ull * unsigned(2 * c + 1)),
+                                            int64_t(0x0101010101010101ull * unsigned(2 * c)));
+        d.sc[c] = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(s8, pick));
     }
 }
 
@@ -79,19 +90,13 @@ struct KBase {
 
 struct DecQ4_K : KBase<block_q4_K, Mode::Min, false, 0, false> {
     static void decode(const uint8_t* p, KDec& d) {
-        int16_t s[16], m[16];
-        scales_mins_k4(p + offsetof(block_q4_K, scales), s, m);
-        set_scales16(d, s);
-        d.coef = load_coef(m);
+        scales_mins_k4(p + offsetof(block_q4_K, scales), d);
         nibbles_k(p + offsetof(block_q4_K, qs), d.q);
     }
 };
 struct DecQ5_K : KBase<block_q5_K, Mode::Min, false, 0, false> {
     static void decode(const uint8_t* p, KDec& d) {
-        int16_t s[16], m[16];
-        scales_mins_k4(p + offsetof(block_q5_K, scales), s, m);
-        set_scales16(d, s);
-        d.coef = load_coef(m);
+        scales_mins_k4(p + offsetof(block_q5_K, scales), d);
         nibbles_k(p + offsetof(block_q5_K, qs), d.q);
         add_high_bit(p + offsetof(block_q5_K, qh), 4, d.q);
     }
@@ -99,10 +104,9 @@ struct DecQ5_K : KBase<block_q5_K, Mode::Min, false, 0, false> {
 struct DecQ2_K : KBase<block_q2_K, Mode::Min, false, offsetof(block_q2_K, d), false> {
     static void decode(const uint8_t* p, KDec& d) {
         const auto& b = *reinterpret_cast<const block_q2_K*>(p);
-        int16_t s[16], m[16];
-        for (int j = 0; j < 16; ++j) s[j] = b.scales[j] & 0x0f, m[j] = b.scales[j] >> 4;
-        set_scales16(d, s);
-        d.coef = load_coef(m);
+        const __m128i sc = load128(b.scales), lo = _mm_set1_epi8(0x0f);
+        scales_i8(_mm_and_si128(sc, lo), d);
+        d.coef = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc, 4), lo));
         crumbs_k(b.qs, d.q);
     }
 };
@@ -126,10 +130,9 @@ struct DecQ3_K : KBase<block_q3_K, Mode::Bias, false, offsetof(block_q3_K, d) - 
 struct DecQ6_K : KBase<block_q6_K, Mode::Bias, false, offsetof(block_q6_K, d) - 2, true> {
     static void decode(const uint8_t* p, KDec& d) {
         const auto& b = *reinterpret_cast<const block_q6_K*>(p);
-        int16_t s[16], c32[16];
-        for (int j = 0; j < 16; ++j) s[j] = b.scales[j], c32[j] = int16_t(32 * s[j]);
-        set_scales16(d, s);
-        d.coef = load_coef(c32);
+        const __m128i sc = load128(reinterpret_cast<const uint8_t*>(b.scales));
+        scales_i8(sc, d);
+        d.coef = _mm256_slli_epi16(_mm256_cvtepi8_epi16(sc), 5);
         for (int c = 0; c < 8; ++c) {
             const int h = c / 4, g = c % 4;
             const __m256i lo = bits_at(load256(b.ql + 64 * h + 32 * (g % 2)), 4 * (g / 2), 0x0f);

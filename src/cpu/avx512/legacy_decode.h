@@ -29,10 +29,6 @@ struct LegacyBase {
         if constexpr (Min) mw = f16_hi(g);
         else mw = _mm256_setzero_ps();
     }
-    static void scalar_scales(const uint8_t* p, float& d, float& m) {
-        d = f16(p);
-        m = Min ? f16(p + 2) : 0.0f;
-    }
 };
 
 struct DecQ4_0 : LegacyBase<fmt::block_q4_0, fmt::block_q8_0, 8, false> {
@@ -61,11 +57,6 @@ struct DecMxfp4 : LegacyBase<fmt::block_mxfp4, fmt::block_q8_0, 128, false> {
         const __m256i is_small = _mm256_cmpgt_epi32(_mm256_set1_epi32(2), e);
         dw = _mm256_castsi256_ps(_mm256_blendv_epi8(big, small, is_small));
         mw = _mm256_setzero_ps();
-    }
-    static void scalar_scales(const uint8_t* p, float& d, float& m) {
-        const uint32_t e = p[0], bits = e < 2 ? (0x00200000u << e) : ((e - 1) << 23);
-        std::memcpy(&d, &bits, 4);
-        m = 0.0f;
     }
 };
 struct DecQ4_1 : LegacyBase<fmt::block_q4_1, fmt::block_q8_1, 0, true> {

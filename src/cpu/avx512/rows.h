@@ -1,0 +1,213 @@
+// The batch-invariant driver of the AVX-512 m = 1..16 kernels.
+//
+// Eight weight rows at a time. Row pass: each row is read from start to end
+// in turn (one sequential stream; the 8 rows side by side ran at a third of
+// the bandwidth on AVX2), each block decoded once and multiplied with every
+// activation row by vpdpbusd; the exact int32 sums of 8 consecutive blocks
+// reduce to one vector (lane c: block b0 + c) that goes to a buffer in L1/L2.
+// Float pass: an 8 x 8 transpose turns them into lane j = row j, and each
+// output takes its blocks in order (cpu/kernels.h, "Batch invariance"):
+//   acc = fma(float(S), dw * dx, acc)
+//   MinLegacy (Q4_1/Q5_1): acc = fma(mw, sx, acc)
+//   MinK (Q2_K/Q4_K/Q5_K): acc = fnmadd(float(T), dmin * dx, acc)
+// The panel GEMM (gemm.cpp) computes the same per-lane sequence.
+//
+// A decoder K gives: kQK, kWBytes, kXBytes, kKind, kOff (S = sum - kOff *
+// sum(x), legacy), kDOff (the dword holding d / dmin), scales(gathered, dw,
+// mw), Dec, decode(w, Dec&), partial(Dec, x, s, t) (8-lane int32 partial
+// sums of S and of T), xscale(x), xmin(x) (MinLegacy), xoff(x) (kOff != 0).
+// Private to src/cpu/avx512/.
+#pragma once
+
+#include "cpu/avx512/simd.h"
+
+namespace qlm::cpu::QLM_AVX512_NS {
+
+enum class Kind { Plain, MinLegacy, MinK };
+
+// in[j] lane c -> out[c] lane j (8 x 8 int32 or float bits).
+inline void transpose8(const __m256i in[8], __m256i out[8]) {
+    __m256i t[8], u[8];
+    for (int p = 0; p < 4; ++p) {
+        t[2 * p] = _mm256_unpacklo_epi32(in[2 * p], in[2 * p + 1]);
+        t[2 * p + 1] = _mm256_unpackhi_epi32(in[2 * p], in[2 * p + 1]);
+    }
+    for (int h = 0; h < 2; ++h) {
+        const __m256i* s = t + 4 * h;
+        u[4 * h + 0] = _mm256_unpacklo_epi64(s[0], s[2]);
+        u[4 * h + 1] = _mm256_unpackhi_epi64(s[0], s[2]);
+        u[4 * h + 2] = _mm256_unpacklo_epi64(s[1], s[3]);
+        u[4 * h + 3] = _mm256_unpackhi_epi64(s[1], s[3]);
+    }
+    for (int c = 0; c < 4; ++c) {
+        out[c] = _mm256_permute2x128_si256(u[c], u[4 + c], 0x20);
+        out[c + 4] = _mm256_permute2x128_si256(u[c], u[4 + c], 0x31);
+    }
+}
+
+// Activation facts per row i and block b at [i * nb + b] (8 spare entries at
+// the end, so 8 of them load as one vector): dx, sx (MinLegacy), off.
+struct Facts {
+    const float* dx;
+    const float* sx;
+    const int32_t* off;
+};
+
+template <class K>
+Facts activation_facts(const MatmulTile& t, int64_t nb) {
+    const size_t n = size_t(t.m * nb) + 8;
+    float* dx = static_cast<float*>(scratch(0, n * 4));
+    float* sx = static_cast<float*>(scratch(1, n * 4));
+    int32_t* off = static_cast<int32_t*>(scratch(2, n * 4));
+    for (int i = 0; i < t.m; ++i)
+        for (int64_t b = 0; b < nb; ++b) {
+            const uint8_t* x = t.x + i * t.x_stride + b * K::kXBytes;
+            const size_t o = size_t(i * nb + b);
+            dx[o] = K::xscale(x);
+            sx[o] = 0.0f, off[o] = 0;
+            if constexpr (K::kKind == Kind::MinLegacy) sx[o] = K::xmin(x);
+            if constexpr (K::kOff != 0) off[o] = K::xoff(x);
+        }
+    for (size_t o = n - 8; o < n; ++o) dx[o] = sx[o] = 0.0f, off[o] = 0;
+    return {dx, sx, off};
+}
+
+// One row's 8 blocks (nv of them real) against m activation rows: lane c of
+// s_out[i * stride] is block c's exact S (kOff taken off), of t_out its T.
+template <class K, int M>
+inline void row_group(const uint8_t* w, int nv, const uint8_t* x, size_t xs, int m_, const int32_t* off, int64_t nb,
+                      __m256i* s_out, __m256i* t_out, int64_t stride) {
+    const int m = M ? M : m_;
+    constexpr size_t W = K::kWBytes, X = K::kXBytes;
+    constexpr bool kT = K::kKind == Kind::MinK;
+    const __m256i z = _mm256_setzero_si256();
+    if constexpr (sizeof(typename K::Dec) == 32) {
+        // small blocks: all 8 decoded in registers, then each activation row
+        typename K::Dec d[8];
+        for (int c = 0; c < 8; ++c)
+            if (c < nv) K::decode(w + c * W, d[c]);
+        for (int i = 0; i < m; ++i) {
+            __m256i v[8], tv[8];
+            for (int c = 0; c < 8; ++c) {
+                v[c] = tv[c] = z;
+                if (c < nv) K::partial(d[c], x + i * xs + c * X, v[c], tv[c]);
+            }
+            __m256i s = reduce8(v);
+            if constexpr (K::kOff != 0)
+                s = _mm256_sub_epi32(s, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(off + i * nb)));
+            s_out[i * stride] = s;
+            if constexpr (kT) t_out[i * stride] = reduce8(tv);
+        }
+    } else {
+        // super-blocks: each decoded once, its partial sums kept per activation row
+        __m256i v[M ? M : kMaxTileM][8], tv[M ? M : kMaxTileM][8];
+        for (int c = 0; c < 8; ++c) {
+            if (c >= nv) {
+                for (int i = 0; i < m; ++i) v[i][c] = tv[i][c] = z;
+                continue;
+            }
+            typename K::Dec d;
+            K::decode(w + c * W, d);
+            for (int i = 0; i < m; ++i) {
+                tv[i][c] = z;
+                K::partial(d, x + i * xs + c * X, v[i][c], tv[i][c]);
+            }
+        }
+        for (int i = 0; i < m; ++i) {
+            s_out[i * stride] = reduce8(v[i]);
+            if constexpr (kT) t_out[i * stride] = reduce8(tv[i]);
+        }
+    }
+}
+
+// M: the number of activation rows when known at compile time (m = 1), else 0.
+template <class K, int M>
+void tile_m(const MatmulTile& t) {
+    constexpr size_t W = K::kWBytes, X = K::kXBytes;
+    constexpr bool kT = K::kKind == Kind::MinK, kM = K::kKind != Kind::Plain;
+    const int64_t nb = t.k / K::kQK;
+    const int m = M ? M : t.m;
+    const Facts f = activation_facts<K>(t, nb);
+    // blocks per chunk: a multiple of 8, the buffers at most about 128 KiB (L2)
+    int64_t cb = (2048 / m) / 8 * 8;
+    cb = imin(cb < 8 ? 8 : cb, (nb + 7) / 8 * 8);
+    const int64_t ngmax = cb / 8;
+    // S (and T) [i][g][j], dw (and mw) [g][j]: one vector each
+    __m256i* buf = static_cast<__m256i*>(scratch(3, size_t(ngmax * 8 * (m * (kT ? 2 : 1) + 2)) * 32));
+    __m256i* SB = buf;
+    __m256i* TB = SB + ngmax * 8 * m;
+    __m256i* DW = kT ? TB + ngmax * 8 * m : TB;
+    __m256i* MW = DW + ngmax * 8;
+    // lane c: block c's scale dword
+    alignas(32) int32_t bo[8];
+    for (int c = 0; c < 8; ++c) bo[c] = int32_t(c * W + K::kDOff);
+    const __m256i boffs = _mm256_load_si256(reinterpret_cast<const __m256i*>(bo));
+    for (int64_t r = t.r0; r < t.r1; r += 8) {
+        const int rows = int(imin(8, t.r1 - r));
+        __m256 acc[M ? M : kMaxTileM];
+        for (int i = 0; i < m; ++i) acc[i] = _mm256_setzero_ps();
+        for (int64_t b0 = 0; b0 < nb; b0 += cb) {
+            const int64_t nc = imin(cb, nb - b0), ng = (nc + 7) / 8;
+            for (int j = 0; j < 8; ++j) {
+                if (j >= rows) {  // spare lanes: zeros, never stored
+                    for (int64_t g = 0; g < ng; ++g) {
+                        for (int i = 0; i < m; ++i) {
+                            SB[(i * ng + g) * 8 + j] = _mm256_setzero_si256();
+                            if constexpr (kT) TB[(i * ng + g) * 8 + j] = _mm256_setzero_si256();
+                        }
+                        DW[g * 8 + j] = MW[g * 8 + j] = _mm256_setzero_si256();
+                    }
+                    continue;
+                }
+                const uint8_t* w = t.w + (r + j) * t.w_stride + b0 * W;
+                for (int64_t g = 0; g < ng; ++g) {
+                    const int nv = int(imin(8, nc - 8 * g));
+                    const uint8_t* wg = w + 8 * g * W;
+                    __m256 dw, mw;
+                    if (nv == 8) {
+                        K::scales(gather32(wg, boffs), dw, mw);
+                    } else {  // lanes past the row's end read its last block
+                        const __m256i o = _mm256_min_epi32(boffs, _mm256_set1_epi32(int32_t((nv - 1) * W + K::kDOff)));
+                        K::scales(gather32(wg, o), dw, mw);
+                    }
+                    DW[g * 8 + j] = _mm256_castps_si256(dw);
+                    MW[g * 8 + j] = _mm256_castps_si256(mw);
+                    row_group<K, M>(wg, nv, t.x + (b0 + 8 * g) * X, t.x_stride, m, f.off + b0 + 8 * g, nb, SB + g * 8 + j,
+                                 TB + g * 8 + j, ng * 8);
+                }
+            }
+            // float pass
+            for (int64_t g = 0; g < ng; ++g) {
+                const int nv = int(imin(8, nc - 8 * g));
+                __m256i dwt[8], mwt[8];
+                transpose8(DW + g * 8, dwt);
+                if constexpr (kM) transpose8(MW + g * 8, mwt);
+                for (int i = 0; i < m; ++i) {
+                    __m256i st[8], tt[8];
+                    transpose8(SB + (i * ng + g) * 8, st);
+                    if constexpr (kT) transpose8(TB + (i * ng + g) * 8, tt);
+                    const size_t o = size_t(i * nb + b0 + 8 * g);
+                    __m256 a = acc[i];
+                    for (int c = 0; c < nv; ++c) {
+                        const __m256 dx = _mm256_set1_ps(f.dx[o + c]);
+                        a = _mm256_fmadd_ps(_mm256_cvtepi32_ps(st[c]), _mm256_mul_ps(_mm256_castsi256_ps(dwt[c]), dx), a);
+                        if constexpr (K::kKind == Kind::MinLegacy)
+                            a = _mm256_fmadd_ps(_mm256_castsi256_ps(mwt[c]), _mm256_set1_ps(f.sx[o + c]), a);
+                        if constexpr (kT)
+                            a = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(tt[c]), _mm256_mul_ps(_mm256_castsi256_ps(mwt[c]), dx), a);
+                    }
+                    acc[i] = a;
+                }
+            }
+        }
+        for (int i = 0; i < m; ++i) store_lanes(t.y + i * t.ldy + r, acc[i], rows);
+    }
+}
+
+template <class K>
+void tile(const MatmulTile& t) {
+    if (t.m == 1) return tile_m<K, 1>(t);
+    tile_m<K, 0>(t);
+}
+
+}  // namespace qlm::cpu::QLM_AVX512_NS
