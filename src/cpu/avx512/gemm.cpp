@@ -1,8 +1,249 @@
-// AVX-512 GEMM (many activation rows): not yet; the tiles serve every m.
-#include "cpu/avx512/simd.h"
+// AVX-512 VNNI GEMM for many activation rows (prefill, large batches), for
+// the legacy 32-element formats and the K-quants (with IQ4_XS). Weight rows
+// are packed a slab at a time into panels of 8 interleaved rows: per group of
+// 4 elements one vector whose 32-bit lane j holds row j's 4 unsigned codes
+// (an 8 x 8 transpose of the decoded blocks), plus the rows' scales. The
+// micro-kernel broadcasts 4 activation bytes into vpdpbusd against all 8
+// rows, so each block ends as one exact int32 sum per lane (= weight row) and
+// the float step is the one of rows.h, lane for lane:
+//   acc = fma(float(S), dw * dx, acc)  [+ fma(mw, sx, acc) | fnmadd(float(T), dmin * dx, acc)]
+// so an output is the same bits whether the GEMM or the tiles computed it.
+// K-quant panels carry int32 scales per 16 elements (S = sum_h sc_h * <u, x>_h
+// through vpmulld) and the bsum coefficients as int16 pairs (vpdpwssd).
+#include "cpu/avx512/kquant_decode.h"
+#include "cpu/avx512/rows.h"
 
 namespace qlm::cpu::QLM_AVX512_NS {
+namespace {
 
-void register_gemm(KernelTable&) {}
+constexpr int kPanel = 8;
+// From this many activation rows on the GEMM instead of the tiles. Measured in
+// cache (256 x 4096, 1 thread, ns per block and row): legacy GEMM ahead from
+// m = 2 (Q4_0 m = 4: 0.75 vs 1.25), kept at 4 since its packing reads 8 rows
+// side by side (the DRAM-bound small batches stay on the row-sequential
+// tiles); K-quants: tiles ahead to m = 16 (Q4_K 4.9 vs 7.2 at m = 8), GEMM
+// from m = 32 (Q4_K 5.5 vs 7.4).
+constexpr int kGemmMinLegacy = 4, kGemmMinK = 32;
+
+inline __m256i bcast4(const uint8_t* p) {
+    int32_t v;
+    std::memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+template <class D>
+struct LegacyPanel : D {
+    static constexpr int kQK = 32;
+    static constexpr size_t kDOff = 0;
+    static constexpr Kind kKind = D::kMin ? Kind::MinLegacy : Kind::Plain;
+    static constexpr int kVecs = 8, kFloats = 16, kRowsG = 4;
+    static float xscale(const uint8_t* x) { return f16(x); }
+    static float xmin(const uint8_t* x) { return f16(x + 2); }
+    static int32_t xoff(const uint8_t* x) { return D::kOff * sum_i8(load256(x + D::kXQs)); }
+
+    static void pack(const uint8_t* w, size_t stride, int rows, int64_t nb, __m256i* q, float* f) {
+        const __m256i offs = row_offsets(stride, rows);
+        for (int64_t b = 0; b < nb; ++b) {
+            const uint8_t* wb = w + b * D::kWBytes;
+            __m256i r[8];
+            for (int j = 0; j < 8; ++j) r[j] = j < rows ? D::codes(wb + j * stride) : _mm256_setzero_si256();
+            transpose8(r, q + b * kVecs);
+            __m256 dw, mw;
+            D::scales(gather32(wb, offs), dw, mw);
+            _mm256_store_ps(f + b * kFloats, dw);
+            _mm256_store_ps(f + b * kFloats + 8, mw);
+        }
+    }
+
+    template <int G>
+    static void micro(const __m256i* q, const float* f, int64_t nb, const uint8_t* x, size_t xs, const Facts& fa,
+                      int64_t xo, __m256* acc) {
+        __m256 a[G];
+        for (int i = 0; i < G; ++i) a[i] = acc[i];
+        const float* dx = fa.dx + xo;
+        const float* sx = fa.sx + xo;
+        const int32_t* off = fa.off + xo;
+        for (int64_t b = 0; b < nb; ++b) {
+            const __m256i* W = q + b * kVecs;
+            const uint8_t* xb = x + b * D::kXBytes + D::kXQs;
+            __m256i s[G];
+            for (int i = 0; i < G; ++i) s[i] = _mm256_setzero_si256();
+            for (int g = 0; g < 8; ++g) {
+                const __m256i wv = _mm256_load_si256(W + g);
+                for (int i = 0; i < G; ++i) s[i] = _mm256_dpbusd_epi32(s[i], wv, bcast4(xb + i * xs + 4 * g));
+            }
+            const __m256 dw = _mm256_load_ps(f + b * kFloats);
+            for (int i = 0; i < G; ++i) {
+                const int64_t o = i * nb + b;
+                if constexpr (D::kOff != 0) s[i] = _mm256_sub_epi32(s[i], _mm256_set1_epi32(off[o]));
+                a[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[i]), _mm256_mul_ps(dw, _mm256_set1_ps(dx[o])), a[i]);
+                if constexpr (D::kMin)
+                    a[i] = _mm256_fmadd_ps(_mm256_load_ps(f + b * kFloats + 8), _mm256_set1_ps(sx[o]), a[i]);
+            }
+        }
+        for (int i = 0; i < G; ++i) acc[i] = a[i];
+    }
+};
+
+// Per super-block: 64 code vectors (chunk c, group g), 16 scale vectors (int32
+// per row, one per 16 elements), 8 coefficient vectors (row j: the int16 pair
+// of bsums 2k, 2k + 1); floats d, dmin.
+template <class D>
+struct KQuantPanel : D {
+    static constexpr int kQK = fmt::QK_K;
+    static constexpr int kOff = 0;
+    static constexpr Kind kKind = D::kMode == kq::Mode::Min ? Kind::MinK : Kind::Plain;
+    static constexpr int kVecs = 64 + 16 + 8, kFloats = 16, kRowsG = 4;
+    static float xscale(const uint8_t* x) { return f32(x); }
+    static float xmin(const uint8_t*) { return 0.0f; }
+    static int32_t xoff(const uint8_t*) { return 0; }
+
+    static void pack(const uint8_t* w, size_t stride, int rows, int64_t nb, __m256i* q, float* f) {
+        const __m256i offs = row_offsets(stride, rows);
+        for (int64_t b = 0; b < nb; ++b) {
+            const uint8_t* wb = w + b * D::kWBytes;
+            alignas(32) int32_t sc[16][8] = {}, co[8][8] = {};
+            __m256i r[8][8];
+            for (int j = 0; j < 8; ++j) {
+                if (j >= rows) {
+                    for (int c = 0; c < 8; ++c) r[c][j] = _mm256_setzero_si256();
+                    continue;
+                }
+                kq::KDec dec;
+                D::decode(wb + j * stride, dec);
+                alignas(32) int16_t coef[16];
+                _mm256_store_si256(reinterpret_cast<__m256i*>(coef), dec.coef);
+                for (int c = 0; c < 8; ++c) {
+                    r[c][j] = dec.q[c];
+                    alignas(32) int16_t s16[16];
+                    alignas(32) int32_t s32[8];
+                    if constexpr (D::kWide) {
+                        _mm256_store_si256(reinterpret_cast<__m256i*>(s32), dec.sc[c]);
+                        sc[2 * c][j] = s32[0], sc[2 * c + 1][j] = s32[4];
+                    } else {
+                        _mm256_store_si256(reinterpret_cast<__m256i*>(s16), dec.sc[c]);
+                        sc[2 * c][j] = s16[0], sc[2 * c + 1][j] = s16[8];
+                    }
+                }
+                for (int k = 0; k < 8; ++k)
+                    co[k][j] = int32_t(uint32_t(uint16_t(coef[2 * k])) | uint32_t(uint16_t(coef[2 * k + 1])) << 16);
+            }
+            __m256i* qb = q + b * kVecs;
+            for (int c = 0; c < 8; ++c) transpose8(r[c], qb + 8 * c);
+            for (int h = 0; h < 16; ++h) qb[64 + h] = _mm256_load_si256(reinterpret_cast<const __m256i*>(sc[h]));
+            for (int k = 0; k < 8; ++k) qb[80 + k] = _mm256_load_si256(reinterpret_cast<const __m256i*>(co[k]));
+            __m256 d, dmin;
+            D::scales(gather32(wb + D::kDOff, offs), d, dmin);
+            _mm256_store_ps(f + b * kFloats, d);
+            _mm256_store_ps(f + b * kFloats + 8, dmin);
+        }
+    }
+
+    template <int G>
+    static void micro(const __m256i* q, const float* f, int64_t nb, const uint8_t* x, size_t xs, const Facts& fa,
+                      int64_t xo, __m256* acc) {
+        __m256 a[G];
+        for (int i = 0; i < G; ++i) a[i] = acc[i];
+        const float* dx = fa.dx + xo;
+        for (int64_t b = 0; b < nb; ++b) {
+            const __m256i* W = q + b * kVecs;
+            const uint8_t* xb = x + b * D::kXBytes;
+            const uint8_t* xq = xb + offsetof(fmt::block_q8_K, qs);
+            __m256i s[G], t[G];
+            for (int i = 0; i < G; ++i) s[i] = t[i] = _mm256_setzero_si256();
+            for (int h = 0; h < 16; ++h) {
+                __m256i p[G];
+                for (int i = 0; i < G; ++i) p[i] = _mm256_setzero_si256();
+                for (int g = 4 * (h % 2); g < 4 * (h % 2) + 4; ++g) {
+                    const __m256i wv = _mm256_load_si256(W + 8 * (h / 2) + g);
+                    for (int i = 0; i < G; ++i)
+                        p[i] = _mm256_dpbusd_epi32(p[i], wv, bcast4(xq + i * xs + 32 * (h / 2) + 4 * g));
+                }
+                const __m256i sc = _mm256_load_si256(W + 64 + h);
+                for (int i = 0; i < G; ++i) s[i] = _mm256_add_epi32(s[i], _mm256_mullo_epi32(p[i], sc));
+            }
+            const uint8_t* bs = xb + offsetof(fmt::block_q8_K, bsums);
+            for (int k = 0; k < 8; ++k) {
+                const __m256i co = _mm256_load_si256(W + 80 + k);
+                for (int i = 0; i < G; ++i) t[i] = _mm256_dpwssd_epi32(t[i], co, bcast4(bs + i * xs + 4 * k));
+            }
+            const __m256 d = _mm256_load_ps(f + b * kFloats);
+            for (int i = 0; i < G; ++i) {
+                const __m256 vdx = _mm256_set1_ps(dx[i * nb + b]);
+                if constexpr (kKind != Kind::MinK) s[i] = _mm256_sub_epi32(s[i], t[i]);
+                a[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[i]), _mm256_mul_ps(d, vdx), a[i]);
+                if constexpr (kKind == Kind::MinK)
+                    a[i] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(t[i]), _mm256_mul_ps(_mm256_load_ps(f + b * kFloats + 8), vdx),
+                                            a[i]);
+            }
+        }
+        for (int i = 0; i < G; ++i) acc[i] = a[i];
+    }
+};
+
+template <class F, int G>
+void apply_rows(int g, const __m256i* q, const float* f, int64_t nb, const uint8_t* x, size_t xs, const Facts& fa,
+                int64_t xo, float* y, int64_t ldy, int valid) {
+    if constexpr (G > 1)
+        if (g < G) return apply_rows<F, G - 1>(g, q, f, nb, x, xs, fa, xo, y, ldy, valid);
+    __m256 acc[G];
+    for (int i = 0; i < G; ++i) acc[i] = _mm256_setzero_ps();
+    F::template micro<G>(q, f, nb, x, xs, fa, xo, acc);
+    for (int i = 0; i < G; ++i) store_lanes(y + i * ldy, acc[i], valid);
+}
+
+template <class F>
+void gemm(const MatmulTile& t) {
+    const int64_t nb = t.k / F::kQK;
+    const Facts fa = activation_facts<F>(t, nb);
+    // rows per slab: the packed slab stays in L2 (about 256 KiB)
+    const int64_t per_row = nb * (F::kVecs * 32 + F::kFloats * 4) / kPanel;
+    int64_t slab = (256 * 1024 / (per_row > 0 ? per_row : 1)) / kPanel * kPanel;
+    slab = slab < kPanel ? kPanel : (slab > 64 ? 64 : slab);
+    const int64_t panels = slab / kPanel;
+    const int64_t qp = nb * F::kVecs, fp = nb * F::kFloats;  // per panel
+    __m256i* q = static_cast<__m256i*>(scratch(3, size_t(panels * (qp * 32 + fp * 4))));
+    float* f = reinterpret_cast<float*>(q + panels * qp);
+    for (int64_t r = t.r0; r < t.r1; r += slab) {
+        const int64_t rows = imin(slab, t.r1 - r);
+        const int64_t np = (rows + kPanel - 1) / kPanel;
+        for (int64_t p = 0; p < np; ++p)
+            F::pack(t.w + (r + p * kPanel) * t.w_stride, t.w_stride, int(imin(kPanel, rows - p * kPanel)), nb,
+                    q + p * qp, f + p * fp);
+        for (int i0 = 0; i0 < t.m; i0 += F::kRowsG) {
+            const uint8_t* x = t.x + i0 * t.x_stride;
+            for (int64_t p = 0; p < np; ++p) {
+                const int valid = int(imin(kPanel, rows - p * kPanel));
+                apply_rows<F, F::kRowsG>(int(imin(F::kRowsG, t.m - i0)), q + p * qp, f + p * fp, nb, x, t.x_stride, fa,
+                                         i0 * nb, t.y + i0 * t.ldy + r + p * kPanel, t.ldy, valid);
+            }
+        }
+    }
+}
+
+template <GgmlType T, class F>
+void set(KernelTable& k, int min_m) {
+    k.gemm[uint32_t(T)] = gemm<F>;
+    k.gemm_min_m[uint32_t(T)] = min_m;
+}
+
+}  // namespace
+
+void register_gemm(KernelTable& k) {
+    using namespace kq;
+    set<GgmlType::Q4_0, LegacyPanel<DecQ4_0>>(k, kGemmMinLegacy);
+    set<GgmlType::Q5_0, LegacyPanel<DecQ5_0>>(k, kGemmMinLegacy);
+    set<GgmlType::Q8_0, LegacyPanel<DecQ8_0>>(k, kGemmMinLegacy);
+    set<GgmlType::IQ4_NL, LegacyPanel<DecIq4Nl>>(k, kGemmMinLegacy);
+    set<GgmlType::MXFP4, LegacyPanel<DecMxfp4>>(k, kGemmMinLegacy);
+    set<GgmlType::Q4_1, LegacyPanel<DecQ4_1>>(k, kGemmMinLegacy);
+    set<GgmlType::Q5_1, LegacyPanel<DecQ5_1>>(k, kGemmMinLegacy);
+    set<GgmlType::Q2_K, KQuantPanel<DecQ2_K>>(k, kGemmMinK);
+    set<GgmlType::Q3_K, KQuantPanel<DecQ3_K>>(k, kGemmMinK);
+    set<GgmlType::Q4_K, KQuantPanel<DecQ4_K>>(k, kGemmMinK);
+    set<GgmlType::Q5_K, KQuantPanel<DecQ5_K>>(k, kGemmMinK);
+    set<GgmlType::Q6_K, KQuantPanel<DecQ6_K>>(k, kGemmMinK);
+    set<GgmlType::IQ4_XS, KQuantPanel<DecIq4Xs>>(k, kGemmMinK);
+}
 
 }  // namespace qlm::cpu::QLM_AVX512_NS
