@@ -1,6 +1,6 @@
 // Transformer models from GGUF: hyper-parameters from metadata, weights as
 // packed views into the file mapping (never copied or expanded to float), and
-// a Session that runs the forward pass over a KV cache.
+// the batched forward pass over a paged KV cache, and a Session (one sequence).
 #pragma once
 
 #include <cstdint>
@@ -96,13 +96,79 @@ private:
     double load_seconds_ = 0;
 };
 
+// The KV cache of every sequence, in fixed-size blocks of positions (paged):
+// a sequence owns a block table, and block b of layer l holds, per kv head,
+// block_size rows of K (head_dim_k) and V (head_dim_v) values, F16 or F32.
+struct KvCacheOptions {
+    int64_t n_blocks = 0;
+    int64_t block_size = 16;          // positions per block
+    GgmlType type = GgmlType::F16;    // F16 or F32
+};
+
+class KvCache {
+public:
+    KvCache(const ModelConfig& cfg, const KvCacheOptions& opts);
+    int64_t n_blocks() const noexcept { return opts_.n_blocks; }
+    int64_t block_size() const noexcept { return opts_.block_size; }
+    GgmlType type() const noexcept { return opts_.type; }
+    uint64_t bytes() const noexcept;
+    uint64_t bytes_per_block() const noexcept;
+    // One layer's K or V pages for a block table covering n_pos positions.
+    KvPages k_pages(int64_t layer, const int32_t* table, int64_t n_pos) const;
+    KvPages v_pages(int64_t layer, const int32_t* table, int64_t n_pos) const;
+    // Where position `row` of block `block` of one layer and kv head lives.
+    uint8_t* k_row(int64_t layer, int32_t block, int head, int64_t row) noexcept;
+    uint8_t* v_row(int64_t layer, int32_t block, int head, int64_t row) noexcept;
+
+private:
+    KvCacheOptions opts_;
+    int n_head_kv_ = 0;
+    size_t k_row_ = 0, v_row_ = 0;  // bytes per row
+    std::vector<std::vector<uint8_t>> k_, v_;  // per layer: [block][kv head][row][dim]
+};
+
+// One sequence's share of a forward step: its next tokens at positions
+// pos.., written to the cache through its block table (which must cover
+// pos + tokens.size() positions), and which of them need logits.
+struct SeqStep {
+    std::span<const int32_t> tokens;
+    int64_t pos = 0;
+    const int32_t* blocks = nullptr;
+    int64_t logits_from = 0;  // logits of tokens[logits_from..]; tokens.size(): none
+};
+
+// The forward pass over a batch of tokens from many sequences: every
+// projection runs once over all the step's tokens (each weight is read once
+// per step), attention per sequence over its own cache. A sequence's logits
+// are the same bits whatever else is in the step (the kernels' batch
+// invariance, src/cpu/kernels.h). Not thread-safe; one per caller.
+class Forward {
+public:
+    Forward(const Model& model, Context& ctx);
+    ~Forward();
+    Forward(const Forward&) = delete;
+    Forward& operator=(const Forward&) = delete;
+    // Logits rows (n_vocab floats each) in sequence order, then token order.
+    // Throws on a token outside the vocabulary or an empty step.
+    void run(KvCache& kv, std::span<const SeqStep> seqs, float* logits);
+    const Model& model() const noexcept { return model_; }
+    Context& context() noexcept { return ctx_; }
+
+private:
+    struct Scratch;
+    const Model& model_;
+    Context& ctx_;
+    std::unique_ptr<Scratch> s_;
+};
+
 struct SessionOptions {
     int64_t n_ctx = 4096;               // KV cache positions (clamped to the model's training context)
     GgmlType kv_type = GgmlType::F16;   // F16 or F32
     int64_t n_batch = 512;              // tokens per forward chunk
 };
 
-// One sequence: its KV cache and scratch buffers. Not thread-safe.
+// One sequence with a cache of its own: the forward pass of the batching
+// engine with a single sequence (teacher forcing, benchmarks). Not thread-safe.
 class Session {
 public:
     Session(const Model& model, Context& ctx, const SessionOptions& opts = {});
@@ -120,15 +186,12 @@ public:
     uint64_t kv_bytes() const noexcept;
 
 private:
-    struct Scratch;
-    void forward_chunk(std::span<const int32_t> tokens, float* logits, bool all_logits);
-
     const Model& model_;
-    Context& ctx_;
     SessionOptions opts_;
     int64_t n_ctx_ = 0, pos_ = 0;
-    std::vector<std::vector<uint8_t>> k_cache_, v_cache_;  // per layer: [kv head][pos][dim]
-    std::unique_ptr<Scratch> s_;
+    KvCache kv_;                   // blocks of the whole context, in order
+    std::vector<int32_t> blocks_;  // 0, 1, 2, ...
+    Forward fwd_;
 };
 
 }  // namespace qlm

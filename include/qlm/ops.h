@@ -147,6 +147,33 @@ struct AttentionShape {
 void attention(Context& ctx, const float* q, int64_t n_tokens, const int32_t* positions, const KvView& k,
                const KvView& v, const AttentionShape& s, float* out);
 
+// A sequence's cache in fixed-size blocks of a shared pool (paged): position
+// p is row p % block_size of block table[p / block_size]. Within a block:
+// [kv head][row][dim], rows pos_stride bytes apart, heads head_stride apart.
+struct KvPages {
+    GgmlType type = GgmlType::F16;  // F16 or F32
+    const uint8_t* base = nullptr;  // block 0 of the pool (one layer)
+    size_t block_stride = 0;        // bytes from one block to the next
+    size_t head_stride = 0;
+    size_t pos_stride = 0;
+    int64_t block_size = 0;         // positions per block
+    const int32_t* table = nullptr; // block ids, one per block_size positions
+    int64_t n_pos = 0;              // positions written (0..n_pos-1)
+};
+// One sequence of a batch: its queries (rows q_stride floats apart, out
+// rows out_stride apart, laid out as above) over its own cache.
+struct AttnSeq {
+    const float* q = nullptr;
+    float* out = nullptr;
+    int64_t n_tokens = 0;
+    const int32_t* positions = nullptr;
+    KvPages k, v;
+};
+// Attention of every sequence of a batch in one parallel run. A query's
+// result is the same bits whatever else is in the batch, however its cache is
+// split into blocks and however many queries of its sequence come with it.
+void attention(Context& ctx, const std::vector<AttnSeq>& seqs, const AttentionShape& s);
+
 // For benchmarks: the largest cache level's size (sysfs; 32 MiB if unknown),
 // and the best read bandwidth in GB/s over `reps` streaming passes of `bytes`
 // split across the context's threads.
