@@ -3,13 +3,14 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 ARM_BUILD  ?= build-arm64
+TSAN_BUILD ?= build-tsan
 FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 MODEL      := models/gemma-3-270m-q4_k_m.gguf
 PYTHON     ?= python3
 
-.PHONY: all deps venv model vocabs build run test test-main test-asan test-arm64 fuzz-smoke fuzz clean
+.PHONY: all deps venv model vocabs build run test test-main test-asan test-tsan test-arm64 fuzz-smoke fuzz clean
 
 all: build
 
@@ -42,17 +43,26 @@ run: build model
 # Every test: libFuzzer smoke run, the suite under ASan+UBSan, the C++ suite
 # cross-compiled for AArch64 under qemu-user, then the full suite (oracles
 # included) on the release build, whose summary closes the output.
-test: build model fuzz-smoke test-asan test-arm64 test-main
+test: build model fuzz-smoke test-asan test-tsan test-arm64 test-main
 
 test-main: build model vocabs
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
-# The slow whole-model oracle is left to the release build.
+# The slow whole-model oracle and the engine's runs on the default model and
+# with the scalar kernels are left to the release build, for time.
 test-asan: deps venv vocabs
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DQLM_SANITIZE=ON
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) -E oracle_model
+	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) -E "oracle_model|EngineRealModel|EngineTest.*/scalar_"
+
+# The engine's scheduler tests under ThreadSanitizer (threads submitting and
+# cancelling while another steps; the stress run).
+test-tsan: deps
+	cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQLM_TSAN=ON
+	cmake --build $(TSAN_BUILD) -j $(JOBS) --target test_engine
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 $(TSAN_BUILD)/tests/engine/test_engine \
+	  --gtest_filter='*ThreadsSubmitAndCancelWhileStepping*:*RandomizedStress*avx2_llama*:*BatchedEqualsAlone*avx2_gemma3*'
 
 # AArch64 (the NEON path): cross-compiled, run under qemu-user. The Python
 # tests drive host binaries, so they stay with the native builds.

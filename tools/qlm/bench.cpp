@@ -158,7 +158,11 @@ Command add_bench(CLI::App& app) {
     k->add_option("--reps", o->reps, "timed repetitions (default: ~0.3 s worth, at least 3)");
     k->add_flag("--json", o->json, "print one JSON document");
     Command model = add_bench_model(*bench);
-    return [o, k, model]() { return k->parsed() ? bench_kernels(*o) : model(); };
+    Command batch = add_bench_batch(*bench);
+    return [o, k, bench, model, batch]() {
+        if (k->parsed()) return bench_kernels(*o);
+        return bench->got_subcommand("batch") ? batch() : model();
+    };
 }
 
 }  // namespace qlm::cli

@@ -18,5 +18,6 @@ Command add_bench(CLI::App& app);
 Command add_logits(CLI::App& app);
 Command add_run(CLI::App& app);
 Command add_bench_model(CLI::App& bench);  // "bench model", under "bench"
+Command add_bench_batch(CLI::App& bench);  // "bench batch", under "bench"
 
 }  // namespace qlm::cli

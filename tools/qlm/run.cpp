@@ -1,4 +1,5 @@
-// qlm run -m FILE -p PROMPT — generates text: streams it to stdout, then a
+// qlm run -m FILE -p PROMPT — generates text through the batching engine (one
+// sequence): streams it to stdout, then a
 // stats line (load time, prompt and generation tokens/s) to stderr. With
 // --json, prints one JSON object instead (token ids, text, stats).
 #include <unistd.h>
@@ -16,6 +17,7 @@
 
 #include "commands.h"
 #include "model_common.h"
+#include "qlm/engine.h"
 #include "qlm/model.h"
 #include "qlm/sampler.h"
 #include "qlm/tokenizer.h"
@@ -55,61 +57,63 @@ int run(RunOpts& o) {
     if (tok.n_vocab() != model->config().n_vocab)
         fail(o.model, ": the tokenizer has ", tok.n_vocab(), " tokens but token_embd.weight has ",
              model->config().n_vocab, " rows");
-    SessionOptions so;
-    so.n_ctx = o.n_ctx;
-    so.n_batch = o.n_batch;
-    so.kv_type = kv_type_from_name(o.kv_type);
-    Session session(*model, *ctx, so);
+    // One sequence through the batching engine (the server's code path).
+    EngineOptions eo;
+    eo.n_ctx = o.n_ctx;
+    eo.step_tokens = o.n_batch;
+    eo.kv_type = kv_type_from_name(o.kv_type);
+    eo.max_running = 1;
+    Engine engine(*model, *ctx, eo);
     if (!o.json)
         std::fprintf(stderr, "qlm: %s (%s, %lld layers), weights %.1f MiB mapped, KV cache %.1f MiB (%lld positions), "
                              "load %.2f s, %d threads, %s\n",
                      o.model.c_str(), model->config().arch_name.c_str(), (long long)model->config().n_layer,
-                     mib(double(model->weight_bytes())), mib(double(session.kv_bytes())), (long long)session.n_ctx(),
+                     mib(double(model->weight_bytes())), mib(double(engine.kv_bytes())), (long long)engine.n_ctx(),
                      model->load_seconds(), ctx->threads(), isa_name(ctx->isa()));
 
     const std::vector<int32_t> prompt = tok.encode(o.prompt, true, true);
     if (prompt.empty()) fail("the prompt is empty and the model adds no BOS token: nothing to continue from");
-    if (int64_t(prompt.size()) >= session.n_ctx())
-        fail("the prompt has ", prompt.size(), " tokens, more than the context size ", session.n_ctx(), " allows (-c)");
+    if (int64_t(prompt.size()) >= engine.n_ctx())
+        fail("the prompt has ", prompt.size(), " tokens, more than the context size ", engine.n_ctx(), " allows (-c)");
     o.sampling.seed = o.seed >= 0 ? uint64_t(o.seed) : std::random_device{}();
-    Sampler sampler(o.sampling);
-    for (int32_t t : prompt) sampler.accept(t);
 
-    const int64_t n_vocab = model->config().n_vocab;
-    std::vector<float> logits(static_cast<size_t>(n_vocab));
     Detokenizer detok(tok);
     if (!o.json) {
         std::fwrite(o.prompt.data(), 1, o.prompt.size(), stdout);
         std::fflush(stdout);
     }
-    auto t0 = std::chrono::steady_clock::now();
-    session.eval(prompt, logits.data());
-    const double t_prompt = seconds_since(t0);
-
     std::vector<int32_t> generated;
     std::string text;
     std::string stop = "length";
-    t0 = std::chrono::steady_clock::now();
-    while (int64_t(generated.size()) < o.n_predict) {
-        const int32_t id = sampler.sample(logits.data(), n_vocab);
-        if (tok.is_eog(id)) {
-            stop = "eog";
-            break;
+    auto t0 = std::chrono::steady_clock::now();
+    double t_prompt = 0;
+    Request req;
+    req.prompt = prompt;
+    req.max_tokens = o.n_predict;
+    req.sampling = o.sampling;
+    req.stop_tokens = tok.eog_ids();
+    req.on_event = [&](const EngineEvent& ev) {
+        if (ev.token >= 0) {
+            if (generated.empty()) {
+                t_prompt = seconds_since(t0);
+                t0 = std::chrono::steady_clock::now();
+            }
+            generated.push_back(ev.token);
+            const std::string piece = detok.push(ev.token);
+            text += piece;
+            if (!o.json) {
+                std::fwrite(piece.data(), 1, piece.size(), stdout);
+                std::fflush(stdout);
+            }
         }
-        generated.push_back(id);
-        sampler.accept(id);
-        const std::string piece = detok.push(id);
-        text += piece;
-        if (!o.json) {
-            std::fwrite(piece.data(), 1, piece.size(), stdout);
-            std::fflush(stdout);
-        }
-        if (int64_t(generated.size()) == o.n_predict) break;
-        if (session.pos() >= session.n_ctx()) {
-            stop = "context";
-            break;
-        }
-        session.eval({&id, 1}, logits.data());
+        if (ev.finish == FinishReason::Stop) stop = "eog";
+        if (ev.finish == FinishReason::Length && int64_t(generated.size()) < o.n_predict) stop = "context";
+    };
+    engine.submit(std::move(req));
+    engine.run_until_idle();
+    if (generated.empty()) {
+        t_prompt = seconds_since(t0);
+        t0 = std::chrono::steady_clock::now();
     }
     const double t_gen = seconds_since(t0);
     const std::string rest = detok.flush();
