@@ -163,83 +163,70 @@ void rows_m1(const MatmulTile& t, const float* xd, const float* xs) {
     for (; r < t.r1; ++r) rows_m1_r<K, 1>(t, r, xd, xs);
 }
 
-// Integer sums kept between the row pass and the float pass: at most this
-// many vectors per thread (256 KiB, about L2), so a chunk of blocks is as long
-// as fits (usually the whole row).
-inline constexpr int64_t kRowsBufVecs = 8192;
-
-// Each of the 8 weight rows is read from start to end in turn (one
-// sequential stream: reading the 8 rows block by block side by side ran at
-// a third of the bandwidth), its integer sums for every activation row go to
-// a buffer, lane = weight row; then the float pass scales and adds them, 8
-// outputs per instruction.
+// m = 2..16: one weight row at a time (a sequential stream), each block
+// decoded once and multiplied into every activation row; the sums of 8
+// activation rows reduced together, lane = activation row, and scaled and
+// added 8 outputs per instruction. Nothing is stored per block.
 template <class K>
-void rows8(const MatmulTile& t) {
+void rows_mx(const MatmulTile& t) {
     constexpr size_t W = K::kWBytes, X = K::kXBytes;
-    constexpr bool kT = K::kKind == DotKind::MinK;
-    const int64_t nb = t.k / K::kQK, m = t.m;
-    XFacts<K>::prepare(t, nb);
-    const float* xd = XFacts<K>::d.data();
-    const float* xs = XFacts<K>::s.data();
-    if (m == 1) return rows_m1<K>(t, xd, xs);
-    const int64_t cb = std::clamp<int64_t>(kRowsBufVecs / (m * 8 * (kT ? 2 : 1)), 1, nb);
-    static thread_local std::vector<__m256i> sbuf, tbuf;
-    static thread_local std::vector<float> dbuf, mbuf;
-    sbuf.resize(size_t(cb * m * 8));
-    if (kT) tbuf.resize(size_t(cb * m * 8));
-    dbuf.resize(size_t(cb * 8)), mbuf.resize(size_t(cb * 8));
-    __m256i* S = sbuf.data();
-    __m256i* T = kT ? tbuf.data() : S;  // written only for MinK
-    float* D = dbuf.data();
-    float* M = mbuf.data();
-    for (int64_t r = t.r0; r < t.r1; r += 8) {
-        const int valid = int(std::min<int64_t>(8, t.r1 - r));
-        __m256 acc[kMaxTileM];
-        for (int i = 0; i < m; ++i) acc[i] = _mm256_setzero_ps();
-        for (int64_t b0 = 0; b0 < nb; b0 += cb) {
-            const int64_t nc = std::min(cb, nb - b0);
-            for (int j = 0; j < 8; ++j) {
-                if (j >= valid) {  // spare lanes: zeros
-                    for (int64_t c = 0; c < nc; ++c) {
-                        for (int64_t i = 0; i < m; ++i) {
-                            S[(c * m + i) * 8 + j] = _mm256_setzero_si256();
-                            if constexpr (kT) T[(c * m + i) * 8 + j] = _mm256_setzero_si256();
-                        }
-                        D[c * 8 + j] = M[c * 8 + j] = 0.0f;
-                    }
-                    continue;
+    constexpr bool kT = K::kKind == DotKind::MinK, kL = K::kKind == DotKind::MinLegacy;
+    const int64_t nb = t.k / K::kQK;
+    const int m = t.m, groups = (m + 7) / 8;
+    // activation facts by block, 16 lanes (rows past m: zeros)
+    static thread_local std::vector<float> xdt, xst;
+    xdt.assign(size_t(nb * 16), 0.0f);
+    if (kL) xst.assign(size_t(nb * 16), 0.0f);
+    for (int i = 0; i < m; ++i)
+        for (int64_t b = 0; b < nb; ++b) {
+            const uint8_t* x = t.x + i * t.x_stride + b * X;
+            xdt[size_t(b * 16 + i)] = K::xscale(x);
+            if constexpr (kL) xst[size_t(b * 16 + i)] = K::xmin(x);
+        }
+    const float* xd = xdt.data();
+    const float* xs = kL ? xst.data() : nullptr;
+    for (int64_t r = t.r0; r < t.r1; ++r) {
+        const uint8_t* w = t.w + r * t.w_stride;
+        __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+        for (int64_t b = 0; b < nb; ++b) {
+            typename K::Dec dec;
+            K::decode(w + b * W, dec);
+            const uint8_t* xb = t.x + b * X;
+            for (int g = 0; g < groups; ++g) {
+                __m256i h[4], ht[4];
+                for (int p = 0; p < 4; ++p) {
+                    const int i0 = 8 * g + 2 * p, i1 = i0 + 1;
+                    __m256i s0 = _mm256_setzero_si256(), s1 = s0, t0 = s0, t1 = s0;
+                    if (i0 < m) s0 = K::isum(dec, xb + i0 * t.x_stride, t0);
+                    if (i1 < m) s1 = K::isum(dec, xb + i1 * t.x_stride, t1);
+                    h[p] = _mm256_hadd_epi32(s0, s1);
+                    if constexpr (kT) ht[p] = _mm256_hadd_epi32(t0, t1);
                 }
-                const uint8_t* w = t.w + (r + j) * t.w_stride + b0 * W;
-                const uint8_t* x0 = t.x + b0 * X;
-                for (int64_t c = 0; c < nc; ++c) {
-                    __m256i tt = _mm256_setzero_si256();
-                    if constexpr (requires(__m256i v, float f) { K::fused(w, x0, v, v, f, f); }) {
-                        if (m == 1) {
-                            K::fused(w + c * W, x0 + c * X, S[c * 8 + j], tt, D[c * 8 + j], M[c * 8 + j]);
-                            if constexpr (kT) T[c * 8 + j] = tt;
-                            continue;
-                        }
-                    }
-                    typename K::Dec dec;
-                    K::decode(w + c * W, dec);
-                    D[c * 8 + j] = dec.d, M[c * 8 + j] = dec.m;
-                    for (int64_t i = 0; i < m; ++i) {
-                        S[(c * m + i) * 8 + j] = K::isum(dec, x0 + i * t.x_stride + c * X, tt);
-                        if constexpr (kT) T[(c * m + i) * 8 + j] = tt;
-                    }
-                }
-            }
-            for (int64_t c = 0; c < nc; ++c) {
-                const __m256 dw = _mm256_loadu_ps(D + c * 8), mw = _mm256_loadu_ps(M + c * 8);
-                for (int64_t i = 0; i < m; ++i) {
-                    const size_t o = size_t(i * nb + b0 + c);
-                    acc[i] = accumulate<K>(acc[i], S + (c * m + i) * 8, T + (c * m + i) * 8, dw, mw, xd[o],
-                                           K::kKind == DotKind::MinLegacy ? xs[o] : 0.0f);
-                }
+                auto fold = [](const __m256i* v) {
+                    const __m256i g0 = _mm256_hadd_epi32(v[0], v[1]), g1 = _mm256_hadd_epi32(v[2], v[3]);
+                    return _mm256_add_epi32(_mm256_permute2x128_si256(g0, g1, 0x20),
+                                            _mm256_permute2x128_si256(g0, g1, 0x31));
+                };
+                const __m256 vdx = _mm256_loadu_ps(xd + b * 16 + 8 * g);
+                acc[g] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(fold(h)), _mm256_mul_ps(_mm256_set1_ps(dec.d), vdx), acc[g]);
+                if constexpr (kL) acc[g] = _mm256_fmadd_ps(_mm256_set1_ps(dec.m), _mm256_loadu_ps(xs + b * 16 + 8 * g), acc[g]);
+                if constexpr (kT)
+                    acc[g] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(fold(ht)), _mm256_mul_ps(_mm256_set1_ps(dec.m), vdx), acc[g]);
             }
         }
-        for (int i = 0; i < m; ++i) store_lanes(acc[i], t.y + i * t.ldy + r, valid);
+        alignas(32) float out[16];
+        _mm256_store_ps(out, acc[0]);
+        _mm256_store_ps(out + 8, acc[1]);
+        for (int i = 0; i < m; ++i) t.y[i * t.ldy + r] = out[i];
     }
+}
+
+template <class K>
+void rows8(const MatmulTile& t) {
+    if (t.m > 1) return rows_mx<K>(t);
+    const int64_t nb = t.k / K::kQK;
+    XFacts<K>::prepare(t, nb);
+    rows_m1<K>(t, XFacts<K>::d.data(), XFacts<K>::s.data());
 }
 
 }  // namespace qlm::cpu::avx2
