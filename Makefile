@@ -10,7 +10,7 @@ FUZZ_SECONDS ?= 60
 MODEL      := models/gemma-3-270m-q4_k_m.gguf
 PYTHON     ?= python3
 
-.PHONY: all deps venv model vocabs build run test test-main test-asan test-tsan test-arm64 fuzz-smoke fuzz clean
+.PHONY: all deps venv model vocabs templates build run test test-main test-asan test-tsan test-arm64 fuzz-smoke fuzz clean
 
 all: build
 
@@ -31,6 +31,10 @@ model: venv
 vocabs: venv
 	scripts/fetch_vocabs.sh
 
+# The chat-template corpus (llama.cpp's models/templates/*.jinja) in models/templates/.
+templates: venv
+	scripts/fetch_templates.sh
+
 build: deps venv
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release
 	cmake --build $(BUILD) -j $(JOBS)
@@ -45,12 +49,12 @@ run: build model
 # included) on the release build, whose summary closes the output.
 test: build model fuzz-smoke test-asan test-tsan test-arm64 test-main
 
-test-main: build model vocabs
+test-main: build model vocabs templates
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
 # The slow whole-model oracle and the engine's runs on the default model and
 # with the scalar kernels are left to the release build, for time.
-test-asan: deps venv vocabs
+test-asan: deps venv vocabs templates
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DQLM_SANITIZE=ON
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
