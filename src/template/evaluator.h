@@ -86,6 +86,7 @@ private:
 
 // Values the evaluator needs from the other files.
 Value binary_op(const std::string& op, const Value& a, const Value& b);
+std::string html_escape(std::string_view s);  // markupsafe.escape
 bool contains(const Value& container, const Value& item);
 std::vector<Value> iterate(const Value& v);  // Python iter(): list items, dict keys, string chars
 [[noreturn]] void undefined_error(const Value& u);

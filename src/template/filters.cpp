@@ -16,6 +16,13 @@ using FilterFn = Value (*)(Evaluator&, Value&, Args&);
 
 std::string soft_str(const Value& v) { return to_str(v); }
 
+// jinja2's soft_str keeps a Markup a Markup, and its str methods return Markup.
+Value keep_markup(const Value& v, std::string s) {
+    Value r = Value::string(std::move(s));
+    r.markup = v.is_string() && v.markup;
+    return r;
+}
+
 int64_t int_arg(const Value& v, int64_t dflt, const char* what) {
     if (v.is_undefined()) return dflt;
     if (!v.is_integer()) throw Failure(cat(what, ": an integer is required, not ", type_name(v)));
@@ -64,7 +71,7 @@ Value select_or_reject(Evaluator& ev, Value& seq, Args& args, bool attr, bool se
         pos.erase(pos.begin());
     }
     std::vector<Value> out;
-    if (!seq.truthy()) return Value::make_list();  // jinja2: `if value:` before iterating
+    if (!seq.truthy()) return Value::make_lazy({}, Lazy::Generator);  // jinja2: `if value:` before iterating
     for (auto& item : iterate(seq)) {
         const Value x = attr ? get_attribute(ev, item, attribute) : item;
         bool ok;
@@ -76,7 +83,7 @@ Value select_or_reject(Evaluator& ev, Value& seq, Args& args, bool attr, bool se
         }
         if (ok == select) out.push_back(item);
     }
-    return Value::make_list(std::move(out));
+    return Value::make_lazy(std::move(out), Lazy::Generator);
 }
 
 Value do_round(Value& v, Args& args) {
@@ -254,7 +261,7 @@ const std::vector<std::pair<const char*, FilterFn>>& filter_table() {
                         for (auto& x : iterate(v)) { cur.push_back(x); if (int64_t(cur.size()) == n) { out.push_back(Value::make_list(std::move(cur))); cur.clear(); } }
                         if (!cur.empty()) { if (!a[1].is_undefined()) while (int64_t(cur.size()) < n) cur.push_back(a[1]);
                                             out.push_back(Value::make_list(std::move(cur))); }
-                        return Value::make_list(std::move(out));)},
+                        return Value::make_lazy(std::move(out), Lazy::Generator);)},
         {"capitalize", QLM_F(bind(args, "capitalize", {}); return Value::string(py_capitalize(soft_str(v)));)},
         {"center", QLM_F(auto a = bind(args, "center", {"width"}); const std::string s = soft_str(v);
                          const int64_t w = std::clamp<int64_t>(int_arg(a[0], 80, "center"), 0, 1 << 20), len = int64_t(utf8_length(s));
@@ -277,11 +284,8 @@ const std::vector<std::pair<const char*, FilterFn>>& filter_table() {
                                return compare(sort_key(p.list->items[i], cs), sort_key(q.list->items[i], cs)) < 0; });
                            if (a[2].truthy()) std::reverse(items.begin(), items.end());
                            return Value::make_list(std::move(items));)},
-        {"escape", QLM_F(bind(args, "escape", {}); std::string out;
-                         for (char c : soft_str(v)) switch (c) {
-                             case '&': out += "&amp;"; break; case '<': out += "&lt;"; break; case '>': out += "&gt;"; break;
-                             case '"': out += "&#34;"; break; case '\'': out += "&#39;"; break; default: out += c; }
-                         return Value::string(std::move(out));)},
+        {"escape", QLM_F(bind(args, "escape", {}); if (v.is_string() && v.markup) return v;
+                         Value r = Value::string(html_escape(soft_str(v))); r.markup = true; return r;)},
         {"first", QLM_F(bind(args, "first", {}); const auto items = iterate(v);
                         return items.empty() ? Value::undefined("No first item, sequence was empty.") : items.front();)},
         {"float", QLM_F(return do_float(v, args);)},
@@ -290,38 +294,41 @@ const std::vector<std::pair<const char*, FilterFn>>& filter_table() {
                          return Value::string(py_percent(soft_str(v), Value::make_list(args.pos, true)));)},
         {"indent", QLM_F(return do_indent(v, args);)},
         {"int", QLM_F(return do_int(v, args);)},
-        {"items", QLM_F(bind(args, "items", {}); if (v.is_undefined()) return Value::make_list();
+        {"items", QLM_F(bind(args, "items", {}); if (v.is_undefined()) return Value::make_lazy({}, Lazy::Generator);
                         if (!v.is_dict()) throw Failure("Can only get item pairs from a mapping.");
                         std::vector<Value> items; for (const auto& [k, x] : v.dict->items) items.push_back(Value::make_list({k, x}, true));
-                        return Value::make_list(std::move(items));)},
+                        return Value::make_lazy(std::move(items), Lazy::Generator);)},
         {"join", QLM_F(auto a = bind(args, "join", {"d", "attribute"}); const std::string sep = a[0].is_undefined() ? "" : to_str(a[0]);
                        std::string out; bool first = true;
                        for (const auto& x : iterate(v)) { if (!first) out += sep; first = false;
                            out += to_str(a[1].is_undefined() ? x : get_attribute(ev, x, a[1])); check_size(out.size()); }
                        return Value::string(std::move(out));)},
-        {"last", QLM_F(bind(args, "last", {}); const auto items = iterate(v);
+        {"last", QLM_F(bind(args, "last", {}); if (v.is_iterator()) throw Failure(cat("'", type_name(v), "' object is not reversible"));
+                       const auto items = iterate(v);
                        return items.empty() ? Value::undefined("No last item, sequence was empty.") : items.back();)},
         {"length", QLM_F(bind(args, "length", {});
                          switch (v.kind) {
                              case Value::Kind::Undefined: return Value::integer(0);
                              case Value::Kind::String: return Value::integer(int64_t(utf8_length(v.s)));
-                             case Value::Kind::List: return Value::integer(int64_t(v.list->items.size()));
+                             case Value::Kind::List:
+                                 if (v.is_iterator()) throw Failure(cat("object of type '", type_name(v), "' has no len()"));
+                                 return Value::integer(int64_t(v.list->items.size()));
                              case Value::Kind::Dict: return Value::integer(int64_t(v.dict->items.size()));
                              default: throw Failure(cat("object of type '", type_name(v), "' has no len()")); })},
         {"list", QLM_F(bind(args, "list", {}); return Value::make_list(iterate(v));)},
-        {"lower", QLM_F(bind(args, "lower", {}); return Value::string(py_lower(soft_str(v)));)},
+        {"lower", QLM_F(bind(args, "lower", {}); return keep_markup(v, py_lower(soft_str(v)));)},
         {"map", QLM_F(std::vector<Value> out; const auto items = v.truthy() ? iterate(v) : std::vector<Value>{};
                       Value attribute, dflt; bool by_attr = false;
                       for (auto& [k, x] : args.kw) { if (k == "attribute") attribute = x, by_attr = true; else if (k == "default") dflt = x; }
                       if (by_attr) {
                           for (const auto& item : items) { Value r = get_attribute(ev, item, attribute);
                               out.push_back(r.is_undefined() && !dflt.is_undefined() ? dflt : r); }
-                          return Value::make_list(std::move(out)); }
+                          return Value::make_lazy(std::move(out), Lazy::Generator); }
                       if (args.pos.empty() || !args.pos[0].is_string()) throw Failure("map requires a filter argument");
                       const std::string name = args.pos[0].s;
                       Args fargs{std::vector<Value>(args.pos.begin() + 1, args.pos.end()), args.kw};
                       for (auto item : items) { Args a2 = fargs; out.push_back(ev.filter(name, item, a2)); }
-                      return Value::make_list(std::move(out));)},
+                      return Value::make_lazy(std::move(out), Lazy::Generator);)},
         {"max", QLM_F(return minmax(ev, v, args, true);)},
         {"min", QLM_F(return minmax(ev, v, args, false);)},
         {"pprint", QLM_F(bind(args, "pprint", {}); return Value::string(to_repr(v));)},
@@ -332,9 +339,12 @@ const std::vector<std::pair<const char*, FilterFn>>& filter_table() {
         {"reverse", QLM_F(bind(args, "reverse", {});
                           if (v.is_string()) { auto cps = decode_utf8(v.s); std::string out;
                               for (size_t k = cps.size(); k-- > 0;) append_utf8(out, cps[k]); return Value::string(std::move(out)); }
-                          auto items = iterate(v); std::reverse(items.begin(), items.end()); return Value::make_list(std::move(items));)},
+                          const bool reversible = (v.is_list() && !v.is_iterator()) || v.is_dict();
+                          auto items = iterate(v); std::reverse(items.begin(), items.end());
+                          return reversible ? Value::make_lazy(std::move(items), Lazy::ReverseIterator) : Value::make_list(std::move(items));)},
         {"round", QLM_F(return do_round(v, args);)},
-        {"safe", QLM_F(bind(args, "safe", {}); return Value::string(soft_str(v));)},
+        {"safe", QLM_F(bind(args, "safe", {}); if (v.is_string() && v.markup) return v;
+                       Value r = Value::string(soft_str(v)); r.markup = true; return r;)},
         {"select", QLM_F(return select_or_reject(ev, v, args, false, true);)},
         {"selectattr", QLM_F(return select_or_reject(ev, v, args, true, true);)},
         {"slice", QLM_F(auto a = bind(args, "slice", {"slices", "fill_with"}, 1);
@@ -346,7 +356,7 @@ const std::vector<std::pair<const char*, FilterFn>>& filter_table() {
                             std::vector<Value> part(seq.begin() + long(start), seq.begin() + long(end));
                             if (!a[1].is_undefined() && k >= extra) part.push_back(a[1]);
                             out.push_back(Value::make_list(std::move(part))); }
-                        return Value::make_list(std::move(out));)},
+                        return Value::make_lazy(std::move(out), Lazy::Generator);)},
         {"sort", QLM_F(auto a = bind(args, "sort", {"reverse", "case_sensitive", "attribute"}); auto items = iterate(v);
                        const bool cs = a[1].truthy();
                        std::vector<std::pair<Value, Value>> keyed;
@@ -356,7 +366,7 @@ const std::vector<std::pair<const char*, FilterFn>>& filter_table() {
                            return rev ? compare(q.first, p.first) < 0 : compare(p.first, q.first) < 0; });
                        std::vector<Value> out; for (auto& kv : keyed) out.push_back(std::move(kv.second));
                        return Value::make_list(std::move(out));)},
-        {"string", QLM_F(bind(args, "string", {}); return Value::string(soft_str(v));)},
+        {"string", QLM_F(bind(args, "string", {}); if (v.is_string()) return v; return Value::string(soft_str(v));)},
         {"sum", QLM_F(auto a = bind(args, "sum", {"attribute", "start"}); Value total = a[1].is_undefined() ? Value::integer(0) : a[1];
                       for (const auto& x : iterate(v)) total = binary_op("+", total, a[0].is_undefined() ? x : get_attribute(ev, x, a[0]));
                       return total;)},
@@ -364,13 +374,13 @@ const std::vector<std::pair<const char*, FilterFn>>& filter_table() {
         {"tojson", QLM_F(return do_tojson(v, args);)},
         {"trim", QLM_F(auto a = bind(args, "trim", {"chars"});
                        std::optional<std::string> chars; if (!a[0].is_undefined() && !a[0].is_none()) chars = to_str(a[0]);
-                       return Value::string(py_strip(soft_str(v), chars, true, true));)},
+                       return keep_markup(v, py_strip(soft_str(v), chars, true, true));)},
         {"unique", QLM_F(auto a = bind(args, "unique", {"case_sensitive", "attribute"}); std::vector<Value> out, seen;
                          for (const auto& x : iterate(v)) { Value k = sort_key(a[1].is_undefined() ? x : get_attribute(ev, x, a[1]), a[0].truthy());
                              bool dup = false; for (const auto& s : seen) if (equals(s, k)) { dup = true; break; }
                              if (!dup) { seen.push_back(k); out.push_back(x); } }
-                         return Value::make_list(std::move(out));)},
-        {"upper", QLM_F(bind(args, "upper", {}); return Value::string(py_upper(soft_str(v)));)},
+                         return Value::make_lazy(std::move(out), Lazy::Generator);)},
+        {"upper", QLM_F(bind(args, "upper", {}); return keep_markup(v, py_upper(soft_str(v)));)},
         {"wordcount", QLM_F(bind(args, "wordcount", {}); int64_t n = 0; bool in = false;
                             for (uint32_t cp : decode_utf8(soft_str(v))) {
                                 const bool w = cp == '_' || (cp < 0x80 ? std::isalnum(int(cp)) != 0 : !py_isspace(cp));

@@ -56,17 +56,24 @@ bool affix(const Value& self, const Value& arg, bool prefix) {
 
 using Method = Value (*)(Evaluator&, const Value&, Args&);
 
+// A Markup's str methods return Markup.
+Value keep_markup(const Value& self, std::string s) {
+    Value v = Value::string(std::move(s));
+    v.markup = self.markup;
+    return v;
+}
+
 #define QLM_M(...) [](Evaluator & ev, const Value& self, Args& args) -> Value { (void)ev; __VA_ARGS__ }
 
 const std::vector<std::pair<const char*, Method>>& str_methods() {
     static const std::vector<std::pair<const char*, Method>> m = {
-        {"upper", QLM_M(bind(args, "upper", {}); return Value::string(py_upper(self.s));)},
-        {"lower", QLM_M(bind(args, "lower", {}); return Value::string(py_lower(self.s));)},
-        {"title", QLM_M(bind(args, "title", {}); return Value::string(py_title(self.s));)},
-        {"capitalize", QLM_M(bind(args, "capitalize", {}); return Value::string(py_capitalize(self.s));)},
-        {"strip", QLM_M(auto a = bind(args, "strip", {"chars"}); return Value::string(py_strip(self.s, opt_str(a[0], "strip"), true, true));)},
-        {"lstrip", QLM_M(auto a = bind(args, "lstrip", {"chars"}); return Value::string(py_strip(self.s, opt_str(a[0], "lstrip"), true, false));)},
-        {"rstrip", QLM_M(auto a = bind(args, "rstrip", {"chars"}); return Value::string(py_strip(self.s, opt_str(a[0], "rstrip"), false, true));)},
+        {"upper", QLM_M(bind(args, "upper", {}); return keep_markup(self, py_upper(self.s));)},
+        {"lower", QLM_M(bind(args, "lower", {}); return keep_markup(self, py_lower(self.s));)},
+        {"title", QLM_M(bind(args, "title", {}); return keep_markup(self, py_title(self.s));)},
+        {"capitalize", QLM_M(bind(args, "capitalize", {}); return keep_markup(self, py_capitalize(self.s));)},
+        {"strip", QLM_M(auto a = bind(args, "strip", {"chars"}); return keep_markup(self, py_strip(self.s, opt_str(a[0], "strip"), true, true));)},
+        {"lstrip", QLM_M(auto a = bind(args, "lstrip", {"chars"}); return keep_markup(self, py_strip(self.s, opt_str(a[0], "lstrip"), true, false));)},
+        {"rstrip", QLM_M(auto a = bind(args, "rstrip", {"chars"}); return keep_markup(self, py_strip(self.s, opt_str(a[0], "rstrip"), false, true));)},
         {"split", QLM_M(auto a = bind(args, "split", {"sep", "maxsplit"}); return str_list(py_split(self.s, opt_str(a[0], "split"), opt_int(a[1], -1)));)},
         {"rsplit", QLM_M(auto a = bind(args, "rsplit", {"sep", "maxsplit"}); return str_list(py_rsplit(self.s, opt_str(a[0], "rsplit"), opt_int(a[1], -1)));)},
         {"splitlines", QLM_M(auto a = bind(args, "splitlines", {"keepends"}); return str_list(py_splitlines(self.s, a[0].truthy()));)},
@@ -103,11 +110,11 @@ const std::vector<std::pair<const char*, Method>>& dict_methods() {
                       return v ? *v : a[1].is_undefined() ? Value::none() : a[1];)},
         {"items", QLM_M(bind(args, "items", {}); std::vector<Value> items;
                         for (const auto& [k, v] : self.dict->items) items.push_back(Value::make_list({k, v}, true));
-                        return Value::make_list(std::move(items));)},
+                        return Value::make_lazy(std::move(items), Lazy::DictItems);)},
         {"keys", QLM_M(bind(args, "keys", {}); std::vector<Value> items; for (const auto& kv : self.dict->items) items.push_back(kv.first);
-                       return Value::make_list(std::move(items));)},
+                       return Value::make_lazy(std::move(items), Lazy::DictKeys);)},
         {"values", QLM_M(bind(args, "values", {}); std::vector<Value> items; for (const auto& kv : self.dict->items) items.push_back(kv.second);
-                         return Value::make_list(std::move(items));)},
+                         return Value::make_lazy(std::move(items), Lazy::DictValues);)},
         {"copy", QLM_M(bind(args, "copy", {}); Value d = Value::make_dict(); d.dict->items = self.dict->items; d.dict->depth = self.dict->depth; return d;)},
     };
     return m;
@@ -181,6 +188,7 @@ std::optional<Value> python_attribute(Evaluator& ev, const Value& obj, const std
                 if (name == u) return unsafe(obj, name);
             return find_method(ev, obj, name, dict_methods());
         case Value::Kind::List:
+            if (obj.is_lazy()) return std::nullopt;
             if (!obj.list->tuple)
                 for (const char* u : {"append", "clear", "pop", "reverse", "insert", "sort", "extend", "remove"})
                     if (name == u) return unsafe(obj, name);
@@ -216,7 +224,7 @@ const std::vector<std::pair<const char*, TestFn>>& test_table() {
         {"string", QLM_T(return v.is_string();)},
         {"mapping", QLM_T(return v.is_dict();)},
         {"iterable", QLM_T(return v.is_undefined() || v.is_string() || v.is_list() || v.is_dict();)},
-        {"sequence", QLM_T(return v.is_undefined() || v.is_string() || v.is_list() || v.is_dict();)},
+        {"sequence", QLM_T(return v.is_undefined() || v.is_string() || (v.is_list() && !v.is_lazy()) || v.is_dict();)},
         {"callable", QLM_T(return v.kind == Value::Kind::Callable;)},
         {"lower", QLM_T(if (!v.is_string()) return false; bool any = false, ok = true;
                         for (uint32_t c : decode_utf8(v.s)) { any |= is_cased_lower(c); ok &= !is_cased_upper(c); } return any && ok;)},

@@ -32,7 +32,9 @@ Value repeat(const Value& seq, int64_t n) {
         std::string out;
         out.reserve(seq.s.size() * size_t(n));
         for (int64_t k = 0; k < n; ++k) out += seq.s;
-        return Value::string(std::move(out));
+        Value r = Value::string(std::move(out));
+        r.markup = seq.markup;
+        return r;
     }
     const size_t per = seq.list->items.size();
     if (per > 0 && n > 0) check_items(size_t(n) > (size_t(1) << 40) / per ? SIZE_MAX : per * size_t(n));
@@ -42,6 +44,19 @@ Value repeat(const Value& seq, int64_t n) {
 }
 
 }  // namespace
+
+std::string html_escape(std::string_view s) {
+    std::string out;
+    for (char c : s) switch (c) {
+            case '&': out += "&amp;"; break;
+            case '<': out += "&lt;"; break;
+            case '>': out += "&gt;"; break;
+            case '"': out += "&#34;"; break;
+            case '\'': out += "&#39;"; break;
+            default: out += c;
+        }
+    return out;
+}
 
 Value binary_op(const std::string& op, const Value& a, const Value& b) {
     if (op == "~") {
@@ -59,11 +74,17 @@ Value binary_op(const std::string& op, const Value& a, const Value& b) {
             return Value::integer(checked(add_ovf, as_int(a), as_int(b)));
         }
         if (nums) return Value::number(a.as_double() + b.as_double());
+        if (a.is_string() && b.is_string() && (a.markup || b.markup)) {  // Markup + str escapes the str
+            Value r = Value::string((a.markup ? a.s : html_escape(a.s)) + (b.markup ? b.s : html_escape(b.s)));
+            check_size(r.s.size());
+            r.markup = true;
+            return r;
+        }
         if (a.is_string() && b.is_string()) {
             check_size(a.s.size() + b.s.size());
             return Value::string(a.s + b.s);
         }
-        if (a.is_list() && b.is_list() && a.list->tuple == b.list->tuple) {
+        if (a.is_list() && b.is_list() && a.list->tuple == b.list->tuple && !a.is_lazy() && !b.is_lazy()) {
             check_items(a.list->items.size() + b.list->items.size());
             std::vector<Value> items = a.list->items;
             items.insert(items.end(), b.list->items.begin(), b.list->items.end());
@@ -83,8 +104,8 @@ Value binary_op(const std::string& op, const Value& a, const Value& b) {
             return Value::integer(checked(mul_ovf, as_int(a), as_int(b)));
         }
         if (nums) return Value::number(a.as_double() * b.as_double());
-        if ((a.is_string() || a.is_list()) && b.is_integer()) return repeat(a, as_int(b));
-        if ((b.is_string() || b.is_list()) && a.is_integer()) return repeat(b, as_int(a));
+        if ((a.is_string() || (a.is_list() && !a.is_lazy())) && b.is_integer()) return repeat(a, as_int(b));
+        if ((b.is_string() || (b.is_list() && !b.is_lazy())) && a.is_integer()) return repeat(b, as_int(a));
         unsupported(op, a, b);
     }
     if (op == "/") {
@@ -142,7 +163,13 @@ Value binary_op(const std::string& op, const Value& a, const Value& b) {
 std::vector<Value> iterate(const Value& v) {
     switch (v.kind) {
         case Value::Kind::Undefined: return {};
-        case Value::Kind::List: return v.list->items;
+        case Value::Kind::List:
+            if (v.is_iterator()) {  // a generator runs once
+                std::vector<Value> items = std::move(v.list->items);
+                v.list->items.clear();
+                return items;
+            }
+            return v.list->items;
         case Value::Kind::Dict: {
             std::vector<Value> keys;
             for (const auto& kv : v.dict->items) keys.push_back(kv.first);
@@ -169,7 +196,7 @@ bool contains(const Value& container, const Value& item) {
                 throw Failure(cat("'in <string>' requires string as left operand, not ", type_name(item)));
             return container.s.find(item.s) != std::string::npos;
         case Value::Kind::List:
-            for (const auto& x : container.list->items)
+            for (const auto& x : iterate(container))
                 if (equals(x, item)) return true;
             return false;
         case Value::Kind::Dict: return container.dict->find(item) != nullptr;

@@ -48,6 +48,17 @@ Value Value::make_list(std::vector<Value> items, bool tuple) {
     return v;
 }
 
+Value Value::make_lazy(std::vector<Value> items, Lazy lazy) {
+    Value v = make_list(std::move(items));
+    v.list->lazy = lazy;
+    return v;
+}
+
+bool Value::is_lazy() const { return kind == Kind::List && list->lazy != Lazy::None; }
+bool Value::is_iterator() const {
+    return kind == Kind::List && (list->lazy == Lazy::Generator || list->lazy == Lazy::ReverseIterator);
+}
+
 Value Value::make_dict() {
     Value v;
     v.kind = Kind::Dict;
@@ -110,7 +121,7 @@ bool Value::truthy() const {
         case Kind::Int: return i != 0;
         case Kind::Float: return f != 0;
         case Kind::String: return !s.empty();
-        case Kind::List: return !list->items.empty();
+        case Kind::List: return is_iterator() || !list->items.empty();
         case Kind::Dict: return !dict->items.empty();
         default: return true;
     }
@@ -159,7 +170,16 @@ const char* type_name(const Value& v) {
         case Value::Kind::Int: return "int";
         case Value::Kind::Float: return "float";
         case Value::Kind::String: return "str";
-        case Value::Kind::List: return v.list->tuple ? "tuple" : "list";
+        case Value::Kind::List:
+            switch (v.list->lazy) {
+                case Lazy::Generator: return "generator";
+                case Lazy::ReverseIterator: return "list_reverseiterator";
+                case Lazy::DictItems: return "dict_items";
+                case Lazy::DictKeys: return "dict_keys";
+                case Lazy::DictValues: return "dict_values";
+                case Lazy::None: break;
+            }
+            return v.list->tuple ? "tuple" : "list";
         case Value::Kind::Dict: return "dict";
         case Value::Kind::Namespace: return "Namespace";
         case Value::Kind::Callable: return v.fn->is_macro ? "Macro" : "builtin_function_or_method";
@@ -314,6 +334,11 @@ std::string to_repr(const Value& v) {
     switch (v.kind) {
         case Value::Kind::String: return py_str_repr(v.s);
         case Value::Kind::List: {
+            if (v.is_iterator()) return cat("<", type_name(v), " object>");
+            if (v.is_lazy()) {
+                Value plain = Value::make_list(v.list->items);
+                return cat(type_name(v), "(", to_repr(plain), ")");
+            }
             const auto& items = v.list->items;
             std::string out = v.list->tuple ? "(" : "[";
             for (size_t k = 0; k < items.size(); ++k) {
@@ -374,6 +399,7 @@ bool equals(const Value& a, const Value& b) {
         case K::String: return a.s == b.s;
         case K::List: {
             if (a.list == b.list) return true;
+            if (a.is_lazy() || b.is_lazy()) return false;
             if (a.list->tuple != b.list->tuple || a.list->items.size() != b.list->items.size()) return false;
             for (size_t k = 0; k < a.list->items.size(); ++k)
                 if (!equals(a.list->items[k], b.list->items[k])) return false;
@@ -406,7 +432,7 @@ int compare(const Value& a, const Value& b) {
         return x < y ? -1 : x > y ? 1 : 0;
     }
     if (a.is_string() && b.is_string()) return a.s < b.s ? -1 : a.s > b.s ? 1 : 0;  // UTF-8 order = code point order
-    if (a.is_list() && b.is_list() && a.list->tuple == b.list->tuple) {
+    if (a.is_list() && b.is_list() && a.list->tuple == b.list->tuple && !a.is_lazy() && !b.is_lazy()) {
         const auto &x = a.list->items, &y = b.list->items;
         for (size_t k = 0; k < x.size() && k < y.size(); ++k) {
             if (equals(x[k], y[k])) continue;
@@ -482,6 +508,7 @@ struct JsonWriter {
                 break;
             case Value::Kind::String: json_string(out, v.s); break;
             case Value::Kind::List: {
+                if (v.is_lazy()) throw Failure(cat("Object of type ", type_name(v), " is not JSON serializable"));
                 const auto& items = v.list->items;
                 if (items.empty()) {
                     out += "[]";

@@ -22,6 +22,11 @@ struct DictObj;
 struct Callable;
 struct LoopObj;
 
+// What Python object a sequence stands for. jinja2's map/select/... filters
+// return generators (always true, no len(), consumed by iteration, refused by
+// tojson), dict.items()/keys()/values() return views (len() but no index).
+enum class Lazy : uint8_t { None, Generator, ReverseIterator, DictItems, DictKeys, DictValues };
+
 // Positional and keyword arguments of a call.
 struct Args {
     std::vector<Value> pos;
@@ -34,6 +39,7 @@ struct Value {
     Kind kind = Kind::Undefined;
     bool b = false;
     bool unsafe = false;  // an Undefined for an attribute the sandbox refuses
+    bool markup = false;  // a String that is markupsafe.Markup (from |safe, |escape)
     int64_t i = 0;
     double f = 0;
     std::string s;        // String value, or the name an Undefined stands for
@@ -49,6 +55,7 @@ struct Value {
     static Value number(double x) { Value v; v.kind = Kind::Float; v.f = x; return v; }
     static Value string(std::string x) { Value v; v.kind = Kind::String; v.s = std::move(x); return v; }
     static Value make_list(std::vector<Value> items = {}, bool tuple = false);
+    static Value make_lazy(std::vector<Value> items, Lazy lazy);
     static Value make_dict();
     static Value make_namespace();
     static Value function(std::string name, std::function<Value(Args&)> call);
@@ -58,6 +65,8 @@ struct Value {
     bool is_none() const { return kind == Kind::None; }
     bool is_string() const { return kind == Kind::String; }
     bool is_list() const { return kind == Kind::List; }
+    bool is_lazy() const;                  // a generator or a dict view
+    bool is_iterator() const;              // a generator (no len(), consumed once)
     bool is_dict() const { return kind == Kind::Dict; }
     bool is_number() const { return kind == Kind::Int || kind == Kind::Float || kind == Kind::Bool; }
     bool is_integer() const { return kind == Kind::Int || kind == Kind::Bool; }
@@ -68,6 +77,7 @@ struct Value {
 struct ListObj {
     std::vector<Value> items;
     bool tuple = false;
+    Lazy lazy = Lazy::None;
     int depth = 1;  // nesting, bounded so destruction cannot overflow the stack
 };
 

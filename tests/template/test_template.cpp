@@ -305,10 +305,19 @@ const SyntaxCase kSyntax[] = {
      "{{ 'a' 'b' \"c\" }}",
      "{}",
      "abc"},
+    {"generators",
+     "{{ [1, 2] | map('string') | list }} {{ ([] | select) is iterable }} {% if [] | select %}T{% endif %} {{ d.items() | list }} {{ [1, 2] | reverse | list }} {{ (d.keys() | list)[0] }} {{ d.values() | length }} {% set g = [1, 2] | select %}{{ g | list }}{{ g | list }}",
+     "{\"d\": {\"k\": 1}}",
+     "['1', '2'] True T [('k', 1)] [2, 1] k 1 [1, 2][]"},
+    {"markup",
+     "{{ 'a<' | safe + '<b>' }}|{{ '<x>' + 'y' | safe }}|{{ '<' | e | e }}|{{ ('<' | safe) ~ '<' }}|{{ ('a' | safe).upper() + '&' }}|{{ ('<' | safe) * 2 + '>' }}",
+     "{}",
+     "a<&lt;b&gt;|&lt;x&gt;y|&lt;|<<|A&amp;|<<&gt;"},
     {"is_test_no_parens",
      "{{ 'x' if none is none else 'y' }}{{ 5 is divisibleby(5) }}",
      "{}",
      "xTrue"},
+
 };
 // clang-format on
 
