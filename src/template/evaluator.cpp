@@ -450,10 +450,10 @@ std::vector<size_t> slice_indices(const Value& parts, size_t n) {
     };
     const int64_t lo = clamp(start, step < 0 ? len - 1 : 0), hi = clamp(stop, step < 0 ? -1 : len);
     std::vector<size_t> idx;
-    if (step > 0)
-        for (int64_t k = lo; k < hi; k += step) idx.push_back(size_t(k));
-    else
-        for (int64_t k = lo; k > hi; k += step) idx.push_back(size_t(k));
+    for (int64_t k = lo; step > 0 ? k < hi : k > hi;) {
+        idx.push_back(size_t(k));
+        if (__builtin_add_overflow(k, step, &k)) break;
+    }
     return idx;
 }
 

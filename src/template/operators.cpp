@@ -1,5 +1,6 @@
 // Python's arithmetic, `in`, iteration and the two string-formatting
 // operators (str % args, str.format) on template values.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -264,9 +265,19 @@ std::string py_percent(const std::string& fmt, const Value& args) {
             default: throw Failure(cat("unsupported format character '", conv, "'"));
         }
         if (conv == 's' || conv == 'r') {
-            // width / '-' for strings
-            std::snprintf(buf, sizeof buf, (spec + "s").c_str(), "");
-            const size_t width = std::string(buf).size();
+            // width, precision and '-' for strings, in code points
+            size_t width = 0, q = 1;
+            while (q < spec.size() && !std::isdigit(uint8_t(spec[q])) && spec[q] != '.') ++q;
+            while (q < spec.size() && std::isdigit(uint8_t(spec[q]))) width = std::min<size_t>(width * 10 + size_t(spec[q++] - '0'), 4096);
+            if (q < spec.size() && spec[q] == '.') {
+                size_t prec = 0;
+                for (++q; q < spec.size() && std::isdigit(uint8_t(spec[q])); ++q) prec = std::min<size_t>(prec * 10 + size_t(spec[q] - '0'), 1 << 20);
+                const auto cps = decode_utf8(s);
+                if (prec < cps.size()) {
+                    s.clear();
+                    for (size_t m = 0; m < prec; ++m) append_utf8(s, cps[m]);
+                }
+            }
             const size_t len = utf8_length(s);
             if (len < width) {
                 if (spec.find('-') != std::string::npos) s += std::string(width - len, ' ');
