@@ -1,7 +1,7 @@
 // Chat-template engine unit tests. The expected outputs of the syntax table
-// come from Python's jinja2 3.1.6 set up as transformers does (generated with
-// the environment of tests/template/test_template_oracle.py, never by hand);
-// the rest checks errors (line and column), limits and the API.
+// come from Python's jinja2 3.1.6 set up as transformers does (written by
+// tests/template/gen_syntax_table.py, never by hand); the rest checks errors
+// (line and column), limits and the API.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -313,11 +313,54 @@ const SyntaxCase kSyntax[] = {
      "{{ 'a<' | safe + '<b>' }}|{{ '<x>' + 'y' | safe }}|{{ '<' | e | e }}|{{ ('<' | safe) ~ '<' }}|{{ ('a' | safe).upper() + '&' }}|{{ ('<' | safe) * 2 + '>' }}",
      "{}",
      "a<&lt;b&gt;|&lt;x&gt;y|&lt;|<<|A&amp;|<<&gt;"},
+    {"ws_var_no_lstrip",
+     "a\n  {{ x }}\n  b",
+     "{\"x\": 1}",
+     "a\n  1\n  b"},
+    {"ws_minus_end_blank_lines",
+     "{% if true -%}\n\n  x{%- endif %}|",
+     "{}",
+     "x|"},
+    {"ws_comment_both",
+     "a  {#- c -#}  x",
+     "{}",
+     "ax"},
+    {"ws_loop_lines",
+     "{% for i in [1, 2] %}\n  {{ i }}\n{% endfor %}\nend",
+     "{}",
+     "  1\n  2\nend"},
+    {"ws_plus_both",
+     "x {%+ if true +%}\n y{% endif %}",
+     "{}",
+     "x \n y"},
+    {"ws_raw_minus",
+     "a {%- raw -%}  {{ a }}  {%- endraw -%} b",
+     "{}",
+     "a{{ a }}b"},
+    {"ws_multiline_tag",
+     "{% if\n true\n %}y{% endif %}",
+     "{}",
+     "y"},
+    {"ws_tab_lstrip",
+     "\t{% if true %}\ttab{% endif %}",
+     "{}",
+     "\ttab"},
+    {"ws_var_then_block",
+     "{{ x }}\n{% if true %}\n  a\n{% endif %}\n",
+     "{\"x\": 1}",
+     "1\n  a\n"},
+    {"ws_crlf_trim",
+     "{% if true %}\r\nA\r\n{% endif %}\r\nB",
+     "{}",
+     "A\nB"},
+    {"string_with_braces",
+     "{{ '}}' }}{{ {'a': {'b': 1}} }}{{ \"%}\" }}",
+     "{}",
+     "}}{'a': {'b': 1}}%}"},
     {"is_test_no_parens",
      "{{ 'x' if none is none else 'y' }}{{ 5 is divisibleby(5) }}",
      "{}",
      "xTrue"},
-
 };
 // clang-format on
 
