@@ -75,6 +75,38 @@ MESSAGE_SETS = {
         False,
     ),
     "empty_content": ([{"role": "user", "content": ""}], True),
+    "reasoning": (
+        [
+            {"role": "user", "content": "Why is the sky blue?"},
+            {"role": "assistant", "content": "Rayleigh scattering.", "reasoning_content": "Short wavelengths scatter more."},
+            {"role": "user", "content": "And sunsets?"},
+        ],
+        True,
+    ),
+    "content_parts": (
+        [
+            {"role": "system", "content": [{"type": "text", "text": "Be terse."}]},
+            {"role": "user", "content": [{"type": "text", "text": "Part one."}, {"type": "text", "text": "Part two."}]},
+        ],
+        True,
+    ),
+    "template_like_text": (
+        [
+            {"role": "system", "content": "  leading spaces and trailing newlines\n\n"},
+            {"role": "user", "content": "{{ not a variable }} {% if %} <|im_end|> </s> [INST]"},
+            {"role": "assistant", "content": "<think>thinking</think>\n\nanswer"},
+            {"role": "user", "content": "\n"},
+        ],
+        True,
+    ),
+    "two_systems": (
+        [
+            {"role": "system", "content": "First system."},
+            {"role": "system", "content": "Second system."},
+            {"role": "user", "content": "Hello"},
+        ],
+        True,
+    ),
     "thinking_off": (
         [{"role": "user", "content": "Quick one"}, {"role": "assistant", "content": "Sure"},
          {"role": "user", "content": "Thanks"}],
@@ -234,11 +266,13 @@ def test_template_matches_jinja2(results, template):
 
 
 def test_corpus_summary(results):
-    # The figure the README quotes: templates that agree on every case, and
-    # of those, how many render (rather than fail in both engines) everywhere.
+    # The figures the README quotes.
     agree = [t for t, rows in results.items() if not disagreements(rows)]
-    rendered = [t for t in agree if all("output" in theirs for _, _, theirs in results[t])]
-    print(f"\ntemplate corpus: {len(agree)} of {len(results)} templates byte-identical to jinja2 "
-          f"on {len(MESSAGE_SETS)} message lists ({len(rendered)} render every list; the rest fail in both)")
+    cases = [theirs for rows in results.values() for _, _, theirs in rows]
+    rendered = sum("output" in c for c in cases)
+    raised = sum("error" in c and c["raised"] for c in cases)
+    print(f"\ntemplate corpus: {len(agree)} of {len(results)} templates agree with jinja2 on all "
+          f"{len(MESSAGE_SETS)} message lists; of {len(cases)} cases {rendered} render (byte-identical), "
+          f"{raised} raise_exception (same message), {len(cases) - rendered - raised} fail in both engines")
     listed = set(out_of_reach())
     assert listed <= set(results), f"out_of_reach.txt names templates not in the corpus: {listed - set(results)}"
