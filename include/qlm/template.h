@@ -31,6 +31,8 @@
 
 namespace qlm {
 
+class GgufReader;
+
 namespace tmpl {
 struct Program;
 }
@@ -61,6 +63,10 @@ class ChatTemplate {
 public:
     // Throws TemplateError (line, column) for syntax errors.
     static ChatTemplate parse(std::string source);
+
+    // The model's tokenizer.chat_template, or ChatML when it has none (as
+    // llama.cpp falls back). Errors name the key: "tokenizer.chat_template: line L, ...".
+    static ChatTemplate from_gguf(const GgufReader& reader);
 
     // Renders with the context's top-level keys as variables.
     std::string render(const nlohmann::ordered_json& context, const TemplateOptions& options = {}) const;

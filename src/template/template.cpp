@@ -1,6 +1,8 @@
 // The public API: ChatTemplate and apply_chat_template (include/qlm/template.h).
 #include "qlm/template.h"
 
+#include "qlm/gguf.h"
+
 #include "template/evaluator.h"
 #include "template/parser.h"
 
@@ -10,6 +12,16 @@ ChatTemplate ChatTemplate::parse(std::string source) {
     ChatTemplate t;
     t.program_ = tmpl::parse_program(std::move(source));
     return t;
+}
+
+ChatTemplate ChatTemplate::from_gguf(const GgufReader& reader) {
+    const std::string source = reader.get_string_or("tokenizer.chat_template", "");
+    if (source.empty()) return parse(chatml_template_source());
+    try {
+        return parse(source);
+    } catch (const TemplateError& e) {
+        throw TemplateError(cat(reader.path(), ": tokenizer.chat_template: ", e.what()), e.line(), e.column(), false);
+    }
 }
 
 const std::string& ChatTemplate::source() const { return program_->source; }

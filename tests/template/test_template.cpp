@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "qlm/gguf.h"
 #include "qlm/template.h"
 
 namespace {
@@ -528,6 +529,31 @@ TEST(Template, ChatMLFallback) {
         R"([{"role": "system", "content": "S"}, {"role": "user", "content": "U"}])");
     EXPECT_EQ(qlm::apply_chat_template(t, msgs, true, "", ""),
               "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU<|im_end|>\n<|im_start|>assistant\n");
+}
+
+TEST(Template, FromGgufReadsTheTemplateOrFallsBackToChatML) {
+    const nlohmann::ordered_json msgs = nlohmann::ordered_json::parse(R"([{"role": "user", "content": "U"}])");
+    qlm::GgufWriter with(3);
+    with.add("tokenizer.chat_template", qlm::GgufValue::of_string("{{ messages[0].content }}!"));
+    const auto bytes = with.to_bytes();
+    const auto t = qlm::ChatTemplate::from_gguf(qlm::GgufReader::from_memory(bytes, "with.gguf"));
+    EXPECT_EQ(qlm::apply_chat_template(t, msgs, false, "", ""), "U!");
+
+    qlm::GgufWriter without(3);
+    const auto bytes2 = without.to_bytes();
+    const auto fallback = qlm::ChatTemplate::from_gguf(qlm::GgufReader::from_memory(bytes2, "without.gguf"));
+    EXPECT_EQ(fallback.source(), qlm::chatml_template_source());
+
+    qlm::GgufWriter bad(3);
+    bad.add("tokenizer.chat_template", qlm::GgufValue::of_string("ok\n{% if %}"));
+    const auto bytes3 = bad.to_bytes();
+    try {
+        qlm::ChatTemplate::from_gguf(qlm::GgufReader::from_memory(bytes3, "bad.gguf"));
+        ADD_FAILURE() << "no error";
+    } catch (const qlm::TemplateError& e) {
+        EXPECT_EQ(std::string(e.what()).rfind("bad.gguf: tokenizer.chat_template: line 2, column 7: ", 0), 0u) << e.what();
+        EXPECT_EQ(e.line(), 2);
+    }
 }
 
 TEST(Template, ContextMustBeAnObject) {
