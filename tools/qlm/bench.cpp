@@ -17,6 +17,7 @@
 #include "model_common.h"
 #include "qlm/error.h"
 #include "qlm/formats.h"
+#include "qlm/kernel_info.h"
 #include "qlm/ops.h"
 
 namespace qlm::cli {
@@ -93,8 +94,8 @@ int bench_kernels(const Opts& o) {
     if (!o.json) {
         std::printf("isa %s, %d threads, last-level cache %.0f MiB, measured read bandwidth %.2f GB/s\n",
                     isa_name(ctx.isa()), ctx.threads(), double(llc) / (1 << 20), bw);
-        std::printf("%-7s %7s %7s %5s %7s %12s %9s %9s %7s\n", "type", "n", "k", "m", "copies", "us", "GB/s",
-                    "GFLOP/s", "%bw");
+        std::printf("%-7s %7s %7s %5s %7s %12s %9s %9s %7s  %s\n", "type", "n", "k", "m", "copies", "us", "GB/s",
+                    "GFLOP/s", "%bw", "kernel");
     }
     std::mt19937 rng(1234);
     for (GgmlType type : types)
@@ -124,13 +125,14 @@ int bench_kernels(const Opts& o) {
                 std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
                 const double s = times[times.size() / 2];
                 const double gbps = double(bytes) / s / 1e9, gflops = 2.0 * double(m * sh.n * sh.k) / s / 1e9;
+                const std::string kernel = matmul_kernel_name(ctx, type, m);
                 records.push_back({{"type", type_name(type)}, {"n", sh.n}, {"k", sh.k}, {"m", m}, {"copies", copies},
                                    {"us", s * 1e6}, {"gbps", gbps}, {"gflops", gflops},
-                                   {"pct_bandwidth", 100 * gbps / bw}});
+                                   {"pct_bandwidth", 100 * gbps / bw}, {"kernel", kernel}});
                 if (!o.json)
-                    std::printf("%-7s %7lld %7lld %5lld %7d %12.1f %9.2f %9.1f %6.1f%%\n", type_name(type),
+                    std::printf("%-7s %7lld %7lld %5lld %7d %12.1f %9.2f %9.1f %6.1f%%  %s\n", type_name(type),
                                 (long long)sh.n, (long long)sh.k, (long long)m, copies, s * 1e6, gbps, gflops,
-                                100 * gbps / bw);
+                                100 * gbps / bw, kernel.c_str());
                 std::fflush(stdout);
             }
         }
