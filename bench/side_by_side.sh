@@ -4,18 +4,22 @@
 # ratio table. Results go to bench/results/side-by-side-<cpu>-<T>t.{json,txt}.
 #
 #   bench/side_by_side.sh [--types Q4_0,Q8_0,Q4_K,Q6_K] [--shapes 4096x14336,14336x4096]
-#                         [--m 1,8,512] [--threads 2]
+#                         [--m 1,8,512] [--threads 2] [--isa avx2|avx512]
+#
+# --isa forces qlm's instruction set (default: the best this CPU runs) and
+# puts it in the result name: side-by-side-<isa>-<cpu>-<T>t.
 #
 # Needs a release build (make build) and builds ggml in /tmp (bench/ggml/build_ggml.sh).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-types=Q4_0,Q8_0,Q4_K,Q6_K shapes=4096x14336,14336x4096 ms=1,8,512 threads=$(nproc)
+types=Q4_0,Q8_0,Q4_K,Q6_K shapes=4096x14336,14336x4096 ms=1,8,512 threads=$(nproc) isa=
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --types) types=$2; shift 2;;
         --shapes) shapes=$2; shift 2;;
         --m) ms=$2; shift 2;;
         --threads) threads=$2; shift 2;;
+        --isa) isa=$2; shift 2;;
         *) echo "unknown option $1" >&2; exit 2;;
     esac
 done
@@ -25,12 +29,12 @@ GGML=$("$ROOT/bench/ggml/build_ggml.sh" "${WORKDIR:-/tmp/qlm-ggml}" | tail -n1)
 
 cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n1)
 slug=$(printf '%s' "${cpu:-unknown}" | tr '[:upper:]' '[:lower:]' | sed -e 's/[^a-z0-9]\+/-/g' -e 's/^-//' -e 's/-$//')
-out=$ROOT/bench/results/side-by-side-$slug-${threads}t
+out=$ROOT/bench/results/side-by-side-${isa:+$isa-}$slug-${threads}t
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 echo "qlm: $QLM bench kernels" >&2
-"$QLM" bench kernels --types "$types" --shapes "$shapes" --m "$ms" -t "$threads" --json > "$tmp/qlm.json"
+"$QLM" bench kernels --types "$types" --shapes "$shapes" --m "$ms" -t "$threads" ${isa:+--isa "$isa"} --json > "$tmp/qlm.json"
 echo "ggml: $GGML" >&2
 "$GGML" --types "$types" --shapes "$shapes" --m "$ms" --threads "$threads" --json > "$tmp/ggml.json"
 
@@ -44,7 +48,7 @@ bw = next((r["gbps"] for r in g if r.get("kind") == "membw"), None)
 rows = []
 lines = [f"CPU {cpu}, {threads} threads, qlm isa {q['isa']}; read bandwidth: qlm {q['read_bandwidth_gbps']:.1f} GB/s, "
          f"ggml harness {bw:.1f} GB/s",
-         f"{'type':7} {'n':>6} {'k':>6} {'m':>4} {'qlm us':>10} {'ggml us':>10} {'speedup':>8} {'qlm GB/s':>9} {'%bw':>6} {'qlm GF/s':>9} {'ggml GF/s':>9}"]
+         f"{'type':7} {'n':>6} {'k':>6} {'m':>4} {'qlm us':>10} {'ggml us':>10} {'speedup':>8} {'qlm GB/s':>9} {'%bw':>6} {'qlm GF/s':>9} {'ggml GF/s':>9}  qlm kernel"]
 for r in q["results"]:
     x = gm.get((r["type"], r["n"], r["k"], r["m"]))
     if not x:
@@ -52,9 +56,9 @@ for r in q["results"]:
     sp = x["us"] / r["us"]
     rows.append({"type": r["type"], "n": r["n"], "k": r["k"], "m": r["m"], "qlm_us": r["us"], "ggml_us": x["us"],
                  "speedup_vs_ggml": sp, "qlm_gbps": r["gbps"], "qlm_pct_bandwidth": r["pct_bandwidth"],
-                 "qlm_gflops": r["gflops"], "ggml_gflops": x["gflops"]})
+                 "qlm_gflops": r["gflops"], "ggml_gflops": x["gflops"], "qlm_kernel": r.get("kernel", "")})
     lines.append(f"{r['type']:7} {r['n']:6} {r['k']:6} {r['m']:4} {r['us']:10.0f} {x['us']:10.0f} {sp:8.2f} "
-                 f"{r['gbps']:9.2f} {r['pct_bandwidth']:5.1f}% {r['gflops']:9.1f} {x['gflops']:9.1f}")
+                 f"{r['gbps']:9.2f} {r['pct_bandwidth']:5.1f}% {r['gflops']:9.1f} {x['gflops']:9.1f}  {r.get('kernel', '')}")
 json.dump({"cpu": cpu, "threads": int(threads), "qlm": q, "ggml": g, "ratios": rows}, open(out + ".json", "w"), indent=1)
 open(out + ".txt", "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
