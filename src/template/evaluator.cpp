@@ -474,8 +474,12 @@ Value Evaluator::getattr(const Value& obj, const std::string& name) {
 Value Evaluator::getitem(const Value& obj, const Value& key) {
     if (obj.is_undefined()) undefined_error(obj);
     const bool slice = key.kind == Value::Kind::List && key.s == "slice";
+    // jinja2 compiles a slice to a plain Python subscript (no getitem fallback).
+    if (slice && !((obj.is_list() && !obj.is_lazy()) || obj.is_string()))
+        throw Failure(obj.is_dict() ? std::string("unhashable type: 'slice'")
+                                    : cat("'", type_name(obj), "' object is not subscriptable"));
     if (obj.is_lazy()) return Value::undefined(cat("'", type_name(obj), "' object is not subscriptable"));
-    if (slice && (obj.is_list() || obj.is_string())) {
+    if (slice) {
         if (obj.is_string()) {
             const auto cps = decode_utf8(obj.s);
             std::string out;

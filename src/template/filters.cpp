@@ -162,7 +162,8 @@ Value do_tojson(Value& v, Args& args) {
 Value do_indent(Value& v, Args& args) {
     auto a = bind(args, "indent", {"width", "first", "blank"});
     std::string ind = a[0].is_string() ? a[0].s : std::string(size_t(std::clamp<int64_t>(int_arg(a[0], 4, "indent"), 0, 4096)), ' ');
-    std::string s = soft_str(v) + "\n";
+    if (!v.is_string()) throw Failure(cat("'", type_name(v), "' object has no attribute 'splitlines'"));
+    std::string s = v.s + "\n";
     const auto lines = py_splitlines(s, false);
     std::string rv;
     if (a[2].truthy()) {
@@ -188,6 +189,7 @@ Value do_int(Value& v, Args& args) {
     auto a = bind(args, "int", {"default", "base"});
     const Value dflt = a[0].is_undefined() ? Value::integer(0) : a[0];
     const int64_t base = int_arg(a[1], 10, "int");
+    if (v.is_undefined()) undefined_error(v);  // int(Undefined) raises
     if (v.kind == Value::Kind::Int) return v;
     if (v.kind == Value::Kind::Bool) return Value::integer(v.b);
     if (v.kind == Value::Kind::Float) {
@@ -217,6 +219,7 @@ Value do_int(Value& v, Args& args) {
 Value do_float(Value& v, Args& args) {
     auto a = bind(args, "float", {"default"});
     const Value dflt = a[0].is_undefined() ? Value::number(0.0) : a[0];
+    if (v.is_undefined()) undefined_error(v);  // float(Undefined) raises
     if (v.kind == Value::Kind::Float) return v;
     if (v.is_integer()) return Value::number(v.as_double());
     if (v.is_string()) {
@@ -411,8 +414,22 @@ bool has_filter(const std::string& name) {
 Value apply_filter(Evaluator& ev, const std::string& name, Value v, Args& args) {
     const char* a = filter_alias(name);
     const std::string n = a ? a : name;
+    // jinja2's generator filters fail only when their result is iterated.
+    static const char* generators[] = {"map", "select", "reject", "selectattr", "rejectattr", "items", "batch", "slice", "unique"};
     for (const auto& [k, fn] : filter_table())
-        if (n == k) return fn(ev, v, args);
+        if (n == k) {
+            if (std::find_if(std::begin(generators), std::end(generators), [&](const char* g) { return n == g; }) ==
+                std::end(generators))
+                return fn(ev, v, args);
+            try {
+                return fn(ev, v, args);
+            } catch (const Failure& f) {
+                if (f.raised) throw;
+                Value g = Value::make_lazy({}, Lazy::Generator);
+                g.list->error = f.what();
+                return g;
+            }
+        }
     throw Failure(cat("no filter named '", name, "'"));
 }
 

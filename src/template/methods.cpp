@@ -28,10 +28,13 @@ const std::string& need_str(const Value& v, const char* what) {
     return v.s;
 }
 
-Value str_list(std::vector<std::string> parts) {
+Value str_list(std::vector<std::string> parts, bool markup = false) {
     std::vector<Value> items;
     items.reserve(parts.size());
-    for (auto& p : parts) items.push_back(Value::string(std::move(p)));
+    for (auto& p : parts) {
+        items.push_back(Value::string(std::move(p)));
+        items.back().markup = markup;
+    }
     return Value::make_list(std::move(items));
 }
 
@@ -74,8 +77,8 @@ const std::vector<std::pair<const char*, Method>>& str_methods() {
         {"strip", QLM_M(auto a = bind(args, "strip", {"chars"}); return keep_markup(self, py_strip(self.s, opt_str(a[0], "strip"), true, true));)},
         {"lstrip", QLM_M(auto a = bind(args, "lstrip", {"chars"}); return keep_markup(self, py_strip(self.s, opt_str(a[0], "lstrip"), true, false));)},
         {"rstrip", QLM_M(auto a = bind(args, "rstrip", {"chars"}); return keep_markup(self, py_strip(self.s, opt_str(a[0], "rstrip"), false, true));)},
-        {"split", QLM_M(auto a = bind(args, "split", {"sep", "maxsplit"}); return str_list(py_split(self.s, opt_str(a[0], "split"), opt_int(a[1], -1)));)},
-        {"rsplit", QLM_M(auto a = bind(args, "rsplit", {"sep", "maxsplit"}); return str_list(py_rsplit(self.s, opt_str(a[0], "rsplit"), opt_int(a[1], -1)));)},
+        {"split", QLM_M(auto a = bind(args, "split", {"sep", "maxsplit"}); return str_list(py_split(self.s, opt_str(a[0], "split"), opt_int(a[1], -1)), self.markup);)},
+        {"rsplit", QLM_M(auto a = bind(args, "rsplit", {"sep", "maxsplit"}); return str_list(py_rsplit(self.s, opt_str(a[0], "rsplit"), opt_int(a[1], -1)), self.markup);)},
         {"splitlines", QLM_M(auto a = bind(args, "splitlines", {"keepends"}); return str_list(py_splitlines(self.s, a[0].truthy()));)},
         {"startswith", QLM_M(auto a = bind(args, "startswith", {"prefix"}, 1); return Value::boolean(affix(self, a[0], true));)},
         {"endswith", QLM_M(auto a = bind(args, "endswith", {"suffix"}, 1); return Value::boolean(affix(self, a[0], false));)},
@@ -226,12 +229,12 @@ const std::vector<std::pair<const char*, TestFn>>& test_table() {
         {"iterable", QLM_T(return v.is_undefined() || v.is_string() || v.is_list() || v.is_dict();)},
         {"sequence", QLM_T(return v.is_undefined() || v.is_string() || (v.is_list() && !v.is_lazy()) || v.is_dict();)},
         {"callable", QLM_T(return v.kind == Value::Kind::Callable;)},
-        {"lower", QLM_T(if (!v.is_string()) return false; bool any = false, ok = true;
-                        for (uint32_t c : decode_utf8(v.s)) { any |= is_cased_lower(c); ok &= !is_cased_upper(c); } return any && ok;)},
-        {"upper", QLM_T(if (!v.is_string()) return false; bool any = false, ok = true;
-                        for (uint32_t c : decode_utf8(v.s)) { any |= is_cased_upper(c); ok &= !is_cased_lower(c); } return any && ok;)},
-        {"even", QLM_T(if (!v.is_integer()) throw Failure("even: an integer is required"); return (v.kind == Value::Kind::Bool ? v.b : v.i) % 2 == 0;)},
-        {"odd", QLM_T(if (!v.is_integer()) throw Failure("odd: an integer is required"); return (v.kind == Value::Kind::Bool ? v.b : v.i) % 2 != 0;)},
+        {"lower", QLM_T(bool any = false, ok = true;  // str(value).islower()
+                        for (uint32_t c : decode_utf8(to_str(v))) { any |= is_cased_lower(c); ok &= !is_cased_upper(c); } return any && ok;)},
+        {"upper", QLM_T(bool any = false, ok = true;  // str(value).isupper()
+                        for (uint32_t c : decode_utf8(to_str(v))) { any |= is_cased_upper(c); ok &= !is_cased_lower(c); } return any && ok;)},
+        {"even", QLM_T(return equals(binary_op("%", v, Value::integer(2)), Value::integer(0));)},
+        {"odd", QLM_T(return equals(binary_op("%", v, Value::integer(2)), Value::integer(1));)},
         {"divisibleby", QLM_T(const Value d = arg0(args, "divisibleby"); const Value r = binary_op("%", v, d); return !r.truthy();)},
         {"in", QLM_T(return contains(arg0(args, "in"), v);)},
         {"eq", QLM_T(return equals(v, arg0(args, "eq"));)},

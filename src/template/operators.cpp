@@ -66,6 +66,7 @@ Value binary_op(const std::string& op, const Value& a, const Value& b) {
         check_size(s.size() + t.size());
         return Value::string(s + t);
     }
+    if (op == "%" && a.is_string()) return Value::string(py_percent(a.s, b));
     if (a.is_undefined()) undefined_error(a);
     if (b.is_undefined()) undefined_error(b);
     const bool ints = a.is_integer() && b.is_integer();
@@ -165,6 +166,7 @@ std::vector<Value> iterate(const Value& v) {
     switch (v.kind) {
         case Value::Kind::Undefined: return {};
         case Value::Kind::List:
+            if (v.is_iterator() && !v.list->error.empty()) throw Failure(v.list->error);
             if (v.is_iterator()) {  // a generator runs once
                 std::vector<Value> items = std::move(v.list->items);
                 v.list->items.clear();
@@ -210,7 +212,7 @@ std::string py_percent(const std::string& fmt, const Value& args) {
     std::vector<Value> list;
     const Value* mapping = nullptr;
     if (args.is_list() && args.list->tuple) list = args.list->items;
-    else if (args.is_dict()) mapping = &args, list.push_back(args);
+    else if (args.is_dict() || args.is_undefined()) mapping = &args, list.push_back(args);  // Python: has __getitem__
     else list.push_back(args);
     size_t next = 0;
     std::string out;
@@ -224,7 +226,7 @@ std::string py_percent(const std::string& fmt, const Value& args) {
         Value keyed;
         if (fmt[k] == '(') {
             const size_t close = fmt.find(')', k);
-            if (close == std::string::npos || !mapping) throw Failure("format requires a mapping");
+            if (close == std::string::npos || !mapping || !mapping->is_dict()) throw Failure("format requires a mapping");
             const Value* v = mapping->dict->find(std::string_view(fmt).substr(k + 1, close - k - 1));
             if (!v) throw Failure("KeyError in format");
             keyed = *v;

@@ -332,7 +332,8 @@ std::string py_str_repr(std::string_view s) {
 std::string to_repr(const Value& v) {
     ValueDepth guard;
     switch (v.kind) {
-        case Value::Kind::String: return py_str_repr(v.s);
+        case Value::Kind::Undefined: return "Undefined";
+        case Value::Kind::String: return v.markup ? "Markup(" + py_str_repr(v.s) + ")" : py_str_repr(v.s);
         case Value::Kind::List: {
             if (v.is_iterator()) return cat("<", type_name(v), " object>");
             if (v.is_lazy()) {

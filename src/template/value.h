@@ -78,6 +78,7 @@ struct ListObj {
     std::vector<Value> items;
     bool tuple = false;
     Lazy lazy = Lazy::None;
+    std::string error;  // a generator whose first step fails: raised when iterated, as Python would
     int depth = 1;  // nesting, bounded so destruction cannot overflow the stack
 };
 

@@ -102,6 +102,10 @@ CASES = [
  ("ws_var_then_block", "{{ x }}\n{% if true %}\n  a\n{% endif %}\n", {"x": 1}),
  ("ws_crlf_trim", "{% if true %}\r\nA\r\n{% endif %}\r\nB", {}),
  ("string_with_braces", "{{ '}}' }}{{ {'a': {'b': 1}} }}{{ \"%}\" }}", {}),
+ ("repr_undefined_markup", "{{ [missing, 'a<' | e, ('b' | safe).split()] }}", {}),
+ ("lazy_generator_errors", "{% set g = 2.5 | select %}{{ g is defined }}{{ (x | items) is iterable }}{{ not (x | batch(2)) }}", {"x": 3}),
+ ("even_odd_float", "{{ 4.0 is even }}{{ 3.0 is odd }}{{ 2.5 is odd }}", {}),
+ ("percent_undefined_and_lower_test", "{{ 'plain' % missing }}|{{ none is lower }}{{ [1, 'a'] is lower }}{{ 'A1' is upper }}", {}),
  ("is_test_no_parens", "{{ 'x' if none is none else 'y' }}{{ 5 is divisibleby(5) }}", {}),
 ]
 
