@@ -58,7 +58,7 @@ test-asan: deps venv vocabs templates
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DQLM_SANITIZE=ON
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) -E "oracle_model|EngineRealModel|EngineTest.*/scalar_"
+	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) -E "oracle_model|^server_|EngineRealModel|EngineTest.*/scalar_"
 
 # The engine's scheduler tests under ThreadSanitizer (threads submitting and
 # cancelling while another steps; the stress run).

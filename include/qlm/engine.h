@@ -71,6 +71,7 @@ struct Request {
     std::vector<int32_t> stop_tokens;  // sampling one ends the sequence (Stop); it is not emitted
     int top_logprobs = -1;             // -1: none; n >= 0: the chosen token's logprob and the n best
     bool return_logits = false;
+    std::vector<std::pair<int32_t, float>> logit_bias;  // added to those tokens' logits before sampling
     std::function<void(const EngineEvent&)> on_event;  // called on the stepping thread
 };
 

@@ -17,6 +17,10 @@ struct SamplerOptions {
     float min_p = 0.05f;         // <= 0: off
     float repeat_penalty = 1.0f; // 1: off; logits of recent tokens: >0 divided, <0 multiplied
     int repeat_last_n = 64;
+    // OpenAI's: logit -= count * frequency + (count > 0) * presence, over the
+    // same recent tokens as the repetition penalty. 0: off.
+    float frequency_penalty = 0.0f;
+    float presence_penalty = 0.0f;
     uint64_t seed = 0;
 };
 

@@ -94,7 +94,7 @@ struct Engine::Impl {
     std::vector<std::unique_ptr<Seq>> running;  // in admission order
     uint64_t admit_counter = 0;
     EngineStats totals;                          // counters kept by the stepping thread
-    std::vector<float> logits;
+    std::vector<float> logits, biased;
 
     Impl(const Model& m, Context& ctx, const EngineOptions& o)
         : model(m), opts(o), n_ctx(model_ctx(m, o)), kv(m.config(), pool_options(m, o)),
@@ -255,6 +255,11 @@ struct Engine::Impl {
 
     void sample_and_emit(Seq& s, const float* row) {
         const int64_t n_vocab = model.config().n_vocab;
+        if (!s.req.logit_bias.empty()) {
+            biased.assign(row, row + n_vocab);
+            for (const auto& [t, b] : s.req.logit_bias) biased[size_t(t)] += b;
+            row = biased.data();
+        }
         const int32_t tok = s.sampler.sample(row, n_vocab);
         EngineEvent ev;
         if (s.req.return_logits) ev.logits = std::span<const float>(row, size_t(n_vocab));
@@ -428,6 +433,9 @@ uint64_t Engine::submit(Request req) {
              m.pool.total() * m.bs(), " positions");
     if (req.max_tokens < 0) fail("request: max_tokens must be >= 0, got ", req.max_tokens);
     if (req.top_logprobs > 20) fail("request: top_logprobs must be <= 20, got ", req.top_logprobs);
+    for (const auto& [t, b] : req.logit_bias)
+        if (t < 0 || t >= n_vocab || !std::isfinite(b))
+            fail("request: logit_bias: token ", t, " is outside the vocabulary of ", n_vocab, " or its bias is not finite");
     for (int32_t t : req.stop_tokens)
         if (t < 0 || t >= n_vocab) fail("request: stop token ", t, " is outside the vocabulary of ", n_vocab);
     auto s = std::make_unique<Seq>(req.sampling);  // the sampler checks its options

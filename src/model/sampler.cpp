@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "qlm/error.h"
@@ -21,6 +22,8 @@ Sampler::Sampler(const SamplerOptions& opts) : opts_(opts), state_(opts.seed) {
     if (!(opts.repeat_penalty > 0)) fail("sampler: repeat penalty must be > 0, got ", opts.repeat_penalty);
     if (opts.repeat_last_n < 0) fail("sampler: repeat-last-n must be >= 0, got ", opts.repeat_last_n);
     if (!std::isfinite(opts.temp)) fail("sampler: temperature must be finite, got ", opts.temp);
+    if (!(std::fabs(opts.frequency_penalty) <= 2) || !(std::fabs(opts.presence_penalty) <= 2))
+        fail("sampler: frequency and presence penalties must be in [-2, 2]");
 }
 
 // splitmix64: tiny, well mixed, the same on every platform.
@@ -49,6 +52,13 @@ int32_t Sampler::sample(const float* logits, int64_t n_vocab) {
                 float& l = cand_[size_t(t)].first;
                 l = l > 0 ? l / opts_.repeat_penalty : l * opts_.repeat_penalty;
             }
+    }
+    if (opts_.frequency_penalty != 0.0f || opts_.presence_penalty != 0.0f) {
+        std::unordered_map<int32_t, int> count;
+        for (int32_t t : recent_) ++count[t];
+        for (const auto& [t, c] : count)
+            if (t >= 0 && t < n_vocab)
+                cand_[size_t(t)].first -= float(c) * opts_.frequency_penalty + opts_.presence_penalty;
     }
     if (opts_.temp <= 0) {
         size_t best = 0;

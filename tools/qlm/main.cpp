@@ -20,6 +20,9 @@ int main(int argc, char** argv) {
     commands["bench"] = add(qlm::cli::add_bench);
     commands["logits"] = add(qlm::cli::add_logits);
     commands["run"] = add(qlm::cli::add_run);
+#ifdef QLM_HAVE_SERVER
+    commands["serve"] = add(qlm::cli::add_serve);
+#endif
 
     try {
         app.parse(argc, argv);

@@ -1,0 +1,36 @@
+// qlm serve: an OpenAI-compatible HTTP server on the batching engine. The
+// server never computes: it parses and validates requests, renders chat
+// templates, tokenizes, enqueues into the engine (which steps on its own
+// thread) and streams the engine's events back.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "qlm/engine.h"
+
+namespace qlm::server {
+
+struct ServerOptions {
+    std::string model_path;
+    std::string model_id;              // the name /v1/models reports (default: the file name)
+    std::string host = "127.0.0.1";
+    int port = 8080;
+    std::string api_key;               // empty: no authentication
+    std::vector<std::string> cors_origins;
+    size_t max_body = size_t(8) << 20;
+    int max_queue = 64;                // waiting requests beyond which new ones get 503
+    int http_threads = 64;             // concurrent connections served (each stream holds one)
+    int read_timeout_s = 30, write_timeout_s = 600;
+    std::string chat_template_file;    // overrides the GGUF's tokenizer.chat_template
+    int threads = 0;                   // compute threads (0: physical cores)
+    std::string isa;
+    EngineOptions engine;
+};
+
+// Loads the model (answering /health with 503 meanwhile), then serves until
+// the process is stopped (SIGINT / SIGTERM end it cleanly). Returns the exit status.
+int serve(const ServerOptions& opts);
+
+}  // namespace qlm::server

@@ -1,0 +1,696 @@
+// HTTP (cpp-httplib) <-> the batching engine. Each request's choices are
+// engine sequences; the engine thread pushes their events into a per-choice
+// queue, the HTTP worker pops and writes them. A client that goes away is
+// noticed by the next write (a token, or a keep-alive probe every 100 ms while
+// nothing is produced: an SSE comment, or a space before a JSON body) and its
+// sequences are cancelled.
+#include "qlm/server.h"
+
+#include <httplib.h>
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "server/metrics.h"
+#include "server/openai.h"
+#include "qlm/error.h"
+#include "qlm/template.h"
+#include "qlm/tokenizer.h"
+
+namespace qlm::server {
+
+extern const char* const kOpenApiSpec;
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+// ChatML, as llama.cpp falls back to for a model without a template.
+const char* const kChatMl =
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+// One engine sequence's events, from the engine thread to the HTTP worker.
+struct Choice {
+    uint64_t id = 0;
+    int index = 0;
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<EngineEvent> events;
+};
+
+struct State {
+    ServerOptions opts;
+    std::atomic<bool> ready{false}, stopping{false};
+    std::string load_error;
+    std::unique_ptr<Context> ctx;
+    std::unique_ptr<Model> model;
+    std::unique_ptr<Tokenizer> tok;
+    std::unique_ptr<Engine> engine;
+    std::unique_ptr<ChatTemplate> chat;
+    std::string bos_text, eos_text;
+    std::mutex wake_mu;
+    std::condition_variable wake;
+    bool work = false;
+    std::atomic<uint64_t> next_request{1};
+    Metrics metrics;
+    int64_t created = 0;
+
+    void kick() {
+        std::lock_guard lk(wake_mu);
+        work = true;
+        wake.notify_one();
+    }
+    void engine_loop() {
+        while (!stopping.load()) {
+            if (engine->step()) continue;
+            std::unique_lock lk(wake_mu);
+            wake.wait_for(lk, std::chrono::milliseconds(50), [&] { return work || stopping.load(); });
+            work = false;
+        }
+    }
+};
+
+void send_json(httplib::Response& res, int status, const ojson& body) {
+    res.status = status;
+    res.set_content(body.dump(-1, ' ', false, ojson::error_handler_t::replace), "application/json");
+}
+
+void send_error(httplib::Response& res, const HttpError& e) { send_json(res, e.status, error_body(e)); }
+
+HttpError make_error(int status, std::string message, std::string type, std::string code = {}) {
+    HttpError e;
+    e.status = status, e.message = std::move(message), e.type = std::move(type), e.code = std::move(code);
+    return e;
+}
+
+ojson parse_body(const httplib::Request& req) {
+    try {
+        return ojson::parse(req.body);
+    } catch (const std::exception& ex) {
+        bad_request("", std::string("the body is not valid JSON: ") + ex.what());
+    }
+}
+
+std::string valid_utf8(std::string s) {
+    // the JSON writer replaces invalid bytes; pieces of one character wait in the detokenizer
+    return s;
+}
+
+// What a choice has produced, and its stop-sequence hold-back.
+struct ChoiceText {
+    std::unique_ptr<Detokenizer> detok;
+    std::string pending;  // decoded, not yet sent (may still become a stop sequence)
+    std::string sent;
+    std::vector<int32_t> tokens;
+    std::vector<float> logprobs;
+    std::vector<std::vector<TokenLogprob>> tops;
+    std::string finish;
+    bool done = false;
+    int64_t prompt_tokens = 0, cached = 0;
+};
+
+class Job {
+public:
+    Job(State& st, bool chat, Generation g, std::vector<std::vector<int32_t>> prompts)
+        : st_(st), chat_(chat), g_(std::move(g)), prompts_(std::move(prompts)) {
+        id_ = std::string(chat ? "chatcmpl-" : "cmpl-") + std::to_string(st.next_request.fetch_add(1));
+        t0_ = clock_type::now();
+    }
+    ~Job() { cancel_all(); }
+
+    // Submits every choice; a request the engine refuses is a 400.
+    void submit() {
+        const EngineStats es = st_.engine->stats();
+        if (es.waiting >= st_.opts.max_queue)
+            throw make_error(503, "the server is busy: " + std::to_string(es.waiting) + " requests are waiting",
+                             "server_busy", "queue_full");
+        std::random_device rd;
+        for (size_t p = 0; p < prompts_.size(); ++p)
+            for (int i = 0; i < g_.n; ++i) {
+                auto c = std::make_shared<Choice>();
+                c->index = int(p) * g_.n + i;
+                Request r;
+                r.prompt = prompts_[p];
+                r.max_tokens = g_.max_tokens >= 0 ? g_.max_tokens
+                                                  : std::max<int64_t>(0, st_.engine->n_ctx() - int64_t(r.prompt.size()));
+                r.sampling = g_.sampling;
+                r.sampling.seed = g_.seeded ? g_.sampling.seed + uint64_t(c->index) : (uint64_t(rd()) << 32 | rd());
+                r.stop_tokens = st_.tok->eog_ids();
+                r.top_logprobs = g_.logprobs ? g_.top_logprobs : -1;
+                r.logit_bias = g_.logit_bias;
+                std::weak_ptr<Choice> wc = c;
+                r.on_event = [wc](const EngineEvent& ev) {
+                    auto ch = wc.lock();
+                    if (!ch) return;
+                    EngineEvent copy = ev;
+                    copy.logits = {};
+                    std::lock_guard lk(ch->mu);
+                    ch->events.push_back(std::move(copy));
+                    ch->cv.notify_one();
+                };
+                const int64_t n_prompt = int64_t(r.prompt.size());
+                try {
+                    c->id = st_.engine->submit(std::move(r));
+                } catch (const Error& e) {
+                    const std::string m = e.what();
+                    if (m.find("context_length_exceeded") != std::string::npos)
+                        throw make_error(400, m, "invalid_request_error", "context_length_exceeded");
+                    throw make_error(400, m, "invalid_request_error");
+                }
+                choices_.push_back(c);
+                texts_.emplace_back();
+                texts_.back().detok = std::make_unique<Detokenizer>(*st_.tok);
+                texts_.back().prompt_tokens = n_prompt;
+            }
+        st_.metrics.request_started();
+        st_.kick();
+    }
+
+    // Waits up to `wait` for events; applies them. Returns the new text per choice (streaming).
+    void pump(std::chrono::milliseconds wait, std::vector<std::string>* deltas, std::vector<size_t>* new_tokens) {
+        if (deltas) deltas->assign(choices_.size(), std::string());
+        if (new_tokens) new_tokens->assign(choices_.size(), 0);
+        const auto deadline = clock_type::now() + wait;
+        bool any = false;
+        for (size_t i = 0; i < choices_.size(); ++i) {
+            Choice& c = *choices_[i];
+            std::deque<EngineEvent> evs;
+            {
+                std::unique_lock lk(c.mu);
+                if (!any && !texts_[i].done) c.cv.wait_until(lk, deadline, [&] { return !c.events.empty(); });
+                evs.swap(c.events);
+            }
+            for (const EngineEvent& ev : evs) {
+                any = true;
+                apply(i, ev, deltas ? &(*deltas)[i] : nullptr, new_tokens ? &(*new_tokens)[i] : nullptr);
+            }
+        }
+    }
+
+    bool all_done() const {
+        for (const ChoiceText& t : texts_)
+            if (!t.done) return false;
+        return true;
+    }
+
+    void cancel_all() {
+        for (size_t i = 0; i < choices_.size(); ++i)
+            if (!texts_[i].done) st_.engine->cancel(choices_[i]->id);
+        if (!choices_.empty()) st_.kick();
+    }
+
+    ojson usage() const {
+        int64_t prompt = 0, completion = 0, cached = 0;
+        for (size_t i = 0; i < texts_.size(); ++i) {
+            if (i % size_t(g_.n) == 0) prompt += texts_[i].prompt_tokens, cached += texts_[i].cached;
+            completion += int64_t(texts_[i].tokens.size());
+        }
+        return {{"prompt_tokens", prompt},
+                {"completion_tokens", completion},
+                {"total_tokens", prompt + completion},
+                {"prompt_tokens_details", {{"cached_tokens", cached}}}};
+    }
+
+    ojson logprobs_json(size_t i, size_t from, size_t to) const {
+        const ChoiceText& t = texts_[i];
+        auto piece = [&](int32_t id) { return valid_utf8(st_.tok->token_to_piece(id, false)); };
+        auto bytes = [&](const std::string& s) {
+            ojson b = ojson::array();
+            for (unsigned char ch : s) b.push_back(int(ch));
+            return b;
+        };
+        if (chat_) {
+            ojson content = ojson::array();
+            for (size_t k = from; k < to && k < t.tokens.size(); ++k) {
+                const std::string p = piece(t.tokens[k]);
+                ojson tops = ojson::array();
+                for (const TokenLogprob& tl : t.tops[k]) {
+                    const std::string q = piece(tl.token);
+                    tops.push_back({{"token", q}, {"logprob", tl.logprob}, {"bytes", bytes(q)}});
+                }
+                content.push_back({{"token", p}, {"logprob", t.logprobs[k]}, {"bytes", bytes(p)}, {"top_logprobs", tops}});
+            }
+            return {{"content", content}};
+        }
+        ojson toks = ojson::array(), lps = ojson::array(), tops = ojson::array(), offs = ojson::array();
+        size_t off = 0;
+        for (size_t k = 0; k < from && k < t.tokens.size(); ++k) off += piece(t.tokens[k]).size();
+        for (size_t k = from; k < to && k < t.tokens.size(); ++k) {
+            const std::string p = piece(t.tokens[k]);
+            toks.push_back(p), lps.push_back(t.logprobs[k]), offs.push_back(off);
+            off += p.size();
+            ojson m = ojson::object();
+            for (const TokenLogprob& tl : t.tops[k]) m[piece(tl.token)] = tl.logprob;
+            tops.push_back(m);
+        }
+        return {{"tokens", toks}, {"token_logprobs", lps}, {"top_logprobs", tops}, {"text_offset", offs}};
+    }
+
+    ojson final_body() const {
+        ojson choices = ojson::array();
+        for (size_t i = 0; i < texts_.size(); ++i) {
+            const ChoiceText& t = texts_[i];
+            ojson c = {{"index", int(i)}};
+            if (chat_)
+                c["message"] = {{"role", "assistant"}, {"content", t.sent}};
+            else
+                c["text"] = t.sent;
+            c["logprobs"] = g_.logprobs ? logprobs_json(i, 0, t.tokens.size()) : ojson(nullptr);
+            c["finish_reason"] = t.finish;
+            choices.push_back(c);
+        }
+        return {{"id", id_},
+                {"object", chat_ ? "chat.completion" : "text_completion"},
+                {"created", st_.created},
+                {"model", st_.opts.model_id},
+                {"choices", choices},
+                {"usage", usage()}};
+    }
+
+    ojson chunk(size_t i, const std::string& delta, bool first, const std::string& finish, size_t tok_from,
+                size_t tok_to) const {
+        ojson c = {{"index", int(i)}};
+        if (chat_) {
+            ojson d = ojson::object();
+            if (first) d["role"] = "assistant";
+            if (!delta.empty() || (first && finish.empty())) d["content"] = delta;
+            c["delta"] = d;
+        } else {
+            c["text"] = delta;
+        }
+        c["logprobs"] = g_.logprobs && tok_to > tok_from ? logprobs_json(i, tok_from, tok_to) : ojson(nullptr);
+        c["finish_reason"] = finish.empty() ? ojson(nullptr) : ojson(finish);
+        return {{"id", id_},
+                {"object", chat_ ? "chat.completion.chunk" : "text_completion"},
+                {"created", st_.created},
+                {"model", st_.opts.model_id},
+                {"choices", ojson::array({c})}};
+    }
+
+    ojson usage_chunk() const {
+        return {{"id", id_},
+                {"object", chat_ ? "chat.completion.chunk" : "text_completion"},
+                {"created", st_.created},
+                {"model", st_.opts.model_id},
+                {"choices", ojson::array()},
+                {"usage", usage()}};
+    }
+
+    void log_line() const {
+        const double secs = std::chrono::duration<double>(clock_type::now() - t0_).count();
+        int64_t in = 0, out = 0;
+        for (const ChoiceText& t : texts_) in += t.prompt_tokens, out += int64_t(t.tokens.size());
+        const double ttft = first_token_ ? std::chrono::duration<double>(*first_token_ - t0_).count() : secs;
+        const double gen = secs - ttft;
+        std::fprintf(stderr, "qlm serve: %s tokens in %lld out %lld ttft %.3f s %.1f tok/s\n", id_.c_str(),
+                     (long long)in, (long long)out, ttft, gen > 0 && out > 1 ? double(out - 1) / gen : 0.0);
+    }
+
+    const Generation& gen() const { return g_; }
+    size_t n_choices() const { return choices_.size(); }
+    const ChoiceText& text(size_t i) const { return texts_[i]; }
+
+private:
+    void apply(size_t i, const EngineEvent& ev, std::string* delta, size_t* new_tokens) {
+        ChoiceText& t = texts_[i];
+        if (t.done) return;
+        t.cached = ev.cached_tokens;
+        if (ev.token >= 0) {
+            const auto now = clock_type::now();
+            if (!first_token_) {
+                first_token_ = now;
+                st_.metrics.first_token(std::chrono::duration<double>(now - t0_).count());
+            } else if (last_token_) {
+                st_.metrics.inter_token(std::chrono::duration<double>(now - *last_token_).count());
+            }
+            last_token_ = now;
+            t.tokens.push_back(ev.token);
+            t.logprobs.push_back(ev.logprob);
+            t.tops.push_back(ev.top);
+            if (new_tokens) ++*new_tokens;
+            t.pending += t.detok->push(ev.token);
+        }
+        if (ev.finish != FinishReason::None) t.pending += t.detok->flush();
+        size_t hit = std::string::npos;
+        size_t safe = ev.finish != FinishReason::None && g_.stop.empty() ? t.pending.size()
+                                                                          : stop_safe_prefix(t.pending, g_.stop, hit);
+        if (ev.finish != FinishReason::None && hit == std::string::npos) safe = t.pending.size();
+        const std::string out = t.pending.substr(0, safe);
+        t.sent += out;
+        if (delta) *delta += out;
+        t.pending.erase(0, safe);
+        if (hit != std::string::npos) {
+            t.pending.clear();
+            t.done = true;
+            t.finish = "stop";
+            if (ev.finish == FinishReason::None) st_.engine->cancel(choices_[i]->id);
+            st_.kick();
+            return;
+        }
+        if (ev.finish != FinishReason::None) {
+            t.done = true;
+            t.finish = ev.finish == FinishReason::Length ? "length" : ev.finish == FinishReason::Error ? "error" : "stop";
+            if (ev.finish == FinishReason::Error) error_ = ev.error;
+        }
+    }
+
+    State& st_;
+    bool chat_;
+    Generation g_;
+    std::vector<std::vector<int32_t>> prompts_;
+    std::vector<std::shared_ptr<Choice>> choices_;
+    std::vector<ChoiceText> texts_;
+    std::string id_, error_;
+    clock_type::time_point t0_;
+    std::optional<clock_type::time_point> first_token_, last_token_;
+};
+
+std::string sse(const ojson& j) { return "data: " + j.dump(-1, ' ', false, ojson::error_handler_t::replace) + "\n\n"; }
+
+void handle_generate(State& st, const httplib::Request& req, httplib::Response& res, bool chat) {
+    const ojson body = parse_body(req);
+    if (!body.is_object()) bad_request("", "the request body must be a JSON object");
+    Generation g = parse_generation(body, st.model->config().n_vocab, chat);
+    std::vector<std::vector<int32_t>> prompts;
+    if (chat) {
+        const ojson messages = parse_messages(body);
+        ojson extra = ojson::object();
+        if (body.contains("chat_template_kwargs") && body["chat_template_kwargs"].is_object())
+            extra = body["chat_template_kwargs"];
+        std::string text;
+        try {
+            text = apply_chat_template(*st.chat, messages, true, st.bos_text, st.eos_text, extra);
+        } catch (const TemplateError& e) {
+            bad_request("messages", std::string("the chat template failed: ") + e.what());
+        }
+        const bool has_bos = !st.bos_text.empty() && text.rfind(st.bos_text, 0) == 0;
+        std::vector<int32_t> ids = st.tok->encode(text, false, true);
+        if (st.tok->add_bos() && !has_bos && st.tok->bos() != Tokenizer::kNone) ids.insert(ids.begin(), st.tok->bos());
+        if (ids.empty()) bad_request("messages", "the rendered conversation is empty");
+        prompts.push_back(std::move(ids));
+    } else {
+        prompts = parse_prompts(body, *st.tok);
+    }
+    auto job = std::make_shared<Job>(st, chat, std::move(g), std::move(prompts));
+    job->submit();
+    const auto probe = std::chrono::milliseconds(100);
+    if (!job->gen().stream) {
+        res.status = 200;
+        res.set_chunked_content_provider("application/json", [job, &st, probe](size_t, httplib::DataSink& sink) {
+            while (!job->all_done()) {
+                job->pump(probe, nullptr, nullptr);
+                if (!job->all_done() && !sink.write(" ", 1)) {  // the client is gone
+                    job->cancel_all();
+                    st.metrics.request_finished(false);
+                    return false;
+                }
+            }
+            const std::string out = job->final_body().dump(-1, ' ', false, ojson::error_handler_t::replace);
+            const bool ok = sink.write(out.data(), out.size());
+            job->log_line();
+            st.metrics.request_finished(ok);
+            sink.done();
+            return ok;
+        });
+        return;
+    }
+    res.status = 200;
+    res.set_header("Cache-Control", "no-cache");
+    res.set_chunked_content_provider("text/event-stream", [job, &st, probe](size_t, httplib::DataSink& sink) {
+        const size_t n = job->n_choices();
+        std::vector<bool> started(n, false), ended(n, false);
+        std::vector<size_t> tok_sent(n, 0);
+        auto write = [&](const std::string& s) { return sink.write(s.data(), s.size()); };
+        auto gone = [&] {
+            job->cancel_all();
+            st.metrics.request_finished(false);
+            return false;
+        };
+        while (true) {
+            std::vector<std::string> deltas;
+            std::vector<size_t> new_tokens;
+            job->pump(probe, &deltas, &new_tokens);
+            bool wrote = false;
+            for (size_t i = 0; i < n; ++i) {
+                if (ended[i]) continue;
+                const ChoiceText& t = job->text(i);
+                const bool fin = t.done;
+                if (!started[i] && (fin || !deltas[i].empty() || new_tokens[i] > 0)) {
+                    // the role alone in the first delta
+                    if (!write(sse(job->chunk(i, "", true, "", 0, 0)))) return gone();
+                    started[i] = true;
+                }
+                if (!deltas[i].empty() || (job->gen().logprobs && t.tokens.size() > tok_sent[i])) {
+                    const size_t to = t.tokens.size();
+                    if (!write(sse(job->chunk(i, deltas[i], false, "", tok_sent[i], to)))) return gone();
+                    tok_sent[i] = to;
+                    wrote = true;
+                }
+                if (fin) {
+                    if (!write(sse(job->chunk(i, "", false, t.finish, 0, 0)))) return gone();
+                    ended[i] = true;
+                    wrote = true;
+                }
+            }
+            if (job->all_done()) break;
+            if (!wrote && !write(": keep-alive\n\n")) return gone();
+        }
+        if (job->gen().include_usage && !write(sse(job->usage_chunk()))) return gone();
+        if (!write("data: [DONE]\n\n")) return gone();
+        job->log_line();
+        st.metrics.request_finished(true);
+        sink.done();
+        return true;
+    });
+}
+
+void route(httplib::Server& svr, State& st, const std::string& path, const std::string& method,
+           std::function<void(const httplib::Request&, httplib::Response&)> fn) {
+    auto guarded = [&st, fn, path](const httplib::Request& req, httplib::Response& res) {
+        if (!st.ready.load() && path != "/health") {
+            send_error(res, make_error(503, st.load_error.empty() ? "the model is loading" : st.load_error,
+                                       "unavailable_error", "loading"));
+            return;
+        }
+        try {
+            fn(req, res);
+        } catch (const HttpError& e) {
+            send_error(res, e);
+        } catch (const TemplateError& e) {
+            send_error(res, make_error(400, e.what(), "invalid_request_error"));
+        } catch (const Error& e) {
+            send_error(res, make_error(400, e.what(), "invalid_request_error"));
+        } catch (const std::exception& e) {
+            send_error(res, make_error(500, std::string("internal error: ") + e.what(), "server_error"));
+        }
+    };
+    auto not_allowed = [path, method](const httplib::Request& req, httplib::Response& res) {
+        res.set_header("Allow", method);
+        send_error(res, make_error(405, req.method + " is not allowed on " + path + " (use " + method + ")",
+                                   "invalid_request_error", "method_not_allowed"));
+    };
+    const std::string m[] = {"GET", "POST", "PUT", "DELETE", "PATCH"};
+    for (const std::string& x : m) {
+        auto h = x == method ? httplib::Server::Handler(guarded) : httplib::Server::Handler(not_allowed);
+        if (x == "GET") svr.Get(path, h);
+        if (x == "POST") svr.Post(path, h);
+        if (x == "PUT") svr.Put(path, h);
+        if (x == "DELETE") svr.Delete(path, h);
+        if (x == "PATCH") svr.Patch(path, h);
+    }
+}
+
+void load(State& st) {
+    try {
+        const ServerOptions& o = st.opts;
+        ContextOptions co;
+        co.threads = o.threads;
+        if (!o.isa.empty()) {
+            co.isa = isa_from_name(o.isa);
+            if (!co.isa) fail("--isa: unknown instruction set '", o.isa, "'");
+        }
+        st.ctx = std::make_unique<Context>(co);
+        st.model = Model::load(o.model_path);
+        st.tok = std::make_unique<Tokenizer>(Tokenizer::from_gguf(st.model->gguf()));
+        std::string source;
+        if (!o.chat_template_file.empty()) {
+            std::ifstream in(o.chat_template_file, std::ios::binary);
+            if (!in) fail(o.chat_template_file, ": cannot open the chat template");
+            std::ostringstream ss;
+            ss << in.rdbuf();
+            source = ss.str();
+        } else {
+            source = st.model->gguf().get_string_or("tokenizer.chat_template", "");
+        }
+        if (source.empty()) source = kChatMl;
+        st.chat = std::make_unique<ChatTemplate>(ChatTemplate::parse(source));
+        if (st.tok->bos() != Tokenizer::kNone) st.bos_text = st.tok->token_text(st.tok->bos());
+        if (st.tok->eos() != Tokenizer::kNone) st.eos_text = st.tok->token_text(st.tok->eos());
+        st.engine = std::make_unique<Engine>(*st.model, *st.ctx, o.engine);
+        const EngineStats es = st.engine->stats();
+        std::fprintf(stderr,
+                     "qlm serve: %s (%s, %lld layers, %.1f MiB), KV pool %lld blocks x %lld positions (%.1f MiB), "
+                     "context %lld, up to %d sequences per step, %d threads %s, chat template: %s\n",
+                     o.model_path.c_str(), st.model->config().arch_name.c_str(), (long long)st.model->config().n_layer,
+                     double(st.model->weight_bytes()) / 1048576.0, (long long)es.blocks_total, (long long)es.block_size,
+                     double(st.engine->kv_bytes()) / 1048576.0, (long long)st.engine->n_ctx(), o.engine.max_running,
+                     st.ctx->threads(), isa_name(st.ctx->isa()),
+                     !o.chat_template_file.empty() ? o.chat_template_file.c_str()
+                     : source == kChatMl           ? "ChatML (the model has none)"
+                                                   : "the model's");
+        st.ready = true;
+        std::fprintf(stderr, "qlm serve: listening on http://%s:%d\n", o.host.c_str(), o.port);
+    } catch (const std::exception& e) {
+        st.load_error = std::string("the model failed to load: ") + e.what();
+        std::fprintf(stderr, "qlm serve: %s\n", st.load_error.c_str());
+    }
+}
+
+}  // namespace
+
+int serve(const ServerOptions& opts_in) {
+    State st;
+    st.opts = opts_in;
+    if (st.opts.model_id.empty()) {
+        const size_t slash = st.opts.model_path.find_last_of('/');
+        st.opts.model_id = slash == std::string::npos ? st.opts.model_path : st.opts.model_path.substr(slash + 1);
+    }
+    st.created = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const ServerOptions& o = st.opts;
+
+    // SIGINT / SIGTERM: handled by a thread of their own (sigwait), which stops the server.
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+
+    httplib::Server svr;
+    svr.new_task_queue = [n = o.http_threads] { return new httplib::ThreadPool(size_t(std::max(2, n))); };
+    svr.set_payload_max_length(o.max_body);
+    svr.set_read_timeout(o.read_timeout_s, 0);
+    svr.set_write_timeout(o.write_timeout_s, 0);
+    svr.set_keep_alive_timeout(30);
+    svr.set_pre_routing_handler([&st](const httplib::Request& req, httplib::Response& res) {
+        const ServerOptions& so = st.opts;
+        if (!so.cors_origins.empty()) {
+            const std::string origin = req.get_header_value("Origin");
+            for (const std::string& allowed : so.cors_origins)
+                if (allowed == "*" || allowed == origin) {
+                    res.set_header("Access-Control-Allow-Origin", allowed == "*" ? "*" : origin);
+                    res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
+                    res.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+                    if (req.method == "OPTIONS") {
+                        res.status = 204;
+                        return httplib::Server::HandlerResponse::Handled;
+                    }
+                }
+        }
+        if (!so.api_key.empty() && req.path != "/health" &&
+            req.get_header_value("Authorization") != "Bearer " + so.api_key) {
+            send_error(res, make_error(401, "a valid API key is needed: 'Authorization: Bearer KEY'",
+                                       "authentication_error", "invalid_api_key"));
+            return httplib::Server::HandlerResponse::Handled;
+        }
+        return httplib::Server::HandlerResponse::Unhandled;
+    });
+    svr.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+        if (!res.body.empty()) return;
+        if (res.status == 404)
+            send_error(res, make_error(404, "no route " + req.method + " " + req.path, "not_found_error", "not_found"));
+        else if (res.status == 413)
+            send_error(res, make_error(413, "the request body is too large", "invalid_request_error", "body_too_large"));
+        else
+            send_error(res, make_error(res.status, "HTTP error " + std::to_string(res.status), "invalid_request_error"));
+    });
+
+    route(svr, st, "/health", "GET", [&st](const httplib::Request&, httplib::Response& res) {
+        if (st.ready)
+            send_json(res, 200, {{"status", "ok"}});
+        else
+            send_error(res, make_error(503, st.load_error.empty() ? "the model is loading" : st.load_error,
+                                       "unavailable_error", "loading"));
+    });
+    route(svr, st, "/v1/models", "GET", [&st](const httplib::Request&, httplib::Response& res) {
+        const ModelConfig& c = st.model->config();
+        ojson m = {{"id", st.opts.model_id},
+                   {"object", "model"},
+                   {"created", st.created},
+                   {"owned_by", "qlm"},
+                   {"meta", {{"arch", c.arch_name}, {"n_ctx", st.engine->n_ctx()}, {"n_vocab", c.n_vocab},
+                             {"n_params_bytes", st.model->weight_bytes()}}}};
+        send_json(res, 200, {{"object", "list"}, {"data", ojson::array({m})}});
+    });
+    route(svr, st, "/v1/completions", "POST",
+          [&st](const httplib::Request& req, httplib::Response& res) { handle_generate(st, req, res, false); });
+    route(svr, st, "/v1/chat/completions", "POST",
+          [&st](const httplib::Request& req, httplib::Response& res) { handle_generate(st, req, res, true); });
+    route(svr, st, "/tokenize", "POST", [&st](const httplib::Request& req, httplib::Response& res) {
+        const ojson body = parse_body(req);
+        if (!body.is_object() || !body.contains("content") || !body["content"].is_string())
+            bad_request("content", "must be a string");
+        bool add_special = true;
+        if (body.contains("add_special")) {
+            if (!body["add_special"].is_boolean()) bad_request("add_special", "must be a boolean");
+            add_special = body["add_special"].get<bool>();
+        }
+        send_json(res, 200, {{"tokens", st.tok->encode(body["content"].get<std::string>(), add_special, true)}});
+    });
+    route(svr, st, "/detokenize", "POST", [&st](const httplib::Request& req, httplib::Response& res) {
+        const ojson body = parse_body(req);
+        if (!body.is_object() || !body.contains("tokens") || !body["tokens"].is_array())
+            bad_request("tokens", "must be a list of token ids");
+        std::vector<int32_t> ids;
+        for (const auto& v : body["tokens"]) {
+            if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() >= st.tok->n_vocab())
+                bad_request("tokens", "must hold token ids of this model (0.." + std::to_string(st.tok->n_vocab() - 1) + ")");
+            ids.push_back(int32_t(v.get<int64_t>()));
+        }
+        send_json(res, 200, {{"content", st.tok->decode(ids)}});
+    });
+    route(svr, st, "/metrics", "GET", [&st](const httplib::Request&, httplib::Response& res) {
+        res.set_content(st.metrics.render(st.engine->stats()), "text/plain; version=0.0.4");
+    });
+    route(svr, st, "/openapi.json", "GET", [](const httplib::Request&, httplib::Response& res) {
+        res.set_content(kOpenApiSpec, "application/json");
+    });
+
+    if (!svr.bind_to_port(o.host, o.port)) {
+        std::fprintf(stderr, "qlm serve: cannot listen on %s:%d (in use, or not an address of this machine)\n",
+                     o.host.c_str(), o.port);
+        return 1;
+    }
+    std::thread signals([&] {
+        int sig = 0;
+        sigwait(&sigs, &sig);
+        std::fprintf(stderr, "qlm serve: signal %d, stopping\n", sig);
+        st.stopping = true;
+        svr.stop();
+    });
+    std::thread engine_thread([&] {
+        load(st);
+        if (st.ready) st.engine_loop();
+    });
+    svr.listen_after_bind();
+    st.stopping = true;
+    st.kick();
+    engine_thread.join();
+    if (signals.joinable()) {
+        pthread_kill(signals.native_handle(), SIGTERM);
+        signals.join();
+    }
+    return st.ready ? 0 : 1;
+}
+
+}  // namespace qlm::server
