@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""serve_load.py -m MODEL [-t 2] [--clients 1,2,4,8,16] [--requests-per-client 3] [-n 64] [--out PREFIX]
+
+A load benchmark of OpenAI-compatible servers with the async `openai` client:
+qlm serve and, in the same run, llama.cpp's llama-server (built from the
+pinned llama-cpp-python sdist by bench/llama/build_llama_tools.sh in /tmp,
+started with --parallel set to the concurrency). For each number of
+concurrent clients C, each client sends its requests back to back (a new one
+as soon as one ends), prompts of varied length, streaming completions of -n
+tokens, greedy; measured: aggregate completion tokens/s over the wall time,
+time to first token p50/p99, inter-token latency p50/p99. Only 127.0.0.1.
+"""
+import argparse, asyncio, json, os, random, signal, socket, statistics, subprocess, sys, time, urllib.request
+
+import openai
+
+WORDS = ("the of and to in a is that for it as was with be by on not he this are or his from at which but have an "
+         "they you were her she there been one all we their can has more will would if about when so no its into "
+         "time only new some could these two may first then do any like my now over such our man me even most made "
+         "after also did many before must through back years where much your way well down should because each just "
+         "those people how too little state good very make world still own see men work long get here between both "
+         "life being under never day same another know while last might us great old year off come since against go "
+         "came right used take three").split()
+
+
+def prompt_of(rng, n_words):
+    return " ".join(rng.choice(WORDS) for _ in range(n_words)).capitalize()
+
+
+def pct(v, p):
+    if not v:
+        return float("nan")
+    v = sorted(v)
+    k = min(len(v) - 1, max(0, int(round(p / 100 * (len(v) - 1)))))
+    return v[k]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_health(url, proc, timeout=120):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if proc.poll() is not None:
+            sys.exit(f"server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except Exception:
+            pass
+        time.sleep(0.2)
+    sys.exit("server did not become healthy")
+
+
+async def client_loop(client, rng, n_req, n_gen, out):
+    for _ in range(n_req):
+        prompt = prompt_of(rng, rng.randint(8, 120))
+        t0 = time.perf_counter()
+        times = []
+        stream = await client.completions.create(model="m", prompt=prompt, max_tokens=n_gen, temperature=0,
+                                                 stream=True)
+        async for ch in stream:
+            if ch.choices and ch.choices[0].text:
+                times.append(time.perf_counter())
+        out.append((t0, times))
+
+
+async def run_load(url, clients, n_req, n_gen, seed):
+    client = openai.AsyncOpenAI(base_url=url + "/v1", api_key="none", max_retries=0, timeout=600)
+    out = []
+    t0 = time.perf_counter()
+    await asyncio.gather(*(client_loop(client, random.Random(seed + i), n_req, n_gen, out) for i in range(clients)))
+    wall = time.perf_counter() - t0
+    await client.close()
+    ttft = [ts[0] - s for s, ts in out if ts]
+    itl = [b - a for _, ts in out for a, b in zip(ts, ts[1:])]
+    # text chunks, not tokens: both servers send one chunk per token for these prompts
+    tokens = sum(len(ts) for _, ts in out)
+    return {"clients": clients, "requests": len(out), "chunks": tokens, "wall_s": wall, "tok_per_s": tokens / wall,
+            "ttft_p50": pct(ttft, 50), "ttft_p99": pct(ttft, 99), "itl_p50": pct(itl, 50), "itl_p99": pct(itl, 99)}
+
+
+def start(kind, a, clients, port):
+    if kind == "qlm":
+        args = [a.qlm, "serve", "-m", a.model, "--host", "127.0.0.1", "--port", str(port), "-t", str(a.t), "-c", "1024",
+                "--parallel", str(max(clients, 1))]
+    else:
+        args = [os.path.join(a.llama_tools, "bin", "llama-server"), "-m", a.model, "--host", "127.0.0.1", "--port",
+                str(port), "-t", str(a.t), "-np", str(clients), "-c", str(1024 * clients), "--no-webui"]
+    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("-m", "--model", required=True)
+    ap.add_argument("-t", type=int, default=2)
+    ap.add_argument("-n", type=int, default=64)
+    ap.add_argument("--clients", default="1,2,4,8,16")
+    ap.add_argument("--requests-per-client", type=int, default=3)
+    ap.add_argument("--qlm", default="build/tools/qlm/qlm")
+    ap.add_argument("--llama-tools", default="/tmp/llama-tools")
+    ap.add_argument("--only", choices=["qlm", "llama"], default=None)
+    ap.add_argument("--out", default=None)
+    a = ap.parse_args()
+    rows = []
+    for c in [int(x) for x in a.clients.split(",")]:
+        for kind in ("qlm", "llama"):
+            if a.only and kind != a.only:
+                continue
+            port = free_port()
+            p = start(kind, a, c, port)
+            try:
+                url = f"http://127.0.0.1:{port}"
+                wait_health(url, p)
+                asyncio.run(run_load(url, 1, 1, 4, 999))  # warm-up
+                r = asyncio.run(run_load(url, c, a.requests_per_client, a.n, 17))
+                r["server"] = kind
+                rows.append(r)
+                print(f"{kind:5s} clients {c:2d}: {r['tok_per_s']:.1f} tok/s, ttft p50 {r['ttft_p50']:.3f} p99 "
+                      f"{r['ttft_p99']:.3f} s, itl p50 {1e3 * r['itl_p50']:.1f} p99 {1e3 * r['itl_p99']:.1f} ms",
+                      file=sys.stderr)
+            finally:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(20)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+    lines = [f"model {a.model}, {a.t} threads, {a.requests_per_client} requests per client back to back, "
+             f"{a.n} tokens each, prompts of 8-120 words", "",
+             "| clients | server | tok/s | TTFT p50 s | TTFT p99 s | ITL p50 ms | ITL p99 ms | ITL p99/p50 |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['clients']} | {r['server']} | {r['tok_per_s']:.1f} | {r['ttft_p50']:.3f} | {r['ttft_p99']:.3f} | "
+                     f"{1e3 * r['itl_p50']:.1f} | {1e3 * r['itl_p99']:.1f} | {r['itl_p99'] / r['itl_p50']:.2f} |")
+    by = {(r["server"], r["clients"]): r for r in rows}
+    lines += ["", "| clients | qlm / llama-server tok/s |", "|---|---|"]
+    for c in sorted({r["clients"] for r in rows}):
+        if ("qlm", c) in by and ("llama", c) in by:
+            lines.append(f"| {c} | {by['qlm', c]['tok_per_s'] / by['llama', c]['tok_per_s']:.2f}x |")
+    text = "\n".join(lines)
+    print(text)
+    if a.out:
+        open(a.out + ".txt", "w").write(text + "\n")
+        json.dump(rows, open(a.out + ".json", "w"), indent=1)
+
+
+if __name__ == "__main__":
+    main()
