@@ -230,27 +230,26 @@ struct Engine::Impl {
         }
     }
 
+    // Ends (with `why`) every sequence of `list` that `pick` selects.
+    template <class List, class Pick>
+    void finish_if(List& list, Pick&& pick, FinishReason why, const std::string& error = {}) {
+        for (size_t i = 0; i < list.size();) {
+            if (!pick(*list[i])) {
+                ++i;
+                continue;
+            }
+            std::unique_ptr<Seq> s = std::move(list[i]);
+            list.erase(list.begin() + std::ptrdiff_t(i));
+            finish(*s, why, error);
+        }
+    }
+
     void apply_cancels(const std::vector<uint64_t>& ids) {
         if (ids.empty()) return;
         const std::unordered_set<uint64_t> set(ids.begin(), ids.end());
-        for (size_t i = 0; i < running.size();) {
-            if (set.count(running[i]->id)) {
-                std::unique_ptr<Seq> s = std::move(running[i]);
-                running.erase(running.begin() + std::ptrdiff_t(i));
-                finish(*s, FinishReason::Cancelled);
-            } else {
-                ++i;
-            }
-        }
-        for (size_t i = 0; i < waiting.size();) {
-            if (set.count(waiting[i]->id)) {
-                std::unique_ptr<Seq> s = std::move(waiting[i]);
-                waiting.erase(waiting.begin() + std::ptrdiff_t(i));
-                finish(*s, FinishReason::Cancelled);
-            } else {
-                ++i;
-            }
-        }
+        auto picked = [&](const Seq& s) { return set.count(s.id) > 0; };
+        finish_if(running, picked, FinishReason::Cancelled);
+        finish_if(waiting, picked, FinishReason::Cancelled);
     }
 
     void sample_and_emit(Seq& s, const float* row) {
@@ -357,17 +356,9 @@ struct Engine::Impl {
         } catch (const std::exception& e) {
             // nothing here should throw for accepted requests; if it does, the
             // step's sequences end with the error and the engine goes on
-            std::unordered_set<Seq*> failed;
+            std::unordered_set<const Seq*> failed;
             for (const Part& p : parts) failed.insert(p.s);
-            for (size_t i = 0; i < running.size();) {
-                if (failed.count(running[i].get())) {
-                    std::unique_ptr<Seq> s = std::move(running[i]);
-                    running.erase(running.begin() + std::ptrdiff_t(i));
-                    finish(*s, FinishReason::Error, e.what());
-                } else {
-                    ++i;
-                }
-            }
+            finish_if(running, [&](const Seq& s) { return failed.count(&s) > 0; }, FinishReason::Error, e.what());
             publish_stats();
             return true;
         }
