@@ -44,6 +44,10 @@ PROMPT ?= The three most important inventions of the twentieth century were
 run: build model
 	$(BUILD)/tools/qlm/qlm run -m $(MODEL) -p "$(PROMPT)" -n 128 --temp 0
 
+# The OpenAI-compatible server on the default model, on 127.0.0.1:8080.
+serve: build model
+	$(BUILD)/tools/qlm/qlm serve -m $(MODEL)
+
 # Every test: libFuzzer smoke run, the suite under ASan+UBSan, the C++ suite
 # cross-compiled for AArch64 under qemu-user, then the full suite (oracles
 # included) on the release build, whose summary closes the output.
