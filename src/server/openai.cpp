@@ -201,7 +201,10 @@ ojson parse_messages(const ojson& body) {
         } else if (content->is_array()) {
             std::string text;
             for (const auto& part : *content) {
-                if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") || !part["text"].is_string())
+                const bool text_part = part.is_object() && part.contains("type") && part["type"].is_string() &&
+                                       part["type"].get<std::string>() == "text" && part.contains("text") &&
+                                       part["text"].is_string();
+                if (!text_part)
                     bad_request(where + ".content", "only text parts ({\"type\": \"text\", \"text\": ...}) are supported");
                 text += part["text"].get<std::string>();
             }

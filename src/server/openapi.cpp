@@ -61,7 +61,7 @@ const char* const kOpenApiSpec = R"JSON({
         "200": {"description": "a text_completion (or its SSE stream)", "content": {
           "application/json": {"schema": {"type": "object", "required": ["id", "object", "choices"], "properties": {
             "id": {"type": "string"}, "object": {"type": "string"}, "choices": {"type": "array"}, "usage": {"$ref": "#/components/schemas/Usage"}}}},
-          "text/event-stream": {"schema": {"type": "string"}}}},
+          "text/event-stream": {"schema": {"type": "object", "properties": {"event": {"type": "string"}, "data": {"type": "string"}}}}}},
         "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"},
         "413": {"$ref": "#/components/responses/TooLarge"}, "503": {"$ref": "#/components/responses/Busy"}}}},
     "/v1/chat/completions": {"post": {
@@ -78,7 +78,7 @@ const char* const kOpenApiSpec = R"JSON({
         "200": {"description": "a chat.completion (or its SSE stream)", "content": {
           "application/json": {"schema": {"type": "object", "required": ["id", "object", "choices"], "properties": {
             "id": {"type": "string"}, "object": {"type": "string"}, "choices": {"type": "array"}, "usage": {"$ref": "#/components/schemas/Usage"}}}},
-          "text/event-stream": {"schema": {"type": "string"}}}},
+          "text/event-stream": {"schema": {"type": "object", "properties": {"event": {"type": "string"}, "data": {"type": "string"}}}}}},
         "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"},
         "413": {"$ref": "#/components/responses/TooLarge"}, "503": {"$ref": "#/components/responses/Busy"}}}},
     "/tokenize": {"post": {
