@@ -381,3 +381,16 @@ def test_schemathesis_against_our_openapi(srv):
                         "response_schema_conformance"], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
     wait_idle(srv, timeout=60)
+
+
+def test_qlm_chat_equals_the_server_and_reuses_the_prefix(srv):
+    """qlm chat (the terminal conversation) renders through the same template: its greedy answer to the
+    first turn is the server's, and the second turn takes the first from the prefix cache."""
+    msgs = [{"role": "user", "content": "Name three rivers."}]
+    want = srv.client().chat.completions.create(model="m", messages=msgs, max_tokens=12, temperature=0)
+    r = subprocess.run([QLM, "chat", "-m", MODEL, "--chat-template", str(TEMPLATE), "--temp", "0", "-n", "12", "-t", "2"],
+                       input="Name three rivers.\nAnd three mountains.\n/exit\n", capture_output=True, text=True,
+                       timeout=300, check=True)
+    assert r.stdout.startswith(want.choices[0].message.content), (r.stdout, want.choices[0].message.content)
+    hits = [int(m) for m in re.findall(r"\((\d+) from the prefix cache\)", r.stderr)]
+    assert len(hits) == 2 and hits[0] == 0 and hits[1] > 0, r.stderr

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
     commands["bench"] = add(qlm::cli::add_bench);
     commands["logits"] = add(qlm::cli::add_logits);
     commands["run"] = add(qlm::cli::add_run);
+    commands["chat"] = add(qlm::cli::add_chat);
 #ifdef QLM_HAVE_SERVER
     commands["serve"] = add(qlm::cli::add_serve);
 #endif
