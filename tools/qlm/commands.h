@@ -19,6 +19,7 @@ Command add_logits(CLI::App& app);
 Command add_run(CLI::App& app);
 Command add_chat(CLI::App& app);
 Command add_serve(CLI::App& app);
+Command add_perplexity(CLI::App& app);
 Command add_bench_model(CLI::App& bench);  // "bench model", under "bench"
 Command add_bench_batch(CLI::App& bench);  // "bench batch", under "bench"
 

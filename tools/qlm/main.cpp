@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
 #ifdef QLM_HAVE_SERVER
     commands["serve"] = add(qlm::cli::add_serve);
 #endif
+    commands["perplexity"] = add(qlm::cli::add_perplexity);
 
     try {
         app.parse(argc, argv);
