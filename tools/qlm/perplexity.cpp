@@ -145,6 +145,9 @@ int run(PplOpts& o) {
     if (tok.n_vocab() != n_vocab)
         fail(o.model, ": the tokenizer has ", tok.n_vocab(), " tokens but token_embd.weight has ", n_vocab, " rows");
     if (o.top_k < 1 || o.top_k > n_vocab) fail("--kl-top-k must be in 1..", n_vocab, ", got ", o.top_k);
+    if (o.n_ctx > model->config().n_ctx_train)
+        fail("-c ", o.n_ctx, " exceeds the context the model was trained for (", model->config().n_ctx_train,
+             " tokens)");
 
     const auto t_tok = std::chrono::steady_clock::now();
     std::vector<int32_t> tokens = tok.encode(text, /*add_special=*/true, /*parse_special=*/false);
