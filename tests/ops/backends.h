@@ -35,7 +35,7 @@ inline std::string backend_unavailable(Backend b) {
     // built with -mavx2 -mfma -mf16c: SIMDe runs the 256-bit operations natively
     return isa_supported(Isa::Avx2) ? "" : "avx512_simde needs AVX2, which this CPU lacks";
 #else
-    return "avx512_simde not built (no libsimde-dev)";
+    return "avx512_simde not built (x86-64 builds with libsimde-dev only)";
 #endif
 }
 
