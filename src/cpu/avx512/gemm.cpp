@@ -36,7 +36,7 @@ struct LegacyPanel : D {
     static constexpr int kQK = 32;
     static constexpr size_t kDOff = 0;
     static constexpr Kind kKind = D::kMin ? Kind::MinLegacy : Kind::Plain;
-    static constexpr int kVecs = 8, kFloats = 16, kRowsG = 4;
+    static constexpr int kVecs = 8, kFloats = 16, kRowsG = 8;
     static float xscale(const uint8_t* x) { return f16(x); }
     static float xmin(const uint8_t* x) { return f16(x + 2); }
     static int32_t xoff(const uint8_t* x) { return D::kOff * sum_i8(load256(x + D::kXQs)); }
@@ -56,14 +56,14 @@ struct LegacyPanel : D {
     }
 
     template <int G>
-    static void micro(const __m256i* q, const float* f, int64_t nb, const uint8_t* x, size_t xs, const Facts& fa,
-                      int64_t xo, __m256* acc) {
+    static void micro(const __m256i* q, const float* f, int64_t nc, int64_t nb, const uint8_t* x, size_t xs,
+                      const Facts& fa, int64_t xo, __m256* acc) {
         __m256 a[G];
         for (int i = 0; i < G; ++i) a[i] = acc[i];
         const float* dx = fa.dx + xo;
         const float* sx = fa.sx + xo;
         const int32_t* off = fa.off + xo;
-        for (int64_t b = 0; b < nb; ++b) {
+        for (int64_t b = 0; b < nc; ++b) {
             const __m256i* W = q + b * kVecs;
             const uint8_t* xb = x + b * D::kXBytes + D::kXQs;
             __m256i s[G];
@@ -93,7 +93,7 @@ struct KQuantPanel : D {
     static constexpr int kQK = fmt::QK_K;
     static constexpr int kOff = 0;
     static constexpr Kind kKind = D::kMode == kq::Mode::Min ? Kind::MinK : Kind::Plain;
-    static constexpr int kVecs = 64 + 16 + 8, kFloats = 16, kRowsG = 4;
+    static constexpr int kVecs = 64 + 16 + 8, kFloats = 16, kRowsG = 6;
     static float xscale(const uint8_t* x) { return f32(x); }
     static float xmin(const uint8_t*) { return 0.0f; }
     static int32_t xoff(const uint8_t*) { return 0; }
@@ -140,12 +140,12 @@ struct KQuantPanel : D {
     }
 
     template <int G>
-    static void micro(const __m256i* q, const float* f, int64_t nb, const uint8_t* x, size_t xs, const Facts& fa,
-                      int64_t xo, __m256* acc) {
+    static void micro(const __m256i* q, const float* f, int64_t nc, int64_t nb, const uint8_t* x, size_t xs,
+                      const Facts& fa, int64_t xo, __m256* acc) {
         __m256 a[G];
         for (int i = 0; i < G; ++i) a[i] = acc[i];
         const float* dx = fa.dx + xo;
-        for (int64_t b = 0; b < nb; ++b) {
+        for (int64_t b = 0; b < nc; ++b) {
             const __m256i* W = q + b * kVecs;
             const uint8_t* xb = x + b * D::kXBytes;
             const uint8_t* xq = xb + offsetof(fmt::block_q8_K, qs);
@@ -181,41 +181,57 @@ struct KQuantPanel : D {
     }
 };
 
+// g (1..G) activation rows against one panel over nc blocks; the outputs'
+// accumulators come in from y (first chunk: zeros) and go back to it, so a
+// chunked k keeps each output's one chain of fmas (float stores are exact).
 template <class F, int G>
-void apply_rows(int g, const __m256i* q, const float* f, int64_t nb, const uint8_t* x, size_t xs, const Facts& fa,
-                int64_t xo, float* y, int64_t ldy, int valid) {
+void apply_rows(int g, const __m256i* q, const float* f, int64_t nc, int64_t nb, const uint8_t* x, size_t xs,
+                const Facts& fa, int64_t xo, float* y, int64_t ldy, int valid, bool first) {
     if constexpr (G > 1)
-        if (g < G) return apply_rows<F, G - 1>(g, q, f, nb, x, xs, fa, xo, y, ldy, valid);
+        if (g < G) return apply_rows<F, G - 1>(g, q, f, nc, nb, x, xs, fa, xo, y, ldy, valid, first);
     __m256 acc[G];
-    for (int i = 0; i < G; ++i) acc[i] = _mm256_setzero_ps();
-    F::template micro<G>(q, f, nb, x, xs, fa, xo, acc);
+    for (int i = 0; i < G; ++i) acc[i] = first ? _mm256_setzero_ps() : load_lanes(y + i * ldy, valid);
+    F::template micro<G>(q, f, nc, nb, x, xs, fa, xo, acc);
     for (int i = 0; i < G; ++i) store_lanes(y + i * ldy, acc[i], valid);
+}
+
+// Blocks per k chunk: the packed slab (up to 64 rows) and the chunk of every
+// activation row it meets stay in L2 (for k = 14336 one whole row of
+// activations alone is 15 KiB, 512 of them 7.7 MiB).
+template <class F>
+int64_t chunk_blocks(int64_t nb, int m) {
+    const int64_t slab_bytes = 64 * (F::kVecs * 32 + F::kFloats * 4) / kPanel;  // per block, 64 rows
+    const int64_t x_bytes = int64_t(m) * F::kXBytes;                              // per block, all rows
+    int64_t c = (512 * 1024) / (slab_bytes + x_bytes);
+    c = c < 4 ? 4 : c;
+    return c < nb ? c : nb;
 }
 
 template <class F>
 void gemm(const MatmulTile& t) {
     const int64_t nb = t.k / F::kQK;
     const Facts fa = activation_facts<F>(t, nb);
-    // rows per slab: the packed slab stays in L2 (about 256 KiB)
-    const int64_t per_row = nb * (F::kVecs * 32 + F::kFloats * 4) / kPanel;
-    int64_t slab = (256 * 1024 / (per_row > 0 ? per_row : 1)) / kPanel * kPanel;
-    slab = slab < kPanel ? kPanel : (slab > 64 ? 64 : slab);
-    const int64_t panels = slab / kPanel;
-    const int64_t qp = nb * F::kVecs, fp = nb * F::kFloats;  // per panel
+    const int64_t kc = chunk_blocks<F>(nb, t.m);
+    constexpr int64_t slab = 64, panels = slab / kPanel;
+    const int64_t qp = kc * F::kVecs, fp = kc * F::kFloats;  // per panel
     __m256i* q = static_cast<__m256i*>(scratch(3, size_t(panels * (qp * 32 + fp * 4))));
     float* f = reinterpret_cast<float*>(q + panels * qp);
     for (int64_t r = t.r0; r < t.r1; r += slab) {
         const int64_t rows = imin(slab, t.r1 - r);
         const int64_t np = (rows + kPanel - 1) / kPanel;
-        for (int64_t p = 0; p < np; ++p)
-            F::pack(t.w + (r + p * kPanel) * t.w_stride, t.w_stride, int(imin(kPanel, rows - p * kPanel)), nb,
-                    q + p * qp, f + p * fp);
-        for (int i0 = 0; i0 < t.m; i0 += F::kRowsG) {
-            const uint8_t* x = t.x + i0 * t.x_stride;
-            for (int64_t p = 0; p < np; ++p) {
-                const int valid = int(imin(kPanel, rows - p * kPanel));
-                apply_rows<F, F::kRowsG>(int(imin(F::kRowsG, t.m - i0)), q + p * qp, f + p * fp, nb, x, t.x_stride, fa,
-                                         i0 * nb, t.y + i0 * t.ldy + r + p * kPanel, t.ldy, valid);
+        for (int64_t c0 = 0; c0 < nb; c0 += kc) {
+            const int64_t nc = imin(kc, nb - c0);
+            for (int64_t p = 0; p < np; ++p)
+                F::pack(t.w + (r + p * kPanel) * t.w_stride + c0 * F::kWBytes, t.w_stride,
+                        int(imin(kPanel, rows - p * kPanel)), nc, q + p * qp, f + p * fp);
+            for (int i0 = 0; i0 < t.m; i0 += F::kRowsG) {
+                const uint8_t* x = t.x + i0 * t.x_stride + c0 * F::kXBytes;
+                for (int64_t p = 0; p < np; ++p) {
+                    const int valid = int(imin(kPanel, rows - p * kPanel));
+                    apply_rows<F, F::kRowsG>(int(imin(F::kRowsG, t.m - i0)), q + p * qp, f + p * fp, nc, nb, x,
+                                             t.x_stride, fa, i0 * nb + c0, t.y + i0 * t.ldy + r + p * kPanel, t.ldy,
+                                             valid, c0 == 0);
+                }
             }
         }
     }

@@ -111,6 +111,14 @@ inline __m256i lookup16(__m256i nibbles, const uint8_t* table) {
     return _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(load128(table)), nibbles);
 }
 
+// Loads lanes [0, n) from y (the rest zero).
+inline __m256 load_lanes(const float* y, int n) {
+    if (n == 8) return _mm256_loadu_ps(y);
+    alignas(32) float tmp[8] = {};
+    for (int j = 0; j < n; ++j) tmp[j] = y[j];
+    return _mm256_load_ps(tmp);
+}
+
 // Stores lanes [0, n) of v at y (n < 8 only at the end of a row range).
 inline void store_lanes(float* y, __m256 v, int n) {
     if (n == 8) return _mm256_storeu_ps(y, v);
