@@ -38,7 +38,7 @@
 //           f32 logp_rest  (log of the mass outside the top K; -inf when none)
 //           i32 ids[top_k]  f32 logp[top_k]  (descending log-prob; ties by id)
 // Size: 192 + 4·n_chunks·n_ctx + n_chunks·n_scored·(8 + 8·top_k) bytes; with
-// the default K = 64 that is 132 KiB per 512-token chunk, whatever the vocabulary.
+// the default K = 1024 that is 2.0 MiB per 512-token chunk, whatever the vocabulary.
 #pragma once
 
 #include <cstdint>

@@ -30,8 +30,8 @@ namespace {
 struct PplOpts {
     std::string model, text_file, isa, kv_type = "f16", save_logits, kl_base;
     int64_t n_ctx = 512, n_chunks = -1, n_batch = 512;
-    int threads = 0, top_k = 64;
-    bool json = false, ctx_given = false;
+    int threads = 0, top_k = 1024;
+    bool json = false, ctx_given = false, top_k_given = false;
 };
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -144,6 +144,7 @@ int run(PplOpts& o) {
     const int64_t n_vocab = model->config().n_vocab;
     if (tok.n_vocab() != n_vocab)
         fail(o.model, ": the tokenizer has ", tok.n_vocab(), " tokens but token_embd.weight has ", n_vocab, " rows");
+    if (!o.top_k_given) o.top_k = int(std::min<int64_t>(o.top_k, n_vocab));  // the default, for small vocabularies
     if (o.top_k < 1 || o.top_k > n_vocab) fail("--kl-top-k must be in 1..", n_vocab, ", got ", o.top_k);
     if (o.n_ctx > model->config().n_ctx_train)
         fail("-c ", o.n_ctx, " exceeds the context the model was trained for (", model->config().n_ctx_train,
@@ -319,10 +320,12 @@ Command add_perplexity(CLI::App& app) {
     sub->add_option("--isa", o->isa, "force an instruction set (scalar, avx2, avx512, neon)");
     sub->add_option("--save-logits", o->save_logits, "write the base file of KL-divergence mode");
     sub->add_option("--kl-base", o->kl_base, "compare against a base file (KL divergence, top-1 agreement, Δp)");
-    sub->add_option("--kl-top-k", o->top_k, "log-probs kept per position by --save-logits")->capture_default_str();
+    auto* k = sub->add_option("--kl-top-k", o->top_k, "log-probs kept per position by --save-logits")
+                  ->capture_default_str();
     sub->add_flag("--json", o->json, "print one JSON object instead of the report");
-    return [o, c]() {
+    return [o, c, k]() {
         o->ctx_given = c->count() > 0;
+        o->top_k_given = k->count() > 0;
         return run(*o);
     };
 }
