@@ -1,6 +1,6 @@
 // Memory read bandwidth of this machine, measured the way the best STREAM-style
-// read probes do and the way a GEMV reads its weights: every thread sums its
-// own slice (first touched by that thread, so its pages are where it runs) as
+// read probes do and the way a GEMV reads its weights: the threads sum slices
+// of the buffer (16 per thread, each first touched by a pool task) as
 // four interleaved sequential streams of whole 64-byte lines, with 256-bit
 // loads where the CPU has AVX2 and two accumulators (nothing spills); two
 // buffer sizes, both far larger than the last-level cache, best of `reps`
@@ -82,7 +82,9 @@ struct FreeDeleter {
 
 double measure_read_bandwidth(Context& ctx, size_t bytes, int reps) {
     auto& pool = *ctx.impl().pool;
-    const int64_t tasks = pool.size();
+    // many slices per thread: with one task per thread a fast worker could take
+    // two while another still waits to wake, and the probe read on one core
+    const int64_t tasks = int64_t(pool.size()) * 16;
     uint64_t (*sum)(const uint64_t*, size_t) = sum_streams_portable;
 #if defined(__x86_64__)
     if (cpu::cpu_has(Isa::Avx2)) sum = sum_streams_avx2;
