@@ -19,11 +19,13 @@ namespace {
 constexpr int kPanel = 8;
 // From this many activation rows on the GEMM instead of the tiles. Measured in
 // cache (256 x 4096, 1 thread, ns per block and row): legacy GEMM ahead from
-// m = 2 (Q4_0 m = 4: 0.75 vs 1.25), kept at 4 since its packing reads 8 rows
-// side by side (the DRAM-bound small batches stay on the row-sequential
-// tiles); K-quants: tiles ahead to m = 16 (Q4_K 4.9 vs 7.2 at m = 8), GEMM
+// m = 2 (Q4_0 m = 4: 0.75 vs 1.25), but in a real decode step the weights come
+// from DRAM and the packing pass dominates: gemma-3-270m, 4 sequences, a step
+// took 30 ms with the GEMM from m = 4 and 16 ms with it from m = 9 (8 and 16
+// sequences the same either way; qlm bench batch, a quiet 2-core Zen 4), so
+// the legacy GEMM starts at m = 9; K-quants: tiles ahead to m = 16 (Q4_K 4.9 vs 7.2 at m = 8), GEMM
 // from m = 32 (Q4_K 5.5 vs 7.4).
-constexpr int kGemmMinLegacy = 4, kGemmMinK = 32;
+constexpr int kGemmMinLegacy = 9, kGemmMinK = 32;
 
 inline __m256i bcast4(const uint8_t* p) {
     int32_t v;
