@@ -22,10 +22,12 @@ RowStats row_stats(const float* logits, int64_t n) {
             s.max = logits[i];
             s.argmax = int32_t(i);
         }
-    const double m = s.max;
+    // Float exp (as llama-perplexity: ~3x cheaper than double exp, which made
+    // scoring a fifth of the run on Gemma's 262,144 logits), summed in double:
+    // the log-sum-exp is good to ~1e-6 absolute.
     double sum = 0;
-    for (int64_t i = 0; i < n; ++i) sum += std::exp(double(logits[i]) - m);
-    s.lse = m + std::log(sum);
+    for (int64_t i = 0; i < n; ++i) sum += double(std::exp(logits[i] - s.max));
+    s.lse = double(s.max) + std::log(sum);
     return s;
 }
 
