@@ -116,6 +116,7 @@ def main():
             try:
                 url = f"http://127.0.0.1:{port}"
                 wait_health(url, p)
+                time.sleep(2)
                 asyncio.run(run_load(url, 1, 1, 4, 999))  # warm-up
                 r = asyncio.run(run_load(url, c, a.requests_per_client, a.n, 17))
                 r["server"] = kind
