@@ -40,6 +40,9 @@ public:
     // become those tokens; user-defined tokens are always matched. Invalid UTF-8
     // is accepted (as llama.cpp does) and never crashes.
     std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special) const;
+    // A rendered chat template: special tokens parsed; BOS added only when the
+    // model adds one and the text does not already start with its text.
+    std::vector<int32_t> encode_chat(std::string_view rendered) const;
 
     // The bytes one token stands for: "▁" -> space, <0xXX> -> that byte, GPT-2
     // byte mapping undone. Control and unknown tokens give their text when

@@ -393,9 +393,7 @@ void handle_generate(State& st, const httplib::Request& req, httplib::Response& 
         } catch (const TemplateError& e) {
             bad_request("messages", std::string("the chat template failed: ") + e.what());
         }
-        const bool has_bos = !st.bos_text.empty() && text.rfind(st.bos_text, 0) == 0;
-        std::vector<int32_t> ids = st.tok->encode(text, false, true);
-        if (st.tok->add_bos() && !has_bos && st.tok->bos() != Tokenizer::kNone) ids.insert(ids.begin(), st.tok->bos());
+        std::vector<int32_t> ids = st.tok->encode_chat(text);
         if (ids.empty()) bad_request("messages", "the rendered conversation is empty");
         prompts.push_back(std::move(ids));
     } else {

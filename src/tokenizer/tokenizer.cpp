@@ -142,6 +142,15 @@ void Tokenizer::check_id(int32_t id) const {
         fail("tokenizer: token id ", id, " is outside the vocabulary of ", vocab_->n_tokens(), " tokens");
 }
 
+std::vector<int32_t> Tokenizer::encode_chat(std::string_view rendered) const {
+    std::vector<int32_t> ids = encode(rendered, false, true);
+    if (add_bos() && bos() != kNone) {
+        const std::string& b = token_text(bos());
+        if (b.empty() || rendered.substr(0, b.size()) != b) ids.insert(ids.begin(), bos());
+    }
+    return ids;
+}
+
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special, bool parse_special) const {
     const Vocab& v = *vocab_;
     std::vector<int32_t> out;

@@ -68,9 +68,7 @@ int chat(ChatOpts& o) {
         if (line.empty()) continue;
         messages.push_back({{"role", "user"}, {"content", line}});
         const std::string text = apply_chat_template(tmpl, messages, true, bos, eos);
-        std::vector<int32_t> prompt = tok.encode(text, false, true);
-        if (tok.add_bos() && tok.bos() != Tokenizer::kNone && (bos.empty() || text.rfind(bos, 0) != 0))
-            prompt.insert(prompt.begin(), tok.bos());
+        const std::vector<int32_t> prompt = tok.encode_chat(text);
         if (int64_t(prompt.size()) >= engine.n_ctx()) {
             std::fprintf(stderr, "qlm chat: the conversation (%zu tokens) is over the context; /reset\n", prompt.size());
             messages.erase(messages.end() - 1);
@@ -121,10 +119,7 @@ Command add_chat(CLI::App& app) {
     sub->add_option("-c,--ctx-size", o->n_ctx, "context size")->capture_default_str();
     sub->add_option("-t,--threads", o->threads, "threads (default: physical cores)");
     sub->add_option("--kv-type", o->kv_type, "KV cache type (f16, f32)")->capture_default_str();
-    sub->add_option("--temp", o->sampling.temp, "temperature (0: greedy)")->capture_default_str();
-    sub->add_option("--top-k", o->sampling.top_k, "top-k (0: off)")->capture_default_str();
-    sub->add_option("--top-p", o->sampling.top_p, "top-p (1: off)")->capture_default_str();
-    sub->add_option("--min-p", o->sampling.min_p, "min-p (0: off)")->capture_default_str();
+    add_sampling_options(*sub, o->sampling);
     sub->add_option("--seed", o->seed, "random seed");
     sub->add_option("--isa", o->isa, "force an instruction set (scalar, avx2, avx512, neon)");
     return [o]() { return chat(*o); };

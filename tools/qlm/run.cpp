@@ -166,10 +166,7 @@ Command add_run(CLI::App& app) {
     sub->add_option("-b,--batch-size", o->n_batch, "prompt tokens per forward chunk")->capture_default_str();
     sub->add_option("-t,--threads", o->threads, "threads (default: physical cores)");
     sub->add_option("--kv-type", o->kv_type, "KV cache type (f16, f32)")->capture_default_str();
-    sub->add_option("--temp", o->sampling.temp, "temperature (0: greedy)")->capture_default_str();
-    sub->add_option("--top-k", o->sampling.top_k, "top-k (0: off)")->capture_default_str();
-    sub->add_option("--top-p", o->sampling.top_p, "top-p (1: off)")->capture_default_str();
-    sub->add_option("--min-p", o->sampling.min_p, "min-p (0: off)")->capture_default_str();
+    add_sampling_options(*sub, o->sampling);
     sub->add_option("--repeat-penalty", o->sampling.repeat_penalty, "repetition penalty (1: off)")->capture_default_str();
     sub->add_option("--repeat-last-n", o->sampling.repeat_last_n, "tokens the penalty looks back")->capture_default_str();
     sub->add_option("--seed", o->seed, "random seed (default: random, printed in the stats)");
