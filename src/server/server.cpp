@@ -101,10 +101,6 @@ ojson parse_body(const httplib::Request& req) {
     }
 }
 
-std::string valid_utf8(std::string s) {
-    // the JSON writer replaces invalid bytes; pieces of one character wait in the detokenizer
-    return s;
-}
 
 // What a choice has produced, and its stop-sequence hold-back.
 struct ChoiceText {
@@ -223,7 +219,7 @@ public:
 
     ojson logprobs_json(size_t i, size_t from, size_t to) const {
         const ChoiceText& t = texts_[i];
-        auto piece = [&](int32_t id) { return valid_utf8(st_.tok->token_to_piece(id, false)); };
+        auto piece = [&](int32_t id) { return st_.tok->token_to_piece(id, false); };
         auto bytes = [&](const std::string& s) {
             ojson b = ojson::array();
             for (unsigned char ch : s) b.push_back(int(ch));
