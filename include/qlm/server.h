@@ -21,6 +21,8 @@ struct ServerOptions {
     std::vector<std::string> cors_origins;
     size_t max_body = size_t(8) << 20;
     int max_queue = 64;                // waiting requests beyond which new ones get 503
+    int64_t max_tokens = -1;           // most tokens generated per choice (-1: up to the context); a larger
+                                       // max_tokens is clamped to it (finish_reason "length")
     int http_threads = 64;             // concurrent connections served (each stream holds one)
     int read_timeout_s = 30, write_timeout_s = 600;
     std::string chat_template_file;    // overrides the GGUF's tokenizer.chat_template

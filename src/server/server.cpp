@@ -139,6 +139,7 @@ public:
                 r.prompt = prompts_[p];
                 r.max_tokens = g_.max_tokens >= 0 ? g_.max_tokens
                                                   : std::max<int64_t>(0, st_.engine->n_ctx() - int64_t(r.prompt.size()));
+                if (st_.opts.max_tokens >= 0) r.max_tokens = std::min(r.max_tokens, st_.opts.max_tokens);
                 r.sampling = g_.sampling;
                 r.sampling.seed = g_.seeded ? g_.sampling.seed + uint64_t(c->index) : (uint64_t(rd()) << 32 | rd());
                 r.stop_tokens = st_.tok->eog_ids();

@@ -55,6 +55,9 @@ Command add_serve(CLI::App& app) {
     sub->add_option("--api-key-file", o->api_key_file, "read the API key from a file");
     sub->add_option("--cors-origin", o->s.cors_origins, "allowed CORS origins (repeat; * for any); default: CORS off");
     sub->add_option("--max-body", o->s.max_body, "largest request body in bytes")->capture_default_str();
+    sub->add_option("-n,--n-predict", o->s.max_tokens,
+                    "most tokens generated per choice; a larger max_tokens is clamped (-1: up to the context)")
+        ->capture_default_str();
     sub->add_option("--max-queue", o->s.max_queue, "waiting requests beyond which new ones get 503")->capture_default_str();
     sub->add_option("--http-threads", o->s.http_threads, "connections served at once")->capture_default_str();
     sub->add_option("--chat-template", o->s.chat_template_file, "Jinja chat template file (overrides the model's)");
