@@ -57,6 +57,7 @@ public:
 
     struct Impl;
     Impl& impl() noexcept { return *impl_; }
+    const Impl& impl() const noexcept { return *impl_; }
 
 private:
     std::unique_ptr<Impl> impl_;
@@ -123,6 +124,10 @@ void silu_mul(Context& ctx, float* g, const float* u, int64_t n);
 void gelu_tanh_mul(Context& ctx, float* g, const float* u, int64_t n);
 float gelu_tanh(float x) noexcept;
 float silu(float x) noexcept;
+// Softmax numerator on the calling thread with the backend's kernel (n >= 1):
+// x[j] = exp(x[j] - max x) (within a few ulp), returns their sum in double
+// and max x in *max_out (if not null). Safe to call from several threads.
+double exp_sum(const Context& ctx, float* x, int64_t n, float* max_out);
 
 // Causal grouped-query attention of a batch of queries over a KV cache.
 //   q:   n_tokens × (n_head · head_dim_k), positions[i] the query's position

@@ -77,8 +77,8 @@ using RoundF16Fn = void (*)(float* x, int64_t n);
 // y[j] = fmt::fp32_to_fp16(x[j]) (the F16 KV cache store).
 using F32ToF16Fn = void (*)(const float* x, uint16_t* y, int64_t n);
 // Softmax numerator: x[j] = exp(x[j] - max x) for j in [0, n), n >= 1;
-// returns their sum, accumulated in double.
-using ExpSumFn = double (*)(float* x, int64_t n);
+// returns their sum, accumulated in double, and max x in *max_out (if not null).
+using ExpSumFn = double (*)(float* x, int64_t n, float* max_out);
 // Gated activations: g[j] = act(g[j]) * u[j] (GELU-tanh, SiLU).
 using ActMulFn = void (*)(float* g, const float* u, int64_t n);
 

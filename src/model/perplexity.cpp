@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "qlm/error.h"
+#include "qlm/ops.h"
 #include "qlm/tokenizer.h"
 
 namespace qlm::ppl {
@@ -27,6 +28,16 @@ RowStats row_stats(const float* logits, int64_t n) {
     // the log-sum-exp is good to ~1e-6 absolute.
     double sum = 0;
     for (int64_t i = 0; i < n; ++i) sum += double(std::exp(logits[i] - s.max));
+    s.lse = double(s.max) + std::log(sum);
+    return s;
+}
+
+RowStats row_stats(const Context& ctx, const float* logits, int64_t n, float* scratch) {
+    RowStats s;
+    std::memcpy(scratch, logits, size_t(n) * sizeof(float));
+    const double sum = exp_sum(ctx, scratch, n, &s.max);
+    const float* at = std::find(logits, logits + n, s.max);  // the first on ties, as above
+    s.argmax = at == logits + n ? 0 : int32_t(at - logits);
     s.lse = double(s.max) + std::log(sum);
     return s;
 }

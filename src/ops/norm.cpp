@@ -72,6 +72,10 @@ void act_mul(Context& ctx, cpu::ActMulFn cpu::KernelTable::*fn, float* g, const 
 }
 }  // namespace
 
+double exp_sum(const Context& ctx, float* x, int64_t n, float* max_out) {
+    return cpu::kernel_or_scalar(*ctx.impl().table, &cpu::KernelTable::exp_sum)(x, n, max_out);
+}
+
 void silu_mul(Context& ctx, float* g, const float* u, int64_t n) { act_mul(ctx, &cpu::KernelTable::silu_mul, g, u, n); }
 void gelu_tanh_mul(Context& ctx, float* g, const float* u, int64_t n) {
     act_mul(ctx, &cpu::KernelTable::gelu_tanh_mul, g, u, n);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "qlm/error.h"
+#include "qlm/ops.h"
 #include "qlm/perplexity.h"
 
 namespace {
@@ -60,6 +61,34 @@ TEST(Perplexity, LogSoftmaxHandValues) {
     const RowStats su = row_stats(u, 4);
     EXPECT_EQ(su.argmax, 0);
     EXPECT_NEAR(log_prob(u, su, 3), -std::log(4.0), 1e-12);
+}
+
+// The vectorized row statistics (each instruction set this CPU runs, and the
+// scalar kernel) against the long-double log-softmax: same max and argmax
+// (first on ties), log-probabilities within 2e-6.
+TEST(Perplexity, KernelRowStatsAgainstDouble) {
+    for (const char* name : {"scalar", "avx2", "avx512", "neon"}) {
+        const auto isa = qlm::isa_from_name(name);
+        if (!isa || !qlm::isa_supported(*isa)) continue;
+        qlm::ContextOptions co;
+        co.isa = *isa;
+        co.threads = 1;
+        qlm::Context ctx(co);
+        for (int n : {1, 7, 50001}) {
+            for (float offset : {0.0f, 1000.0f, -3000.0f}) {
+                auto x = random_logits(n, uint32_t(11 + n), 5.0f, offset);
+                if (n > 8) x[size_t(n / 3)] = x[size_t(n / 2)] = 1e4f + offset;  // a tie for the maximum
+                const auto ref = log_softmax_ref(x);
+                std::vector<float> scratch(static_cast<size_t>(n));
+                const RowStats s = row_stats(ctx, x.data(), n, scratch.data());
+                const RowStats r = row_stats(x.data(), n);
+                EXPECT_EQ(s.max, r.max) << name << " n " << n;
+                EXPECT_EQ(s.argmax, r.argmax) << name << " n " << n;
+                for (int i = 0; i < n; i += 97)
+                    ASSERT_NEAR(log_prob(x.data(), s, i), ref[size_t(i)], 2e-6) << name << " n " << n << " i " << i;
+            }
+        }
+    }
 }
 
 TEST(Perplexity, LogSoftmaxAgainstDouble) {

@@ -244,7 +244,9 @@ int run(PplOpts& o) {
             parallel_rows(ms, threads, [&](int64_t i) {
                 const float* x = logits.data() + size_t(i) * size_t(n_vocab);
                 const int32_t next = tokens[size_t(ci * c + p0 + i + 1)];
-                const ppl::RowStats st = ppl::row_stats(x, n_vocab);
+                thread_local std::vector<float> scratch;
+                scratch.resize(size_t(n_vocab));
+                const ppl::RowStats st = ppl::row_stats(*ctx, x, n_vocab, scratch.data());
                 nll[size_t(i)] = -ppl::log_prob(x, st, next);
                 if (writer) ppl::make_base_row(x, n_vocab, st, o.top_k, next, rows[size_t(i)]);
                 if (base) kl_rows[size_t(i)] = ppl::kl_position(rows[size_t(i)], x, n_vocab, st, next);

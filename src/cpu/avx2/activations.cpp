@@ -234,7 +234,7 @@ void round_f16(float* x, int64_t n) {
 }
 
 // exp256 (about 2 ulp, as ggml's own vectorized softmax exp) 8 at a time.
-double exp_sum(float* x, int64_t n) {
+double exp_sum(float* x, int64_t n, float* max_out) {
     int64_t j = 0;
     __m256 m8 = _mm256_set1_ps(-INFINITY);
     for (; j + 8 <= n; j += 8) m8 = _mm256_max_ps(m8, _mm256_loadu_ps(x + j));
@@ -243,6 +243,7 @@ double exp_sum(float* x, int64_t n) {
     m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
     float mx = _mm_cvtss_f32(m4);
     for (; j < n; ++j) mx = std::max(mx, x[j]);
+    if (max_out) *max_out = mx;
     const __m256 vm = _mm256_set1_ps(mx);
     __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
     for (j = 0; j + 8 <= n; j += 8) {

@@ -51,9 +51,10 @@ void round_f16_scalar(float* x, int64_t n) {
     for (int64_t j = 0; j < n; ++j) x[j] = fmt::fp16_to_fp32(fmt::fp32_to_fp16(x[j]));
 }
 
-double exp_sum_scalar(float* x, int64_t n) {
+double exp_sum_scalar(float* x, int64_t n, float* max_out) {
     float mx = -INFINITY;
     for (int64_t j = 0; j < n; ++j) mx = std::max(mx, x[j]);
+    if (max_out) *max_out = mx;
     double sum = 0;
     for (int64_t j = 0; j < n; ++j) {
         x[j] = std::exp(x[j] - mx);
