@@ -41,6 +41,14 @@ struct EngineOptions {
     int64_t block_size = 16;     // positions per block
     GgmlType kv_type = GgmlType::F16;
     int64_t step_tokens = 512;   // tokens per step (decode tokens + prefill chunks)
+    // While some sequence decodes, the prompt chunks of a step are held to what
+    // keeps the step within decode_slowdown times a decode-only step, from the
+    // engine's own timings (the mean decode-only step and the mean cost of a
+    // prompt token, both measured as it runs), and at least min_prefill_chunk
+    // tokens, so new prompts never stall the running streams for long and
+    // still always make progress. 0: off (step_tokens is the only limit).
+    double decode_slowdown = 0;
+    int64_t min_prefill_chunk = 16;
     int max_running = 64;        // sequences in the running set at once
     bool prefix_cache = true;
 };

@@ -4,6 +4,7 @@
 #include "qlm/engine.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <deque>
 #include <mutex>
@@ -56,6 +57,9 @@ KvCacheOptions pool_options(const Model& m, const EngineOptions& o) {
     if (o.kv_type != GgmlType::F16 && o.kv_type != GgmlType::F32)
         fail("engine: KV cache type ", type_name(o.kv_type), " is not supported (F16 or F32)");
     if (o.step_tokens <= 0) fail("engine: tokens per step must be positive, got ", o.step_tokens);
+    if (!(o.decode_slowdown == 0 || o.decode_slowdown > 1))
+        fail("engine: the decode slowdown must be 0 (off) or above 1, got ", o.decode_slowdown);
+    if (o.min_prefill_chunk <= 0) fail("engine: the least prefill chunk must be positive, got ", o.min_prefill_chunk);
     if (o.max_running <= 0) fail("engine: the running set must hold at least one sequence, got ", o.max_running);
     if (o.kv_tokens < 0 || !(o.kv_mib >= 0)) fail("engine: the KV pool size must not be negative");
     int64_t n_blocks;
@@ -333,8 +337,11 @@ struct Engine::Impl {
         };
         std::vector<Part> parts;
         int64_t budget = opts.step_tokens;
+        int64_t n_decode = 0;
         for (auto& sp : running)
-            if (sp->decoding() && budget > 0) parts.push_back({sp.get(), 1}), --budget;
+            if (sp->decoding() && budget > 0) parts.push_back({sp.get(), 1}), --budget, ++n_decode;
+        if (n_decode > 0) budget = std::min(budget, prefill_cap());
+        const int64_t budget_prefill = budget;
         for (auto& sp : running)
             if (!sp->decoding() && budget > 0) {
                 const int64_t n = std::min(budget, int64_t(sp->tokens.size()) - sp->n_fed);
@@ -351,8 +358,11 @@ struct Engine::Impl {
         }
         const int64_t n_vocab = model.config().n_vocab;
         logits.resize(size_t(std::max<int64_t>(rows, 1) * n_vocab));
+        const auto t_step = std::chrono::steady_clock::now();
         try {
             fwd.run(kv, steps, logits.data());
+            learn_step_time(n_decode, budget_prefill - budget,
+                            std::chrono::duration<double>(std::chrono::steady_clock::now() - t_step).count());
         } catch (const std::exception& e) {
             // nothing here should throw for accepted requests; if it does, the
             // step's sequences end with the error and the engine goes on
@@ -389,6 +399,30 @@ struct Engine::Impl {
                       running.end());
         publish_stats();
         return true;
+    }
+
+    // Step-time model for decode_slowdown: t = T_decode + c * prompt tokens,
+    // T_decode the mean decode-only step, c the mean cost of a prompt token
+    // (from steps with at least 8: prompt-only steps count their whole time,
+    // which overstates c a little and errs on the side of short chunks).
+    double t_decode = 0, c_prompt = 0;
+    int n_decode_steps = 0, n_prompt_steps = 0;
+    void learn_step_time(int64_t n_decode, int64_t n_prompt, double t) {
+        if (opts.decode_slowdown == 0) return;
+        auto mean = [](double& m, int& n, double x) {  // running mean, then an exponential one (recent steps)
+            n = std::min(n + 1, 32);
+            m += (x - m) / n;
+        };
+        if (n_prompt == 0 && n_decode > 0) mean(t_decode, n_decode_steps, t);
+        else if (n_prompt >= 8 && n_decode == 0) mean(c_prompt, n_prompt_steps, t / double(n_prompt));
+        else if (n_prompt >= 8 && n_decode_steps > 0 && t > t_decode)
+            mean(c_prompt, n_prompt_steps, (t - t_decode) / double(n_prompt));
+    }
+    int64_t prefill_cap() const {
+        if (opts.decode_slowdown == 0) return opts.step_tokens;
+        if (n_decode_steps == 0 || n_prompt_steps == 0 || c_prompt <= 0) return opts.min_prefill_chunk;
+        const double n = (opts.decode_slowdown - 1) * t_decode / c_prompt;
+        return std::max(opts.min_prefill_chunk, int64_t(std::min(n, double(opts.step_tokens))));
     }
 
     void publish_stats() {

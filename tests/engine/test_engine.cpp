@@ -167,6 +167,48 @@ TEST_P(EngineTest, BatchedEqualsAlone) {
     EXPECT_GT(st.preemptions, 0) << "the pool was meant to be too small for every sequence at once";
 }
 
+// decode_slowdown: while a sequence decodes, a newcomer's 60-token prompt goes
+// in chunks of min_prefill_chunk when the allowed slowdown is tiny, in one step
+// when it is huge (the cost model is learnt from the first prompt's step) or
+// off; the newcomer's tokens and logits are those it gets alone either way.
+TEST_P(EngineTest, PrefillChunksHeldBackWhileDecoding) {
+    std::mt19937 rng(3);
+    const auto first = random_prompt(rng, 20, test::kVocab), second = random_prompt(rng, 60, test::kVocab);
+    for (const double slowdown : {1.001, 1000.0, 0.0}) {
+        EngineOptions eo;
+        eo.n_ctx = 128;
+        eo.block_size = 4;
+        eo.step_tokens = 64;
+        eo.decode_slowdown = slowdown;
+        eo.min_prefill_chunk = 3;
+        Collector dummy;
+        Request b = greedy(second, 4, dummy);
+        b.on_event = nullptr;
+        const Result alone = run_alone(*model_, *ctx_, eo, b);
+        Engine e(*model_, *ctx_, eo);
+        Collector c;
+        e.submit(greedy(first, 40, c));
+        for (int i = 0; i < 3; ++i) e.step();  // the prompt, then two decode steps
+        const uint64_t id = e.submit(greedy(second, 4, c));
+        std::vector<int64_t> chunks;
+        while (c.results[id].tokens.empty()) {
+            const int64_t before = e.stats().prompt_tokens;
+            e.step();
+            chunks.push_back(e.stats().prompt_tokens - before);
+            ASSERT_LT(chunks.size(), 100u);
+        }
+        if (slowdown == 1.001) {
+            ASSERT_EQ(chunks.size(), 20u) << "60 prompt tokens in chunks of 3";
+            for (int64_t n : chunks) EXPECT_EQ(n, 3);
+        } else {
+            ASSERT_EQ(chunks.size(), 1u) << "slowdown " << slowdown;
+            EXPECT_EQ(chunks[0], 60);
+        }
+        while (!e.idle()) e.step();
+        expect_same(alone, c.results[id], "slowdown " + std::to_string(slowdown));
+    }
+}
+
 // A second request that starts with the first one's prompt takes its blocks
 // from the prefix cache and gets the logits of a full recompute.
 TEST_P(EngineTest, PrefixCacheHitEqualsRecompute) {

@@ -20,6 +20,7 @@ struct ServeOpts {
     double kv_mib = 0;
     int64_t step_tokens = 512;
     int parallel = 64;
+    double decode_slowdown = 1.8;
 };
 
 int serve_cmd(ServeOpts& o) {
@@ -39,6 +40,9 @@ int serve_cmd(ServeOpts& o) {
     o.s.engine.kv_type = kv_type_from_name(o.kv_type);
     o.s.engine.step_tokens = o.step_tokens;
     o.s.engine.max_running = o.parallel;
+    if (!(o.decode_slowdown == 0 || o.decode_slowdown > 1))
+        fail("--decode-slowdown must be 0 (off) or above 1, got ", o.decode_slowdown);
+    o.s.engine.decode_slowdown = o.decode_slowdown;
     return server::serve(o.s);
 }
 
@@ -66,6 +70,9 @@ Command add_serve(CLI::App& app) {
     sub->add_option("--kv-mib", o->kv_mib, "KV pool in MiB (instead of --kv-size)");
     sub->add_option("--kv-type", o->kv_type, "KV cache type (f16, f32)")->capture_default_str();
     sub->add_option("-b,--step-tokens", o->step_tokens, "tokens per engine step (chunked prefill budget)")->capture_default_str();
+    sub->add_option("--decode-slowdown", o->decode_slowdown,
+                    "while streams decode, prompt chunks keep a step within this many decode steps (0: off)")
+        ->capture_default_str();
     sub->add_option("--parallel", o->parallel, "sequences in the running set at once")->capture_default_str();
     sub->add_option("-t,--threads", o->s.threads, "compute threads (default: physical cores)");
     sub->add_option("--isa", o->s.isa, "force an instruction set (scalar, avx2, avx512, neon)");
