@@ -87,10 +87,11 @@ async def run_load(url, clients, n_req, n_gen, seed):
 def start(kind, a, clients, port):
     if kind == "qlm":
         args = [a.qlm, "serve", "-m", a.model, "--host", "127.0.0.1", "--port", str(port), "-t", str(a.t), "-c", "1024",
-                "--parallel", str(max(clients, 1))]
+                "--parallel", str(max(clients, 1)), *a.qlm_args.split()]
     else:
         args = [os.path.join(a.llama_tools, "bin", "llama-server"), "-m", a.model, "--host", "127.0.0.1", "--port",
-                str(port), "-t", str(a.t), "-np", str(clients), "-c", str(1024 * clients), "--no-webui"]
+                str(port), "-t", str(a.t), "-np", str(clients), "-c", str(1024 * clients), "--no-webui",
+                *a.llama_args.split()]
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -103,6 +104,9 @@ def main():
     ap.add_argument("--requests-per-client", type=int, default=3)
     ap.add_argument("--qlm", default="build/tools/qlm/qlm")
     ap.add_argument("--llama-tools", default="/tmp/llama-tools")
+    ap.add_argument("--qlm-args", default="", help="more options for qlm serve, e.g. '--decode-slowdown 0'")
+    ap.add_argument("--llama-args", default="", help="more options for llama-server, e.g. '--no-repack' "
+                    "(its AMX weight repacking crashes on some Xeons: SIGSEGV in ggml_backend_amx_mul_mat)")
     ap.add_argument("--only", choices=["qlm", "llama"], default=None)
     ap.add_argument("--out", default=None)
     a = ap.parse_args()

@@ -31,7 +31,7 @@ def run_llama(bin_, a):
     seqs = [int(s) for s in a.seqs.split(",")]
     ctx = max(seqs) * (a.p + a.n) + 64
     out = subprocess.run([bin_, "-m", a.model, "-c", str(ctx), "-b", "2048", "-ub", "512", "-npp", str(a.p),
-                          "-ntg", str(a.n), "-npl", a.seqs, "-t", str(a.t), "-tb", str(a.t)],
+                          "-ntg", str(a.n), "-npl", a.seqs, "-t", str(a.t), "-tb", str(a.t), *a.llama_args.split()],
                          check=True, capture_output=True, text=True)
     rows = {}
     # |    PP |     TG |    B |   N_KV |   T_PP s | S_PP t/s |   T_TG s | S_TG t/s |      T s |    S t/s |
@@ -55,6 +55,8 @@ def main():
     ap.add_argument("--qlm", default="build/tools/qlm/qlm")
     ap.add_argument("--llama-tools", default="/tmp/llama-tools")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--llama-args", default="", help="more options for llama-batched-bench, e.g. '--no-repack' "
+                    "(its AMX weight repacking crashes on some Xeons: SIGSEGV in ggml_backend_amx_mul_mat)")
     a = ap.parse_args()
     bb = os.path.join(a.llama_tools, "bin", "llama-batched-bench")
     if not os.path.exists(bb):
