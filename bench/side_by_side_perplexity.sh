@@ -8,7 +8,8 @@
 #
 # Environment: CTX (512), CHUNKS (all: -1), THREADS (2), QLM (build/tools/qlm/qlm),
 # LLAMA_PERPLEXITY (from bench/llama/build_llama_tools.sh, built on demand),
-# OUT (bench/results/perplexity-<model>.md).
+# OUT (bench/results/perplexity-<model>.md), LLAMA_ARGS (more options for
+# llama-perplexity, e.g. --no-repack where its AMX repacking crashes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=${1:-models/gemma-3-270m-q4_k_m.gguf}
@@ -16,6 +17,7 @@ TEXT=${2:-models/text/alice29.txt}
 CTX=${CTX:-512}
 CHUNKS=${CHUNKS:--1}
 THREADS=${THREADS:-2}
+export LLAMA_ARGS=${LLAMA_ARGS:-}
 QLM=${QLM:-build/tools/qlm/qlm}
 [ -f "$TEXT" ] || scripts/fetch_text.sh
 if [ -z "${LLAMA_PERPLEXITY:-}" ]; then
@@ -34,11 +36,12 @@ t0=$(date +%s.%N)
 "$QLM" perplexity -m "$MODEL" -f "$TEXT" -c "$CTX" "${chunk_args[@]}" -t "$THREADS" --json > "$tmp/qlm.json"
 t1=$(date +%s.%N)
 echo "llama-perplexity ..." >&2
-"$LLAMA_PERPLEXITY" -m "$MODEL" -f "$TEXT" -c "$CTX" "${chunk_args[@]}" -t "$THREADS" > "$tmp/llama.out" 2> "$tmp/llama.err"
+# shellcheck disable=SC2086
+"$LLAMA_PERPLEXITY" -m "$MODEL" -f "$TEXT" -c "$CTX" "${chunk_args[@]}" -t "$THREADS" ${LLAMA_ARGS:-} > "$tmp/llama.out" 2> "$tmp/llama.err"
 t2=$(date +%s.%N)
 
 python3 - "$tmp" "$t0" "$t1" "$t2" "$MODEL" "$TEXT" "$CTX" "$CHUNKS" "$THREADS" "$LLAMA_PERPLEXITY" > "$OUT" <<'PY'
-import json, re, sys, hashlib, platform, subprocess
+import json, os, re, sys, hashlib, platform, subprocess
 tmp, t0, t1, t2, model, text, ctx, chunks, threads, lp = sys.argv[1:]
 q = json.load(open(f"{tmp}/qlm.json"))
 err = open(f"{tmp}/llama.err").read() + open(f"{tmp}/llama.out").read()
@@ -76,7 +79,8 @@ print("\ntokens/s: all chunk tokens over the wall time of the chunk loop (forwar
       f"{l_tokens} tokens (from its log's time stamps). Wall s includes loading and tokenizing.")
 print(f"\nCommands:\n\n```\n{sys.argv[0] if False else 'build/tools/qlm/qlm'} perplexity -m {model} -f {text} -c {ctx}"
       f"{'' if chunks == '-1' else ' --chunks ' + chunks} -t {threads} --json\n"
-      f"llama-perplexity -m {model} -f {text} -c {ctx}{'' if chunks == '-1' else ' --chunks ' + chunks} -t {threads}\n```")
+      f"llama-perplexity -m {model} -f {text} -c {ctx}{'' if chunks == '-1' else ' --chunks ' + chunks} -t {threads}"
+      f"{(' ' + os.environ['LLAMA_ARGS']) if os.environ.get('LLAMA_ARGS') else ''}\n```")
 print(f"\nllama-perplexity: {lp} (bench/llama/build_llama_tools.sh: llama-cpp-python 0.3.36's vendored llama.cpp, "
       "Release, GGML_NATIVE=ON).")
 PY
