@@ -12,7 +12,7 @@ namespace {
 KernelTable make_table(KernelTable k, bool wide) {
     k.isa = Isa::Avx512;
     KernelTable own;
-    QLM_AVX512_NS::register_legacy(own);
+    QLM_AVX512_NS::register_legacy(own, wide);
     QLM_AVX512_NS::register_kquants(own);
     QLM_AVX512_NS::register_gemm(own, wide);
     // A type this table multiplies takes all its paths from here (an output
