@@ -36,6 +36,13 @@ inline void store_half(const __m256i* t, int n, __m256i* q, int H) {
     for (int v = 0; v < n; ++v) q[v * H] = t[v];
 }
 
+// The block at p (a hint, never a fault): pack_half prefetches the same
+// blocks of the next slab, as the tiles' row pass does (rows.h).
+template <size_t Bytes>
+inline void prefetch_block(const uint8_t* p) {
+    for (size_t o = 0; o < Bytes; o += 64) _mm_prefetch(reinterpret_cast<const char*>(p + o), _MM_HINT_T0);
+}
+
 template <class D>
 struct LegacyPanel : D {
     static constexpr int kQK = 32;
@@ -49,7 +56,8 @@ struct LegacyPanel : D {
     static int32_t xoff(const uint8_t* x) { return D::kOff * sum_i8(load256(x + D::kXQs)); }
 
     // rows (1..8) rows from w into half h of a panel of H halves
-    static void pack_half(const uint8_t* w, size_t stride, int rows, int64_t nb, __m256i* q, float* f, int H, int h) {
+    static void pack_half(const uint8_t* w, size_t stride, int rows, int64_t nb, __m256i* q, float* f, int H, int h,
+                          size_t pf) {
         if (rows <= 0) {
             for (int64_t b = 0; b < nb; ++b) {
                 for (int v = 0; v < kVecs; ++v) q[(b * kVecs + v) * H + h] = _mm256_setzero_si256();
@@ -60,6 +68,7 @@ struct LegacyPanel : D {
         const __m256i offs = row_offsets(stride, rows);
         for (int64_t b = 0; b < nb; ++b) {
             const uint8_t* wb = w + b * D::kWBytes;
+            for (int j = 0; j < 8; ++j) prefetch_block<D::kWBytes>(wb + j * stride + pf);
             __m256i r[8], t[8];
             for (int j = 0; j < 8; ++j) r[j] = j < rows ? D::codes(wb + j * stride) : _mm256_setzero_si256();
             transpose8(r, t);
@@ -116,7 +125,8 @@ struct KQuantPanel : D {
     static float xmin(const uint8_t*) { return 0.0f; }
     static int32_t xoff(const uint8_t*) { return 0; }
 
-    static void pack_half(const uint8_t* w, size_t stride, int rows, int64_t nb, __m256i* q, float* f, int H, int h) {
+    static void pack_half(const uint8_t* w, size_t stride, int rows, int64_t nb, __m256i* q, float* f, int H, int h,
+                          size_t pf) {
         if (rows <= 0) {
             for (int64_t b = 0; b < nb; ++b) {
                 for (int v = 0; v < kVecs; ++v) q[(b * kVecs + v) * H + h] = _mm256_setzero_si256();
@@ -127,6 +137,7 @@ struct KQuantPanel : D {
         const __m256i offs = row_offsets(stride, rows);
         for (int64_t b = 0; b < nb; ++b) {
             const uint8_t* wb = w + b * D::kWBytes;
+            for (int j = 0; j < 8; ++j) prefetch_block<D::kWBytes>(wb + j * stride + pf);
             alignas(32) int32_t sc[16][8] = {}, co[8][8] = {};
             __m256i r[8][8];
             for (int j = 0; j < 8; ++j) {
@@ -254,7 +265,8 @@ void gemm(const MatmulTile& t) {
             for (int64_t p = 0; p < np; ++p)
                 for (int h = 0; h < H; ++h)
                     F::pack_half(t.w + (r + p * kPanel + 8 * h) * t.w_stride + c0 * F::kWBytes, t.w_stride,
-                                 int(imin(8, rows - p * kPanel - 8 * h)), nc, q + p * qp, f + p * fp, H, h);
+                                 int(imin(8, rows - p * kPanel - 8 * h)), nc, q + p * qp, f + p * fp, H, h,
+                                 size_t(slab) * t.w_stride);
             for (int i0 = 0; i0 < t.m; i0 += kRowsG) {
                 const uint8_t* x = t.x + i0 * t.x_stride + c0 * F::kXBytes;
                 for (int64_t p = 0; p < np; ++p) {
