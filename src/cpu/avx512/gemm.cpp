@@ -28,8 +28,11 @@ namespace {
 // took 30 ms with the GEMM from m = 4 and 16 ms with it from m = 9 (8 and 16
 // sequences the same either way; qlm bench batch, a quiet 2-core Zen 4), so
 // the legacy GEMM starts at m = 9; K-quants: tiles ahead to m = 16 (Q4_K 4.9 vs 7.2 at m = 8), GEMM
-// from m = 32 (Q4_K 5.5 vs 7.4).
-constexpr int kGemmMinLegacy = 9, kGemmMinK = 32;
+// from m = 32 (Q4_K 5.5 vs 7.4). Intel Xeon at 512 bits (DRAM-resident weights,
+// 2 threads): Q5_0 2048 x 640 m = 8 GEMM 112-115 us vs tiles 140-141, Q8_0
+// 262144 x 640 m = 8 14.0-15.1 vs 14.7-15.7 ms, m = 4 tiles ahead (11.0-11.2
+// vs 12.8-14.6 ms): the wide legacy GEMM starts at m = 8.
+constexpr int kGemmMinLegacy = 9, kGemmMinLegacyWide = 8, kGemmMinK = 32;
 
 // Row j of an 8-row half: min(j, rows - 1) (rows >= 1).
 inline void store_half(const __m256i* t, int n, __m256i* q, int H) {
@@ -290,13 +293,14 @@ void set(KernelTable& k, int min_m, bool wide) {
 
 void register_gemm(KernelTable& k, bool wide) {
     using namespace kq;
-    set<GgmlType::Q4_0, LegacyPanel<DecQ4_0>>(k, kGemmMinLegacy, wide);
-    set<GgmlType::Q5_0, LegacyPanel<DecQ5_0>>(k, kGemmMinLegacy, wide);
-    set<GgmlType::Q8_0, LegacyPanel<DecQ8_0>>(k, kGemmMinLegacy, wide);
-    set<GgmlType::IQ4_NL, LegacyPanel<DecIq4Nl>>(k, kGemmMinLegacy, wide);
-    set<GgmlType::MXFP4, LegacyPanel<DecMxfp4>>(k, kGemmMinLegacy, wide);
-    set<GgmlType::Q4_1, LegacyPanel<DecQ4_1>>(k, kGemmMinLegacy, wide);
-    set<GgmlType::Q5_1, LegacyPanel<DecQ5_1>>(k, kGemmMinLegacy, wide);
+    const int legacy_min = wide ? kGemmMinLegacyWide : kGemmMinLegacy;
+    set<GgmlType::Q4_0, LegacyPanel<DecQ4_0>>(k, legacy_min, wide);
+    set<GgmlType::Q5_0, LegacyPanel<DecQ5_0>>(k, legacy_min, wide);
+    set<GgmlType::Q8_0, LegacyPanel<DecQ8_0>>(k, legacy_min, wide);
+    set<GgmlType::IQ4_NL, LegacyPanel<DecIq4Nl>>(k, legacy_min, wide);
+    set<GgmlType::MXFP4, LegacyPanel<DecMxfp4>>(k, legacy_min, wide);
+    set<GgmlType::Q4_1, LegacyPanel<DecQ4_1>>(k, legacy_min, wide);
+    set<GgmlType::Q5_1, LegacyPanel<DecQ5_1>>(k, legacy_min, wide);
     set<GgmlType::Q2_K, KQuantPanel<DecQ2_K>>(k, kGemmMinK, wide);
     set<GgmlType::Q3_K, KQuantPanel<DecQ3_K>>(k, kGemmMinK, wide);
     set<GgmlType::Q4_K, KQuantPanel<DecQ4_K>>(k, kGemmMinK, wide);
