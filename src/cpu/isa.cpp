@@ -17,7 +17,7 @@ namespace qlm::cpu {
 namespace {
 
 struct Features {
-    bool avx2 = false, avx512 = false, neon = false;
+    bool avx2 = false, avx512 = false, neon = false, prefer_512 = false;
 };
 
 #if defined(__x86_64__)
@@ -32,7 +32,12 @@ Features detect() {
     Features f;
 #if defined(__x86_64__)
     unsigned a, b, c, d;
+    if (!__get_cpuid(0, &a, &b, &c, &d)) return f;
+    const bool intel = b == 0x756e6547 && d == 0x49656e69 && c == 0x6c65746e;  // "GenuineIntel"
+    const bool amd = b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163;    // "AuthenticAMD"
     if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
+    const unsigned family = ((a >> 8) & 0xf) == 0xf ? 0xf + ((a >> 20) & 0xff) : (a >> 8) & 0xf;
+    f.prefer_512 = intel || (amd && family >= 0x1a);
     const bool osxsave = (c >> 27) & 1, fma = (c >> 12) & 1, f16c = (c >> 29) & 1;
     const uint64_t xcr0 = osxsave ? xgetbv0() : 0;
     const bool ymm_os = (xcr0 & 0x6) == 0x6, zmm_os = (xcr0 & 0xe6) == 0xe6;
@@ -57,6 +62,8 @@ const Features& features() {
 }
 
 }  // namespace
+
+bool cpu_prefers_512() noexcept { return features().prefer_512; }
 
 bool cpu_has(Isa isa) noexcept {
     switch (isa) {

@@ -110,6 +110,11 @@ const KernelTable& neon_kernels();
 
 // CPUID (or the platform's equivalent), read once.
 bool cpu_has(Isa isa) noexcept;
+// Whether the AVX-512 kernels take 512-bit vectors where they have both
+// widths: Intel and AMD Zen 5 and later (family >= 0x1a) execute 512-bit
+// operations whole; Zen 4 (family 0x19) splits them in two 256-bit halves,
+// so 256-bit EVEX code with its 32 registers is as fast there.
+bool cpu_prefers_512() noexcept;
 
 // Calls f.template operator()<T>() with the runtime type as a template
 // parameter: the one place where a type id becomes a compile-time value.

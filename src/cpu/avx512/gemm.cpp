@@ -12,25 +12,38 @@
 // through vpmulld) and the bsum coefficients as int16 pairs (vpdpwssd).
 #include "cpu/avx512/kquant_decode.h"
 #include "cpu/avx512/rows.h"
+#include "cpu/avx512/vec.h"
 
 namespace qlm::cpu::QLM_AVX512_NS {
 namespace {
 
-constexpr int kPanel = 8;
-// From this many activation rows on the GEMM instead of the tiles. Measured in
+// Width H (vec.h): a panel is 8H interleaved weight rows (lane j = row j),
+// stored as H 8-row halves side by side: vector v of block b is the 32-byte
+// units q[(b * kVecs + v) * H + h], floats likewise (dw then mw, 8H each).
+// From this many activation rows on the GEMM instead of the tiles. Zen 4
+// (H = 1), measured in
 // cache (256 x 4096, 1 thread, ns per block and row): legacy GEMM ahead from
 // m = 2 (Q4_0 m = 4: 0.75 vs 1.25), but in a real decode step the weights come
 // from DRAM and the packing pass dominates: gemma-3-270m, 4 sequences, a step
 // took 30 ms with the GEMM from m = 4 and 16 ms with it from m = 9 (8 and 16
 // sequences the same either way; qlm bench batch, a quiet 2-core Zen 4), so
 // the legacy GEMM starts at m = 9; K-quants: tiles ahead to m = 16 (Q4_K 4.9 vs 7.2 at m = 8), GEMM
-// from m = 32 (Q4_K 5.5 vs 7.4).
-constexpr int kGemmMinLegacy = 9, kGemmMinK = 32;
+// from m = 32 (Q4_K 5.5 vs 7.4). Intel Xeon at 512 bits (DRAM-resident weights,
+// 2 threads): Q5_0 2048 x 640 m = 8 GEMM 112-115 us vs tiles 140-141, Q8_0
+// 262144 x 640 m = 8 14.0-15.1 vs 14.7-15.7 ms, m = 4 tiles ahead (11.0-11.2
+// vs 12.8-14.6 ms): the wide legacy GEMM starts at m = 8.
+constexpr int kGemmMinLegacy = 9, kGemmMinLegacyWide = 8, kGemmMinK = 32;
 
-inline __m256i bcast4(const uint8_t* p) {
-    int32_t v;
-    std::memcpy(&v, p, 4);
-    return _mm256_set1_epi32(v);
+// Row j of an 8-row half: min(j, rows - 1) (rows >= 1).
+inline void store_half(const __m256i* t, int n, __m256i* q, int H) {
+    for (int v = 0; v < n; ++v) q[v * H] = t[v];
+}
+
+// The block at p (a hint, never a fault): pack_half prefetches the same
+// blocks of the next slab, as the tiles' row pass does (rows.h).
+template <size_t Bytes>
+inline void prefetch_block(const uint8_t* p) {
+    for (size_t o = 0; o < Bytes; o += 64) _mm_prefetch(reinterpret_cast<const char*>(p + o), _MM_HINT_T0);
 }
 
 template <class D>
@@ -38,49 +51,62 @@ struct LegacyPanel : D {
     static constexpr int kQK = 32;
     static constexpr size_t kDOff = 0;
     static constexpr Kind kKind = D::kMin ? Kind::MinLegacy : Kind::Plain;
-    static constexpr int kVecs = 8, kFloats = 16, kRowsG = 8;
+    static constexpr int kVecs = 8, kFloats = 16;
+    template <int H>
+    static constexpr int kRowsG = 8;
     static float xscale(const uint8_t* x) { return f16(x); }
     static float xmin(const uint8_t* x) { return f16(x + 2); }
     static int32_t xoff(const uint8_t* x) { return D::kOff * sum_i8(load256(x + D::kXQs)); }
 
-    static void pack(const uint8_t* w, size_t stride, int rows, int64_t nb, __m256i* q, float* f) {
+    // rows (1..8) rows from w into half h of a panel of H halves
+    static void pack_half(const uint8_t* w, size_t stride, int rows, int64_t nb, __m256i* q, float* f, int H, int h,
+                          size_t pf) {
+        if (rows <= 0) {
+            for (int64_t b = 0; b < nb; ++b) {
+                for (int v = 0; v < kVecs; ++v) q[(b * kVecs + v) * H + h] = _mm256_setzero_si256();
+                for (int k = 0; k < 2; ++k) _mm256_store_ps(f + (b * kFloats + k * 8) * H + 8 * h, _mm256_setzero_ps());
+            }
+            return;
+        }
         const __m256i offs = row_offsets(stride, rows);
         for (int64_t b = 0; b < nb; ++b) {
             const uint8_t* wb = w + b * D::kWBytes;
-            __m256i r[8];
+            for (int j = 0; j < 8; ++j) prefetch_block<D::kWBytes>(wb + j * stride + pf);
+            __m256i r[8], t[8];
             for (int j = 0; j < 8; ++j) r[j] = j < rows ? D::codes(wb + j * stride) : _mm256_setzero_si256();
-            transpose8(r, q + b * kVecs);
+            transpose8(r, t);
+            store_half(t, 8, q + b * kVecs * H + h, H);
             __m256 dw, mw;
             D::scales(gather32(wb, offs), dw, mw);
-            _mm256_store_ps(f + b * kFloats, dw);
-            _mm256_store_ps(f + b * kFloats + 8, mw);
+            _mm256_store_ps(f + b * kFloats * H + 8 * h, dw);
+            _mm256_store_ps(f + (b * kFloats + 8) * H + 8 * h, mw);
         }
     }
 
-    template <int G>
+    template <int H, int G>
     static void micro(const __m256i* q, const float* f, int64_t nc, int64_t nb, const uint8_t* x, size_t xs,
-                      const Facts& fa, int64_t xo, __m256* acc) {
-        __m256 a[G];
+                      const Facts& fa, int64_t xo, typename Vec<H>::F* acc) {
+        using V = Vec<H>;
+        typename V::F a[G];
         for (int i = 0; i < G; ++i) a[i] = acc[i];
         const float* dx = fa.dx + xo;
         const float* sx = fa.sx + xo;
         const int32_t* off = fa.off + xo;
         for (int64_t b = 0; b < nc; ++b) {
-            const __m256i* W = q + b * kVecs;
+            const __m256i* W = q + b * kVecs * H;
             const uint8_t* xb = x + b * D::kXBytes + D::kXQs;
-            __m256i s[G];
-            for (int i = 0; i < G; ++i) s[i] = _mm256_setzero_si256();
+            typename V::I s[G];
+            for (int i = 0; i < G; ++i) s[i] = V::zero();
             for (int g = 0; g < 8; ++g) {
-                const __m256i wv = _mm256_load_si256(W + g);
-                for (int i = 0; i < G; ++i) s[i] = _mm256_dpbusd_epi32(s[i], wv, bcast4(xb + i * xs + 4 * g));
+                const typename V::I wv = V::load(W + g * H);
+                for (int i = 0; i < G; ++i) s[i] = V::dpbusd(s[i], wv, V::bcast4(xb + i * xs + 4 * g));
             }
-            const __m256 dw = _mm256_load_ps(f + b * kFloats);
+            const typename V::F dw = V::loadf(f + b * kFloats * H);
             for (int i = 0; i < G; ++i) {
                 const int64_t o = i * nb + b;
-                if constexpr (D::kOff != 0) s[i] = _mm256_sub_epi32(s[i], _mm256_set1_epi32(off[o]));
-                a[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[i]), _mm256_mul_ps(dw, _mm256_set1_ps(dx[o])), a[i]);
-                if constexpr (D::kMin)
-                    a[i] = _mm256_fmadd_ps(_mm256_load_ps(f + b * kFloats + 8), _mm256_set1_ps(sx[o]), a[i]);
+                if constexpr (D::kOff != 0) s[i] = V::sub(s[i], V::set1(off[o]));
+                a[i] = V::fmadd(V::cvt(s[i]), V::mul(dw, V::set1f(dx[o])), a[i]);
+                if constexpr (D::kMin) a[i] = V::fmadd(V::loadf(f + (b * kFloats + 8) * H), V::set1f(sx[o]), a[i]);
             }
         }
         for (int i = 0; i < G; ++i) acc[i] = a[i];
@@ -95,15 +121,26 @@ struct KQuantPanel : D {
     static constexpr int kQK = fmt::QK_K;
     static constexpr int kOff = 0;
     static constexpr Kind kKind = D::kMode == kq::Mode::Min ? Kind::MinK : Kind::Plain;
-    static constexpr int kVecs = 64 + 16 + 8, kFloats = 16, kRowsG = 6;
+    static constexpr int kVecs = 64 + 16 + 8, kFloats = 16;
+    template <int H>
+    static constexpr int kRowsG = 6;
     static float xscale(const uint8_t* x) { return f32(x); }
     static float xmin(const uint8_t*) { return 0.0f; }
     static int32_t xoff(const uint8_t*) { return 0; }
 
-    static void pack(const uint8_t* w, size_t stride, int rows, int64_t nb, __m256i* q, float* f) {
+    static void pack_half(const uint8_t* w, size_t stride, int rows, int64_t nb, __m256i* q, float* f, int H, int h,
+                          size_t pf) {
+        if (rows <= 0) {
+            for (int64_t b = 0; b < nb; ++b) {
+                for (int v = 0; v < kVecs; ++v) q[(b * kVecs + v) * H + h] = _mm256_setzero_si256();
+                for (int k = 0; k < 2; ++k) _mm256_store_ps(f + (b * kFloats + k * 8) * H + 8 * h, _mm256_setzero_ps());
+            }
+            return;
+        }
         const __m256i offs = row_offsets(stride, rows);
         for (int64_t b = 0; b < nb; ++b) {
             const uint8_t* wb = w + b * D::kWBytes;
+            for (int j = 0; j < 8; ++j) prefetch_block<D::kWBytes>(wb + j * stride + pf);
             alignas(32) int32_t sc[16][8] = {}, co[8][8] = {};
             __m256i r[8][8];
             for (int j = 0; j < 8; ++j) {
@@ -130,53 +167,56 @@ struct KQuantPanel : D {
                 for (int k = 0; k < 8; ++k)
                     co[k][j] = int32_t(uint32_t(uint16_t(coef[2 * k])) | uint32_t(uint16_t(coef[2 * k + 1])) << 16);
             }
-            __m256i* qb = q + b * kVecs;
-            for (int c = 0; c < 8; ++c) transpose8(r[c], qb + 8 * c);
-            for (int h = 0; h < 16; ++h) qb[64 + h] = _mm256_load_si256(reinterpret_cast<const __m256i*>(sc[h]));
-            for (int k = 0; k < 8; ++k) qb[80 + k] = _mm256_load_si256(reinterpret_cast<const __m256i*>(co[k]));
+            __m256i* qb = q + b * kVecs * H + h;
+            __m256i t[8];
+            for (int c = 0; c < 8; ++c) {
+                transpose8(r[c], t);
+                store_half(t, 8, qb + 8 * c * H, H);
+            }
+            for (int k = 0; k < 16; ++k) qb[(64 + k) * H] = _mm256_load_si256(reinterpret_cast<const __m256i*>(sc[k]));
+            for (int k = 0; k < 8; ++k) qb[(80 + k) * H] = _mm256_load_si256(reinterpret_cast<const __m256i*>(co[k]));
             __m256 d, dmin;
             D::scales(gather32(wb + D::kDOff, offs), d, dmin);
-            _mm256_store_ps(f + b * kFloats, d);
-            _mm256_store_ps(f + b * kFloats + 8, dmin);
+            _mm256_store_ps(f + b * kFloats * H + 8 * h, d);
+            _mm256_store_ps(f + (b * kFloats + 8) * H + 8 * h, dmin);
         }
     }
 
-    template <int G>
+    template <int H, int G>
     static void micro(const __m256i* q, const float* f, int64_t nc, int64_t nb, const uint8_t* x, size_t xs,
-                      const Facts& fa, int64_t xo, __m256* acc) {
-        __m256 a[G];
+                      const Facts& fa, int64_t xo, typename Vec<H>::F* acc) {
+        using V = Vec<H>;
+        typename V::F a[G];
         for (int i = 0; i < G; ++i) a[i] = acc[i];
         const float* dx = fa.dx + xo;
         for (int64_t b = 0; b < nc; ++b) {
-            const __m256i* W = q + b * kVecs;
+            const __m256i* W = q + b * kVecs * H;
             const uint8_t* xb = x + b * D::kXBytes;
             const uint8_t* xq = xb + offsetof(fmt::block_q8_K, qs);
-            __m256i s[G], t[G];
-            for (int i = 0; i < G; ++i) s[i] = t[i] = _mm256_setzero_si256();
+            typename V::I s[G], t[G];
+            for (int i = 0; i < G; ++i) s[i] = t[i] = V::zero();
             for (int h = 0; h < 16; ++h) {
-                __m256i p[G];
-                for (int i = 0; i < G; ++i) p[i] = _mm256_setzero_si256();
+                typename V::I p[G];
+                for (int i = 0; i < G; ++i) p[i] = V::zero();
                 for (int g = 4 * (h % 2); g < 4 * (h % 2) + 4; ++g) {
-                    const __m256i wv = _mm256_load_si256(W + 8 * (h / 2) + g);
-                    for (int i = 0; i < G; ++i)
-                        p[i] = _mm256_dpbusd_epi32(p[i], wv, bcast4(xq + i * xs + 32 * (h / 2) + 4 * g));
+                    const typename V::I wv = V::load(W + (8 * (h / 2) + g) * H);
+                    for (int i = 0; i < G; ++i) p[i] = V::dpbusd(p[i], wv, V::bcast4(xq + i * xs + 32 * (h / 2) + 4 * g));
                 }
-                const __m256i sc = _mm256_load_si256(W + 64 + h);
-                for (int i = 0; i < G; ++i) s[i] = _mm256_add_epi32(s[i], _mm256_mullo_epi32(p[i], sc));
+                const typename V::I sc = V::load(W + (64 + h) * H);
+                for (int i = 0; i < G; ++i) s[i] = V::add(s[i], V::mullo(p[i], sc));
             }
             const uint8_t* bs = xb + offsetof(fmt::block_q8_K, bsums);
             for (int k = 0; k < 8; ++k) {
-                const __m256i co = _mm256_load_si256(W + 80 + k);
-                for (int i = 0; i < G; ++i) t[i] = _mm256_dpwssd_epi32(t[i], co, bcast4(bs + i * xs + 4 * k));
+                const typename V::I co = V::load(W + (80 + k) * H);
+                for (int i = 0; i < G; ++i) t[i] = V::dpwssd(t[i], co, V::bcast4(bs + i * xs + 4 * k));
             }
-            const __m256 d = _mm256_load_ps(f + b * kFloats);
+            const typename V::F d = V::loadf(f + b * kFloats * H);
             for (int i = 0; i < G; ++i) {
-                const __m256 vdx = _mm256_set1_ps(dx[i * nb + b]);
-                if constexpr (kKind != Kind::MinK) s[i] = _mm256_sub_epi32(s[i], t[i]);
-                a[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[i]), _mm256_mul_ps(d, vdx), a[i]);
+                const typename V::F vdx = V::set1f(dx[i * nb + b]);
+                if constexpr (kKind != Kind::MinK) s[i] = V::sub(s[i], t[i]);
+                a[i] = V::fmadd(V::cvt(s[i]), V::mul(d, vdx), a[i]);
                 if constexpr (kKind == Kind::MinK)
-                    a[i] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(t[i]), _mm256_mul_ps(_mm256_load_ps(f + b * kFloats + 8), vdx),
-                                            a[i]);
+                    a[i] = V::fnmadd(V::cvt(t[i]), V::mul(V::loadf(f + (b * kFloats + 8) * H), vdx), a[i]);
             }
         }
         for (int i = 0; i < G; ++i) acc[i] = a[i];
@@ -186,15 +226,16 @@ struct KQuantPanel : D {
 // g (1..G) activation rows against one panel over nc blocks; the outputs'
 // accumulators come in from y (first chunk: zeros) and go back to it, so a
 // chunked k keeps each output's one chain of fmas (float stores are exact).
-template <class F, int G>
+template <class F, int H, int G>
 void apply_rows(int g, const __m256i* q, const float* f, int64_t nc, int64_t nb, const uint8_t* x, size_t xs,
                 const Facts& fa, int64_t xo, float* y, int64_t ldy, int valid, bool first) {
+    using V = Vec<H>;
     if constexpr (G > 1)
-        if (g < G) return apply_rows<F, G - 1>(g, q, f, nc, nb, x, xs, fa, xo, y, ldy, valid, first);
-    __m256 acc[G];
-    for (int i = 0; i < G; ++i) acc[i] = first ? _mm256_setzero_ps() : load_lanes(y + i * ldy, valid);
-    F::template micro<G>(q, f, nc, nb, x, xs, fa, xo, acc);
-    for (int i = 0; i < G; ++i) store_lanes(y + i * ldy, acc[i], valid);
+        if (g < G) return apply_rows<F, H, G - 1>(g, q, f, nc, nb, x, xs, fa, xo, y, ldy, valid, first);
+    typename V::F acc[G];
+    for (int i = 0; i < G; ++i) acc[i] = first ? V::zerof() : V::load_lanes(y + i * ldy, valid);
+    F::template micro<H, G>(q, f, nc, nb, x, xs, fa, xo, acc);
+    for (int i = 0; i < G; ++i) V::store_lanes(y + i * ldy, acc[i], valid);
 }
 
 // Blocks per k chunk: the packed slab (up to 64 rows) and the chunk of every
@@ -202,20 +243,21 @@ void apply_rows(int g, const __m256i* q, const float* f, int64_t nc, int64_t nb,
 // activations alone is 15 KiB, 512 of them 7.7 MiB).
 template <class F>
 int64_t chunk_blocks(int64_t nb, int m) {
-    const int64_t slab_bytes = 64 * (F::kVecs * 32 + F::kFloats * 4) / kPanel;  // per block, 64 rows
-    const int64_t x_bytes = int64_t(m) * F::kXBytes;                              // per block, all rows
+    const int64_t slab_bytes = 64 * (F::kVecs * 32 + F::kFloats * 4) / 8;  // per block, 64 rows
+    const int64_t x_bytes = int64_t(m) * F::kXBytes;                        // per block, all rows
     int64_t c = (512 * 1024) / (slab_bytes + x_bytes);
     c = c < 4 ? 4 : c;
     return c < nb ? c : nb;
 }
 
-template <class F>
+template <class F, int H>
 void gemm(const MatmulTile& t) {
+    constexpr int kPanel = 8 * H, kRowsG = F::template kRowsG<H>;
     const int64_t nb = t.k / F::kQK;
     const Facts fa = activation_facts<F>(t, nb);
     const int64_t kc = chunk_blocks<F>(nb, t.m);
     constexpr int64_t slab = 64, panels = slab / kPanel;
-    const int64_t qp = kc * F::kVecs, fp = kc * F::kFloats;  // per panel
+    const int64_t qp = kc * F::kVecs * H, fp = kc * F::kFloats * H;  // per panel: 32-byte units, floats
     __m256i* q = static_cast<__m256i*>(scratch(3, size_t(panels * (qp * 32 + fp * 4))));
     float* f = reinterpret_cast<float*>(q + panels * qp);
     for (int64_t r = t.r0; r < t.r1; r += slab) {
@@ -224,13 +266,15 @@ void gemm(const MatmulTile& t) {
         for (int64_t c0 = 0; c0 < nb; c0 += kc) {
             const int64_t nc = imin(kc, nb - c0);
             for (int64_t p = 0; p < np; ++p)
-                F::pack(t.w + (r + p * kPanel) * t.w_stride + c0 * F::kWBytes, t.w_stride,
-                        int(imin(kPanel, rows - p * kPanel)), nc, q + p * qp, f + p * fp);
-            for (int i0 = 0; i0 < t.m; i0 += F::kRowsG) {
+                for (int h = 0; h < H; ++h)
+                    F::pack_half(t.w + (r + p * kPanel + 8 * h) * t.w_stride + c0 * F::kWBytes, t.w_stride,
+                                 int(imin(8, rows - p * kPanel - 8 * h)), nc, q + p * qp, f + p * fp, H, h,
+                                 size_t(slab) * t.w_stride);
+            for (int i0 = 0; i0 < t.m; i0 += kRowsG) {
                 const uint8_t* x = t.x + i0 * t.x_stride + c0 * F::kXBytes;
                 for (int64_t p = 0; p < np; ++p) {
                     const int valid = int(imin(kPanel, rows - p * kPanel));
-                    apply_rows<F, F::kRowsG>(int(imin(F::kRowsG, t.m - i0)), q + p * qp, f + p * fp, nc, nb, x,
+                    apply_rows<F, H, kRowsG>(int(imin(kRowsG, t.m - i0)), q + p * qp, f + p * fp, nc, nb, x,
                                              t.x_stride, fa, i0 * nb + c0, t.y + i0 * t.ldy + r + p * kPanel, t.ldy,
                                              valid, c0 == 0);
                 }
@@ -240,28 +284,29 @@ void gemm(const MatmulTile& t) {
 }
 
 template <GgmlType T, class F>
-void set(KernelTable& k, int min_m) {
-    k.gemm[uint32_t(T)] = gemm<F>;
+void set(KernelTable& k, int min_m, bool wide) {
+    k.gemm[uint32_t(T)] = wide ? gemm<F, 2> : gemm<F, 1>;
     k.gemm_min_m[uint32_t(T)] = min_m;
 }
 
 }  // namespace
 
-void register_gemm(KernelTable& k) {
+void register_gemm(KernelTable& k, bool wide) {
     using namespace kq;
-    set<GgmlType::Q4_0, LegacyPanel<DecQ4_0>>(k, kGemmMinLegacy);
-    set<GgmlType::Q5_0, LegacyPanel<DecQ5_0>>(k, kGemmMinLegacy);
-    set<GgmlType::Q8_0, LegacyPanel<DecQ8_0>>(k, kGemmMinLegacy);
-    set<GgmlType::IQ4_NL, LegacyPanel<DecIq4Nl>>(k, kGemmMinLegacy);
-    set<GgmlType::MXFP4, LegacyPanel<DecMxfp4>>(k, kGemmMinLegacy);
-    set<GgmlType::Q4_1, LegacyPanel<DecQ4_1>>(k, kGemmMinLegacy);
-    set<GgmlType::Q5_1, LegacyPanel<DecQ5_1>>(k, kGemmMinLegacy);
-    set<GgmlType::Q2_K, KQuantPanel<DecQ2_K>>(k, kGemmMinK);
-    set<GgmlType::Q3_K, KQuantPanel<DecQ3_K>>(k, kGemmMinK);
-    set<GgmlType::Q4_K, KQuantPanel<DecQ4_K>>(k, kGemmMinK);
-    set<GgmlType::Q5_K, KQuantPanel<DecQ5_K>>(k, kGemmMinK);
-    set<GgmlType::Q6_K, KQuantPanel<DecQ6_K>>(k, kGemmMinK);
-    set<GgmlType::IQ4_XS, KQuantPanel<DecIq4Xs>>(k, kGemmMinK);
+    const int legacy_min = wide ? kGemmMinLegacyWide : kGemmMinLegacy;
+    set<GgmlType::Q4_0, LegacyPanel<DecQ4_0>>(k, legacy_min, wide);
+    set<GgmlType::Q5_0, LegacyPanel<DecQ5_0>>(k, legacy_min, wide);
+    set<GgmlType::Q8_0, LegacyPanel<DecQ8_0>>(k, legacy_min, wide);
+    set<GgmlType::IQ4_NL, LegacyPanel<DecIq4Nl>>(k, legacy_min, wide);
+    set<GgmlType::MXFP4, LegacyPanel<DecMxfp4>>(k, legacy_min, wide);
+    set<GgmlType::Q4_1, LegacyPanel<DecQ4_1>>(k, legacy_min, wide);
+    set<GgmlType::Q5_1, LegacyPanel<DecQ5_1>>(k, legacy_min, wide);
+    set<GgmlType::Q2_K, KQuantPanel<DecQ2_K>>(k, kGemmMinK, wide);
+    set<GgmlType::Q3_K, KQuantPanel<DecQ3_K>>(k, kGemmMinK, wide);
+    set<GgmlType::Q4_K, KQuantPanel<DecQ4_K>>(k, kGemmMinK, wide);
+    set<GgmlType::Q5_K, KQuantPanel<DecQ5_K>>(k, kGemmMinK, wide);
+    set<GgmlType::Q6_K, KQuantPanel<DecQ6_K>>(k, kGemmMinK, wide);
+    set<GgmlType::IQ4_XS, KQuantPanel<DecIq4Xs>>(k, kGemmMinK, wide);
 }
 
 }  // namespace qlm::cpu::QLM_AVX512_NS

@@ -9,12 +9,12 @@
 namespace qlm::cpu {
 
 namespace {
-KernelTable make_table(KernelTable k) {
+KernelTable make_table(KernelTable k, bool wide) {
     k.isa = Isa::Avx512;
     KernelTable own;
-    QLM_AVX512_NS::register_legacy(own);
+    QLM_AVX512_NS::register_legacy(own, wide);
     QLM_AVX512_NS::register_kquants(own);
-    QLM_AVX512_NS::register_gemm(own);
+    QLM_AVX512_NS::register_gemm(own, wide);
     // A type this table multiplies takes all its paths from here (an output
     // must not depend on which path computed it, cpu/kernels.h).
     for (uint32_t id = 0; id < fmt::kMaxTypeId; ++id)
@@ -29,12 +29,13 @@ KernelTable make_table(KernelTable k) {
 
 #if defined(QLM_AVX512_SIMDE)
 const KernelTable& avx512_simde_kernels() {
-    static const KernelTable table = make_table(KernelTable{});
+    // the width the native table does not take, so both are tested on any CPU
+    static const KernelTable table = make_table(KernelTable{}, !cpu_prefers_512());
     return table;
 }
 #else
 const KernelTable& avx512_kernels() {
-    static const KernelTable table = make_table(avx2_kernels());
+    static const KernelTable table = make_table(avx2_kernels(), cpu_prefers_512());
     return table;
 }
 #endif

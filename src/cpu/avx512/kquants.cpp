@@ -22,12 +22,12 @@ struct KQuant : D {
 }  // namespace
 
 void register_kquants(KernelTable& k) {
-    k.tile[uint32_t(GgmlType::Q2_K)] = tile<KQuant<kq::DecQ2_K>>;
-    k.tile[uint32_t(GgmlType::Q3_K)] = tile<KQuant<kq::DecQ3_K>>;
-    k.tile[uint32_t(GgmlType::Q4_K)] = tile<KQuant<kq::DecQ4_K>>;
-    k.tile[uint32_t(GgmlType::Q5_K)] = tile<KQuant<kq::DecQ5_K>>;
-    k.tile[uint32_t(GgmlType::Q6_K)] = tile<KQuant<kq::DecQ6_K>>;
-    k.tile[uint32_t(GgmlType::IQ4_XS)] = tile<KQuant<kq::DecIq4Xs>>;
+    k.tile[uint32_t(GgmlType::Q2_K)] = tile<KQuant<kq::DecQ2_K>, 1>;
+    k.tile[uint32_t(GgmlType::Q3_K)] = tile<KQuant<kq::DecQ3_K>, 1>;
+    k.tile[uint32_t(GgmlType::Q4_K)] = tile<KQuant<kq::DecQ4_K>, 1>;
+    k.tile[uint32_t(GgmlType::Q5_K)] = tile<KQuant<kq::DecQ5_K>, 1>;
+    k.tile[uint32_t(GgmlType::Q6_K)] = tile<KQuant<kq::DecQ6_K>, 1>;
+    k.tile[uint32_t(GgmlType::IQ4_XS)] = tile<KQuant<kq::DecIq4Xs>, 1>;
 }
 
 }  // namespace qlm::cpu::QLM_AVX512_NS

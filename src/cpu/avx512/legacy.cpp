@@ -30,14 +30,14 @@ struct Legacy : D {
 
 }  // namespace
 
-void register_legacy(KernelTable& k) {
-    k.tile[uint32_t(GgmlType::Q4_0)] = tile<Legacy<DecQ4_0>>;
-    k.tile[uint32_t(GgmlType::Q5_0)] = tile<Legacy<DecQ5_0>>;
-    k.tile[uint32_t(GgmlType::Q8_0)] = tile<Legacy<DecQ8_0>>;
-    k.tile[uint32_t(GgmlType::IQ4_NL)] = tile<Legacy<DecIq4Nl>>;
-    k.tile[uint32_t(GgmlType::MXFP4)] = tile<Legacy<DecMxfp4>>;
-    k.tile[uint32_t(GgmlType::Q4_1)] = tile<Legacy<DecQ4_1>>;
-    k.tile[uint32_t(GgmlType::Q5_1)] = tile<Legacy<DecQ5_1>>;
+void register_legacy(KernelTable& k, bool wide) {
+    k.tile[uint32_t(GgmlType::Q4_0)] = wide ? tile<Legacy<DecQ4_0>, 2> : tile<Legacy<DecQ4_0>, 1>;
+    k.tile[uint32_t(GgmlType::Q5_0)] = wide ? tile<Legacy<DecQ5_0>, 2> : tile<Legacy<DecQ5_0>, 1>;
+    k.tile[uint32_t(GgmlType::Q8_0)] = wide ? tile<Legacy<DecQ8_0>, 2> : tile<Legacy<DecQ8_0>, 1>;
+    k.tile[uint32_t(GgmlType::IQ4_NL)] = wide ? tile<Legacy<DecIq4Nl>, 2> : tile<Legacy<DecIq4Nl>, 1>;
+    k.tile[uint32_t(GgmlType::MXFP4)] = wide ? tile<Legacy<DecMxfp4>, 2> : tile<Legacy<DecMxfp4>, 1>;
+    k.tile[uint32_t(GgmlType::Q4_1)] = wide ? tile<Legacy<DecQ4_1>, 2> : tile<Legacy<DecQ4_1>, 1>;
+    k.tile[uint32_t(GgmlType::Q5_1)] = wide ? tile<Legacy<DecQ5_1>, 2> : tile<Legacy<DecQ5_1>, 1>;
 }
 
 }  // namespace qlm::cpu::QLM_AVX512_NS

@@ -12,7 +12,7 @@
 
 namespace qlm::cpu::QLM_AVX512_NS {
 
-// Per-thread scratch of at least `bytes` bytes, 64-byte aligned; slots 0..3
+// Per-thread scratch of at least `bytes` bytes, 64-byte aligned; slots 0..4
 // are independent buffers (scratch.cpp, baseline flags).
 void* scratch(int slot, size_t bytes);
 

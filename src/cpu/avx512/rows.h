@@ -20,6 +20,7 @@
 #pragma once
 
 #include "cpu/avx512/simd.h"
+#include "cpu/avx512/vec.h"
 
 namespace qlm::cpu::QLM_AVX512_NS {
 
@@ -72,6 +73,61 @@ Facts activation_facts(const MatmulTile& t, int64_t nb) {
     return {dx, sx, off};
 }
 
+// 512-bit tiles of the 32-element formats: activation row i's codes, per
+// group of 8 blocks 4 vectors, vector k = [block k | block k + 4] (blocks
+// past the row's end zero), so one vpdpbusd takes two blocks and the sums
+// of 8 blocks reduce in 8 shuffles (256-bit: 14) with lane c = block c.
+template <class K>
+const __m512i* packed_activations(const MatmulTile& t, int64_t nb) {
+    const int64_t ng = (nb + 7) / 8;
+    __m512i* xp = static_cast<__m512i*>(scratch(4, size_t(t.m * ng) * 4 * 64));
+    for (int i = 0; i < t.m; ++i)
+        for (int64_t g = 0; g < ng; ++g)
+            for (int k = 0; k < 4; ++k) {
+                const int64_t b = 8 * g + k;
+                const uint8_t* x = t.x + i * t.x_stride + K::kXQs;
+                const __m256i lo = b < nb ? load256(x + b * K::kXBytes) : _mm256_setzero_si256();
+                const __m256i hi = b + 4 < nb ? load256(x + (b + 4) * K::kXBytes) : _mm256_setzero_si256();
+                xp[(i * ng + g) * 4 + k] = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+            }
+    return xp;
+}
+
+// Lane c = the sum of block c's 8 lanes, v[k] = [block k | block k + 4].
+inline __m256i reduce8_wide(const __m512i v[4]) {
+    const __m512i s01 = _mm512_add_epi32(_mm512_unpacklo_epi32(v[0], v[1]), _mm512_unpackhi_epi32(v[0], v[1]));
+    const __m512i s23 = _mm512_add_epi32(_mm512_unpacklo_epi32(v[2], v[3]), _mm512_unpackhi_epi32(v[2], v[3]));
+    // 128-bit lane L, element k: vector k's 4-lane sum over that lane
+    __m512i u = _mm512_add_epi32(_mm512_unpacklo_epi64(s01, s23), _mm512_unpackhi_epi64(s01, s23));
+    u = _mm512_permutexvar_epi32(_mm512_set_epi32(15, 14, 13, 12, 7, 6, 5, 4, 11, 10, 9, 8, 3, 2, 1, 0), u);
+    return _mm256_add_epi32(_mm512_castsi512_si256(u), _mm512_extracti64x4_epi64(u, 1));
+}
+
+// One row's 8 blocks (nv of them real) against m activation rows, 512-bit
+// (legacy formats only): as row_group below; xp: group g of activation row 0.
+template <class K, int M>
+inline void row_group_wide(const uint8_t* w, int nv, const __m512i* xp, int64_t xstride, int m_, const int32_t* off,
+                           int64_t nb, __m256i* s_out, int64_t stride) {
+    const int m = M ? M : m_;
+    constexpr size_t W = K::kWBytes;
+    const __m256i z = _mm256_setzero_si256();
+    __m512i d[4];
+    for (int k = 0; k < 4; ++k) {
+        typename K::Dec lo = z, hi = z;
+        if (k < nv) K::decode(w + k * W, lo);
+        if (k + 4 < nv) K::decode(w + (k + 4) * W, hi);
+        d[k] = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+    }
+    for (int i = 0; i < m; ++i) {
+        __m512i v[4];
+        for (int k = 0; k < 4; ++k) v[k] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), d[k], xp[i * xstride + k]);
+        __m256i s = reduce8_wide(v);
+        if constexpr (K::kOff != 0)
+            s = _mm256_sub_epi32(s, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(off + i * nb)));
+        s_out[i * stride] = s;
+    }
+}
+
 // One row's 8 blocks (nv of them real) against m activation rows: lane c of
 // s_out[i * stride] is block c's exact S (kOff taken off), of t_out its T.
 template <class K, int M>
@@ -121,13 +177,26 @@ inline void row_group(const uint8_t* w, int nv, const uint8_t* x, size_t xs, int
 }
 
 // M: the number of activation rows when known at compile time (m = 1), else 0.
-template <class K, int M>
+// H: the vector width (vec.h) of the integer pass of the 32-element formats.
+// Software prefetch distance of the row pass, in weight rows: the block
+// scales' gather waited on DRAM; 8 rows ahead took Q8_0 262144 x 640 at
+// m = 1 from 11.1 to 9.8 ms and m = 8 from 19.8 to 15.8 ms (16 and 32 rows:
+// less); into L2 (T1) rather than L1 (T0, whose misses then stalled on the
+// prefetches themselves): m = 1 10.2 vs 11.2-12.9 ms, Q4_K 4096 x 14336
+// 2.18-2.29 vs 2.47-2.68 ms (Intel Xeon, 2 threads).
+inline constexpr int kPrefetchRows = 8;
+
+template <class K, int M, int H>
 void tile_m(const MatmulTile& t) {
+    constexpr bool kWide = H == 2 && sizeof(typename K::Dec) == 32;
     constexpr size_t W = K::kWBytes, X = K::kXBytes;
     constexpr bool kT = K::kKind == Kind::MinK, kM = K::kKind != Kind::Plain;
     const int64_t nb = t.k / K::kQK;
     const int m = M ? M : t.m;
     const Facts f = activation_facts<K>(t, nb);
+    const int64_t ngx = (nb + 7) / 8;  // groups of 8 blocks per activation row
+    const __m512i* xp = nullptr;
+    if constexpr (kWide) xp = packed_activations<K>(t, nb);
     // blocks per chunk: a multiple of 8, the buffers at most about 128 KiB (L2)
     int64_t cb = (2048 / m) / 8 * 8;
     cb = imin(cb < 8 ? 8 : cb, (nb + 7) / 8 * 8);
@@ -160,9 +229,13 @@ void tile_m(const MatmulTile& t) {
                     continue;
                 }
                 const uint8_t* w = t.w + (r + j) * t.w_stride + b0 * W;
+                const size_t pf = size_t(kPrefetchRows) * t.w_stride;
                 for (int64_t g = 0; g < ng; ++g) {
                     const int nv = int(imin(8, nc - 8 * g));
                     const uint8_t* wg = w + 8 * g * W;
+                    // the same blocks kPrefetchRows rows ahead (a hint: past the end is harmless)
+                    for (size_t o = 0; o < size_t(nv) * W; o += 64)
+                        _mm_prefetch(reinterpret_cast<const char*>(wg + pf + o), _MM_HINT_T1);
                     __m256 dw, mw;
                     if (nv == 8) {
                         K::scales(gather32(wg, boffs), dw, mw);
@@ -172,8 +245,12 @@ void tile_m(const MatmulTile& t) {
                     }
                     DW[g * 8 + j] = _mm256_castps_si256(dw);
                     MW[g * 8 + j] = _mm256_castps_si256(mw);
-                    row_group<K, M>(wg, nv, t.x + (b0 + 8 * g) * X, t.x_stride, m, f.off + b0 + 8 * g, nb, SB + g * 8 + j,
-                                 TB + g * 8 + j, ng * 8);
+                    if constexpr (kWide)
+                        row_group_wide<K, M>(wg, nv, xp + (b0 / 8 + g) * 4, ngx * 4, m, f.off + b0 + 8 * g, nb,
+                                             SB + g * 8 + j, ng * 8);
+                    else
+                        row_group<K, M>(wg, nv, t.x + (b0 + 8 * g) * X, t.x_stride, m, f.off + b0 + 8 * g, nb,
+                                        SB + g * 8 + j, TB + g * 8 + j, ng * 8);
                 }
             }
             // float pass
@@ -204,10 +281,10 @@ void tile_m(const MatmulTile& t) {
     }
 }
 
-template <class K>
+template <class K, int H>
 void tile(const MatmulTile& t) {
-    if (t.m == 1) return tile_m<K, 1>(t);
-    tile_m<K, 0>(t);
+    if (t.m == 1) return tile_m<K, 1, H>(t);
+    tile_m<K, 0, H>(t);
 }
 
 }  // namespace qlm::cpu::QLM_AVX512_NS

@@ -11,7 +11,7 @@ void* scratch(int slot, size_t bytes) {
     struct alignas(64) Line {
         unsigned char b[64];
     };
-    static thread_local std::vector<Line> buf[4];
+    static thread_local std::vector<Line> buf[5];
     std::vector<Line>& v = buf[slot];
     const size_t lines = (bytes + 63) / 64;
     if (v.size() < lines) v.resize(lines);

@@ -31,9 +31,10 @@
 
 namespace qlm::cpu::QLM_AVX512_NS {
 
-void register_legacy(KernelTable& k);
+void register_legacy(KernelTable& k, bool wide);
 void register_kquants(KernelTable& k);
-void register_gemm(KernelTable& k);
+// wide: 512-bit vectors where they measured faster (vec.h, kernels.cpp)
+void register_gemm(KernelTable& k, bool wide);
 
 inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 
