@@ -1,7 +1,8 @@
 // The kernel tables the op tests run: every instruction set (natively, where
 // this CPU and build have it) and the AVX-512 kernels once more through SIMDe
 // (where the build has libsimde-dev), so they are checked on any x86-64.
-// Test names say which: avx512 (native) or avx512_simde.
+// Test names say which: avx512 (native, the width cpu_prefers_512 picks) or
+// avx512_simde256 / avx512_simde512 (both widths on any CPU).
 #pragma once
 
 #include <string>
@@ -19,13 +20,16 @@ namespace qlm {
 struct Backend {
     Isa isa = Isa::Scalar;
     bool simde = false;
+    bool wide = false;  // simde: the 512-bit kernels
 };
 
-inline std::string backend_name(Backend b) { return std::string(isa_name(b.isa)) + (b.simde ? "_simde" : ""); }
+inline std::string backend_name(Backend b) {
+    return std::string(isa_name(b.isa)) + (b.simde ? (b.wide ? "_simde512" : "_simde256") : "");
+}
 inline void PrintTo(Backend b, std::ostream* os) { *os << backend_name(b); }
 
 inline std::vector<Backend> all_backends() {
-    return {{Isa::Scalar}, {Isa::Avx2}, {Isa::Avx512}, {Isa::Neon}, {Isa::Avx512, true}};
+    return {{Isa::Scalar}, {Isa::Avx2}, {Isa::Avx512}, {Isa::Neon}, {Isa::Avx512, true, false}, {Isa::Avx512, true, true}};
 }
 
 // Empty when b runs here, else why not (for GTEST_SKIP).
@@ -45,7 +49,7 @@ public:
     BackendContext(Backend b, int threads) : Context(ContextOptions{b.simde ? Isa::Scalar : b.isa, threads}) {
 #if defined(QLM_HAVE_AVX512_SIMDE)
         if (b.simde) {
-            impl().table = &cpu::avx512_simde_kernels();
+            impl().table = &cpu::avx512_simde_kernels(b.wide);
             impl().isa = Isa::Avx512;
         }
 #endif

@@ -28,10 +28,11 @@ KernelTable make_table(KernelTable k, bool wide) {
 }  // namespace
 
 #if defined(QLM_AVX512_SIMDE)
-const KernelTable& avx512_simde_kernels() {
-    // the width the native table does not take, so both are tested on any CPU
-    static const KernelTable table = make_table(KernelTable{}, !cpu_prefers_512());
-    return table;
+const KernelTable& avx512_simde_kernels(bool wide) {
+    // both widths, whichever the native table takes (a CPU without AVX-512
+    // runs no native table, and either width ships to some CPU)
+    static const KernelTable narrow_table = make_table(KernelTable{}, false), wide_table = make_table(KernelTable{}, true);
+    return wide ? wide_table : narrow_table;
 }
 #else
 const KernelTable& avx512_kernels() {

@@ -9,7 +9,8 @@
 namespace qlm::cpu {
 
 // Its isa field says Isa::Avx512; the entries it does not provide are null
-// (the scalar kernels through the usual ladder).
-const KernelTable& avx512_simde_kernels();
+// (the scalar kernels through the usual ladder). wide: the 512-bit kernels
+// where there are both widths (cpu_prefers_512 picks one natively).
+const KernelTable& avx512_simde_kernels(bool wide);
 
 }  // namespace qlm::cpu
