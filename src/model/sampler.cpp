@@ -43,6 +43,14 @@ void Sampler::accept(int32_t token) {
 
 int32_t Sampler::sample(const float* logits, int64_t n_vocab) {
     if (n_vocab <= 0) fail("sampler: empty vocabulary");
+    const bool penalties = opts_.repeat_penalty != 1.0f || opts_.frequency_penalty != 0.0f || opts_.presence_penalty != 0.0f;
+    if (opts_.temp <= 0 && !penalties) {  // greedy: the first largest logit, without the candidate copy
+        int64_t best = 0;
+        float best_v = logits[0];
+        for (int64_t i = 1; i < n_vocab; ++i)
+            if (logits[i] > best_v) best_v = logits[i], best = i;
+        return int32_t(best);
+    }
     cand_.resize(size_t(n_vocab));
     for (int64_t i = 0; i < n_vocab; ++i) cand_[size_t(i)] = {logits[i], int32_t(i)};
     if (opts_.repeat_penalty != 1.0f) {
