@@ -46,6 +46,15 @@ inline void prefetch_block(const uint8_t* p) {
     for (size_t o = 0; o < Bytes; o += 64) _mm_prefetch(reinterpret_cast<const char*>(p + o), _MM_HINT_T0);
 }
 
+// Half h of a panel with no rows: every unit and float zero.
+template <int Vecs, int Floats>
+inline void zero_half(int64_t nb, __m256i* q, float* f, int H, int h) {
+    for (int64_t b = 0; b < nb; ++b) {
+        for (int v = 0; v < Vecs; ++v) q[(b * Vecs + v) * H + h] = _mm256_setzero_si256();
+        for (int k = 0; k < Floats / 8; ++k) _mm256_store_ps(f + (b * Floats + k * 8) * H + 8 * h, _mm256_setzero_ps());
+    }
+}
+
 template <class D>
 struct LegacyPanel : D {
     static constexpr int kQK = 32;
@@ -61,13 +70,7 @@ struct LegacyPanel : D {
     // rows (1..8) rows from w into half h of a panel of H halves
     static void pack_half(const uint8_t* w, size_t stride, int rows, int64_t nb, __m256i* q, float* f, int H, int h,
                           size_t pf) {
-        if (rows <= 0) {
-            for (int64_t b = 0; b < nb; ++b) {
-                for (int v = 0; v < kVecs; ++v) q[(b * kVecs + v) * H + h] = _mm256_setzero_si256();
-                for (int k = 0; k < 2; ++k) _mm256_store_ps(f + (b * kFloats + k * 8) * H + 8 * h, _mm256_setzero_ps());
-            }
-            return;
-        }
+        if (rows <= 0) return zero_half<kVecs, kFloats>(nb, q, f, H, h);
         const __m256i offs = row_offsets(stride, rows);
         for (int64_t b = 0; b < nb; ++b) {
             const uint8_t* wb = w + b * D::kWBytes;
@@ -130,13 +133,7 @@ struct KQuantPanel : D {
 
     static void pack_half(const uint8_t* w, size_t stride, int rows, int64_t nb, __m256i* q, float* f, int H, int h,
                           size_t pf) {
-        if (rows <= 0) {
-            for (int64_t b = 0; b < nb; ++b) {
-                for (int v = 0; v < kVecs; ++v) q[(b * kVecs + v) * H + h] = _mm256_setzero_si256();
-                for (int k = 0; k < 2; ++k) _mm256_store_ps(f + (b * kFloats + k * 8) * H + 8 * h, _mm256_setzero_ps());
-            }
-            return;
-        }
+        if (rows <= 0) return zero_half<kVecs, kFloats>(nb, q, f, H, h);
         const __m256i offs = row_offsets(stride, rows);
         for (int64_t b = 0; b < nb; ++b) {
             const uint8_t* wb = w + b * D::kWBytes;
