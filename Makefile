@@ -10,7 +10,7 @@ FUZZ_SECONDS ?= 60
 MODEL      := models/gemma-3-270m-q4_k_m.gguf
 PYTHON     ?= python3
 
-.PHONY: all deps venv model vocabs templates text build run test test-main test-asan test-tsan test-arm64 fuzz-smoke fuzz clean
+.PHONY: all deps venv model qwen-coder vocabs templates text build run test test-main test-asan test-tsan test-arm64 fuzz-smoke fuzz clean
 
 all: build
 
@@ -26,6 +26,11 @@ venv: deps .venv/.stamp
 
 model: venv
 	scripts/fetch_model.sh
+
+# Qwen2.5-Coder-0.5B-Instruct Q4_K_M: a real instruct model with a tool-calling
+# chat template (tests that want one, benches at a larger size).
+qwen-coder: venv
+	scripts/fetch_qwen_coder.sh
 
 # Tokenizer test vocabularies (llama.cpp's vocab-only GGUFs) in models/vocab/.
 vocabs: venv
