@@ -2,6 +2,7 @@
 // the GPT-2, Llama 3 and Qwen 2 regexes, and, for the other stages, the
 // std::regex it runs over a "collapsed" text where each non-ASCII codepoint
 // stands for its class. Their quirks are kept on purpose: token ids must match.
+// One stage is not llama.cpp's: kO200k, the o200k_base pattern as written.
 #include "tokenizer/pretokenize.h"
 
 #include <cstdint>

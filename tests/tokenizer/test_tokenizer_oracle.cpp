@@ -58,7 +58,8 @@ std::vector<uint8_t> derived_gguf(const std::string& path, const json& derive) {
         qlm::GgufValue v = kv.value;
         if (kv.key == "tokenizer.ggml.pre") v = qlm::GgufValue::of_string(derive.at("pre").get<std::string>());
         if (kv.key == "tokenizer.ggml.tokens")
-            for (const auto& [id, text] : derive.at("tokens").items()) v.items.at(std::stoul(id)).str = text.get<std::string>();
+            for (const auto& [id, text] : derive.at("tokens").items())
+                v.items.at(std::stoul(id)).str = text.get<std::string>();
         w.add(kv.key, std::move(v));
     }
     return w.to_bytes();
