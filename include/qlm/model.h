@@ -19,15 +19,17 @@ namespace qlm {
 // the tensors it has, RoPE layout, activation, norms, biases, sliding-window
 // rule, embedding scale and mixture-of-experts defaults. The loader and the
 // forward pass read the row; they do not branch on the architecture.
-enum class Arch { Llama, Qwen2, Qwen3, Gemma3, Granite, Phi3, Qwen3Moe, Glm4Moe };
-enum class FfnAct : uint8_t { Silu, GeluTanh };
+enum class Arch { Llama, Qwen2, Qwen3, Gemma3, Granite, Phi3, Qwen3Moe, Glm4Moe, GptOss };
+enum class FfnAct : uint8_t { Silu, GeluTanh, SwigluOai };
 enum class Need : uint8_t { No, Optional, Required };
 // Which layers attend through the sliding window: none; all but every
 // `period`-th (gemma3: attention.sliding_window_pattern, default 6).
 enum class SwaRule : uint8_t { None, Period };
 // The scale of q·k: 1/sqrt(head size); gemma3's rule (27B: 1/sqrt(n_embd/n_head));
-// granite's attention.scale key (1/sqrt(head size) when absent).
-enum class AttnScaleRule : uint8_t { HeadDim, Gemma3, Key };
+// granite's attention.scale key (1/sqrt(head size) when absent); phi3 scales
+// the queries by 1/sqrt(head size) after RoPE and attends with scale 1 (the
+// rounding differs from scaling q·k).
+enum class AttnScaleRule : uint8_t { HeadDim, Gemma3, Key, QueryPreScaled };
 
 struct ArchInfo {
     Arch arch;
@@ -36,10 +38,13 @@ struct ArchInfo {
     FfnAct act;
     Need qkv_bias;                    // attn_{q,k,v}.bias
     Need qk_norm;                     // attn_{q,k}_norm.weight, per head
+    Need out_bias;                    // attn_output.bias
+    bool attn_sinks;                  // attn_sinks.weight: one logit per head in the softmax (gpt-oss)
     bool post_norms;                  // post_attention_norm / post_ffw_norm after each block (gemma3)
     bool embd_scale_sqrt;             // embeddings times sqrt(n_embd) (gemma)
     SwaRule swa;
     int swa_period;                   // SwaRule::Period: default period
+    bool swa_rope_global;             // local layers keep the global RoPE (base, scaling) unless freq_base_swa says
     AttnScaleRule attn_scale;
     bool granite_scales;              // embedding_scale, residual_scale, logit_scale keys
     bool fused_qkv;                   // attn_qkv.weight holds Q, K, V rows (phi3)
@@ -54,6 +59,7 @@ struct ArchInfo {
     bool weights_norm;
     bool moe_keys;                    // expert_gating_func, _weights_norm, _weights_scale are read (else fixed)
     bool selection_bias;              // exp_probs_b.bias
+    bool moe_biases;                  // ffn_gate_inp.bias and ffn_{gate,up,down}_exps.bias (gpt-oss)
     Need shared_expert;               // ffn_{gate,up,down}_shexp
     bool leading_dense;               // leading_dense_block_count dense layers first
     bool nextn;                       // nextn_predict_layers extra layers: loaded and ignored
@@ -83,8 +89,11 @@ struct ModelConfig {
     float rope_base = 10000.0f, rope_scale = 1.0f;
     float rope_base_swa = 10000.0f, rope_scale_swa = 1.0f;
     int64_t rope_ctx_orig = 0;    // LongRoPE: original context (rope.scaling.original_context_length)
-    float rope_attn_factor = 1.0f;  // rope.scaling.attn_factor: cos/sin scaled by it
+    float rope_attn_factor = 1.0f;  // rope.scaling.attn_factor (and YaRN's): cos/sin scaled by it
+    float rope_ext_factor = 0.0f;   // YaRN: 1 (rope.scaling.type yarn), else 0
+    float rope_beta_fast = 32.0f, rope_beta_slow = 1.0f;
     float attn_scale = 1.0f;      // applied to q·k
+    float q_scale = 1.0f;         // applied to q after RoPE (phi3)
     float embd_scale = 1.0f;      // gemma: sqrt(n_embd); granite: embedding_scale
     float residual_scale = 1.0f;  // granite: each block's output before the residual add
     float logit_scale = 1.0f;     // granite: logits divided by this
@@ -116,6 +125,10 @@ struct DenseFfn {
 struct MoeFfn {
     WeightView router;                       // (n_expert, n_embd)
     const float* selection_bias = nullptr;   // (n_expert): added for selection only (glm4moe)
+    const float* router_bias = nullptr;      // (n_expert): added to the router logits (gpt-oss)
+    const float* gate_bias = nullptr;        // per expert (n_expert, n_ff_exp) (n_expert, n_ff_exp) (n_expert, n_embd)
+    const float* up_bias = nullptr;
+    const float* down_bias = nullptr;
     ExpertsView gate, up, down;              // per expert (n_ff_exp, n_embd) (n_ff_exp, n_embd) (n_embd, n_ff_exp)
     bool has_shared = false;
     DenseFfn shared;                         // (n_ff_shexp, n_embd) ...
@@ -127,6 +140,8 @@ struct LayerWeights {
     const float* bq = nullptr;           // qwen2 biases: (n_head·dk) (n_kv·dk) (n_kv·dv)
     const float* bk = nullptr;
     const float* bv = nullptr;
+    const float* bo = nullptr;           // (n_embd): attention output bias (gpt-oss)
+    const float* sinks = nullptr;        // (n_head): attention sinks (gpt-oss)
     const float* q_norm = nullptr;       // qwen3, gemma3: (dk), per head
     const float* k_norm = nullptr;
     const float* post_attn_norm = nullptr;  // gemma3: (n_embd)

@@ -177,6 +177,13 @@ struct RopeParams {
     float freq_scale = 1.0f;             // 1 / linear scaling factor
     const float* freq_factors = nullptr;  // n_dims/2 divisors (llama3 "rope_freqs"), or null
     float attn_factor = 1.0f;             // cos and sin scaled by this (LongRoPE's rope.scaling.attn_factor)
+    // YaRN (ext_factor > 0): per pair, the angle blends the interpolated
+    // (freq_scale ·) and the original angle by a ramp over the pairs between
+    // the correction dimensions of beta_fast and beta_slow rotations at
+    // n_ctx_orig, and cos/sin gain 1 + 0.1·ln(1/freq_scale), as ggml's rope.
+    float ext_factor = 0.0f;
+    float beta_fast = 32.0f, beta_slow = 1.0f;
+    int64_t n_ctx_orig = 0;
 };
 void rope(Context& ctx, float* x, int64_t rows, int n_heads, int head_dim, const int32_t* positions,
           const RopeParams& p);
@@ -188,6 +195,9 @@ void add_inplace(float* y, const float* x, int64_t n);
 // g[j] = act(g[j]) * u[j]: the gated FFN's activation.
 void silu_mul(Context& ctx, float* g, const float* u, int64_t n);
 void gelu_tanh_mul(Context& ctx, float* g, const float* u, int64_t n);
+// gpt-oss's clamped SwiGLU: x = min(g, limit), y = clamp(u, -limit, limit),
+// g = x / (1 + exp(-alpha·x)) · (y + 1).
+void swiglu_oai_mul(Context& ctx, float* g, const float* u, int64_t n, float alpha, float limit);
 float gelu_tanh(float x) noexcept;
 float silu(float x) noexcept;
 // Softmax numerator on the calling thread with the backend's kernel (n >= 1):
@@ -214,6 +224,9 @@ struct AttentionShape {
     int n_head = 0, n_kv_head = 0, head_dim_k = 0, head_dim_v = 0;
     float scale = 1.0f;  // applied to q·k
     int window = 0;      // 0: full causal
+    // One learned logit per query head that joins each softmax's denominator
+    // (exp(sink) beside the scores) and attends to nothing (gpt-oss), or null.
+    const float* sinks = nullptr;
 };
 void attention(Context& ctx, const float* q, int64_t n_tokens, const int32_t* positions, const KvView& k,
                const KvView& v, const AttentionShape& s, float* out);

@@ -14,7 +14,7 @@ constexpr ArchInfo row(Arch a, const char* name) {
     ArchInfo r{};
     r.arch = a, r.name = name;
     r.rope = RopeLayout::Neox, r.act = FfnAct::Silu;
-    r.qkv_bias = Optional, r.qk_norm = No;
+    r.qkv_bias = Optional, r.qk_norm = No, r.out_bias = No;
     r.swa = SwaRule::None, r.swa_period = 0;
     r.attn_scale = AttnScaleRule::HeadDim;
     r.ffn_norm = "ffn_norm";
@@ -24,7 +24,7 @@ constexpr ArchInfo row(Arch a, const char* name) {
 }
 
 constexpr std::array kArchs = [] {
-    std::array<ArchInfo, 8> t{};
+    std::array<ArchInfo, 9> t{};
     // llama: adjacent-pair RoPE; with expert tensors it is Mixtral (softmax
     // gating, the top-k weights renormalised).
     t[0] = row(Arch::Llama, "llama");
@@ -50,6 +50,7 @@ constexpr std::array kArchs = [] {
     // phi3: fused QKV and gate/up tensors, LongRoPE factors for long contexts.
     t[5] = row(Arch::Phi3, "phi3");
     t[5].qkv_bias = No, t[5].fused_qkv = true, t[5].fused_gate_up = true, t[5].long_rope = true;
+    t[5].attn_scale = AttnScaleRule::QueryPreScaled;
     // qwen3moe: qwen3 attention, 128 experts of which 8 per token, softmax
     // gating with the chosen weights renormalised.
     t[6] = row(Arch::Qwen3Moe, "qwen3moe");
@@ -62,6 +63,14 @@ constexpr std::array kArchs = [] {
     t[7].qkv_bias = Required, t[7].qk_norm = Optional, t[7].ffn_norm = "post_attention_norm";
     t[7].moe = Required, t[7].gating = RouterGating::Sigmoid, t[7].weights_norm = false, t[7].moe_keys = true;
     t[7].selection_bias = true, t[7].shared_expert = Optional, t[7].leading_dense = true, t[7].nextn = true;
+    // gpt-oss: Q/K/V and output biases, attention sinks, every other layer
+    // local (128-token window) with the global RoPE, YaRN, clamped SwiGLU
+    // experts with biases, softmax over the chosen router logits.
+    t[8] = row(Arch::GptOss, "gpt-oss");
+    t[8].act = FfnAct::SwigluOai, t[8].qkv_bias = Required, t[8].out_bias = Required, t[8].attn_sinks = true;
+    t[8].swa = SwaRule::Period, t[8].swa_period = 2, t[8].swa_rope_global = true;
+    t[8].ffn_norm = "post_attention_norm";
+    t[8].moe = Required, t[8].gating = RouterGating::SoftmaxSelected, t[8].weights_norm = false, t[8].moe_biases = true;
     return t;
 }();
 
@@ -71,12 +80,12 @@ constexpr bool table_complete() {
         const ArchInfo& r = kArchs[i];
         if (size_t(r.arch) != i || !r.name || !r.name[0] || !r.ffn_norm) return false;
         if (r.swa == SwaRule::Period && r.swa_period < 2) return false;
-        if (r.moe == No && (r.shared_expert != No || r.selection_bias || r.leading_dense)) return false;
+        if (r.moe == No && (r.shared_expert != No || r.selection_bias || r.leading_dense || r.moe_biases)) return false;
     }
     return true;
 }
 static_assert(table_complete(), "every Arch needs a complete row in kArchs, in enum order");
-static_assert(size_t(Arch::Glm4Moe) + 1 == kArchs.size(), "a new Arch needs a row");
+static_assert(size_t(Arch::GptOss) + 1 == kArchs.size(), "a new Arch needs a row");
 
 }  // namespace
 

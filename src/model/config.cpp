@@ -32,6 +32,12 @@ void read_rope(const GgufReader& g, const std::string& a, ModelConfig& c) {
         const double f = g.get_f64(a + "rope.scaling.factor");
         if (!(f >= 1 && f < 1e6)) fail(g.path(), ": ", a, "rope.scaling.factor = ", f, " is out of range");
         c.rope_scale = float(1.0 / f);
+    } else if (scaling == "yarn") {
+        const double f = g.get_f64(a + "rope.scaling.factor");
+        if (!(f >= 1 && f < 1e6)) fail(g.path(), ": ", a, "rope.scaling.factor = ", f, " is out of range");
+        c.rope_scale = float(1.0 / f);
+        // ext factor 1, beta 32 / 1: llama.cpp reads no yarn_* keys for these architectures.
+        c.rope_ext_factor = 1.0f;
     } else if (scaling == "longrope" && c.info->long_rope) {
         // The factors are tensors (rope_factors_long/short); no frequency scale.
     } else if (scaling != "none") {
@@ -45,6 +51,14 @@ void read_rope(const GgufReader& g, const std::string& a, ModelConfig& c) {
         if (!(f > 0 && f < 100)) fail(g.path(), ": ", a, "rope.scaling.attn_factor = ", f, " is out of range");
         c.rope_attn_factor = float(f);
     }
+    if (c.rope_ext_factor != 0.0f) {
+        // YaRN's magnitude: llama.cpp sets 0.1·ln(s) + 1 and divides the same
+        // back out, since the rope kernel multiplies it in again (float ops as there).
+        const float s = 1.0f / c.rope_scale;
+        float yarn = s <= 1.0f ? 1.0f : 0.1f * std::log(s) + 1.0f;
+        yarn *= 1.0f / (1.0f + 0.1f * std::log(s));
+        c.rope_attn_factor = yarn * c.rope_attn_factor;
+    }
 }
 
 // Which layers use the sliding window, and their RoPE.
@@ -54,9 +68,10 @@ void read_swa(const GgufReader& g, const std::string& a, ModelConfig& c) {
     c.sliding_window = int(g.get_u64_or(a + "attention.sliding_window", 0));
     if (c.sliding_window < 0 || c.sliding_window > (1 << 24))
         fail(g.path(), ": ", a, "attention.sliding_window = ", c.sliding_window, " is out of range");
-    // Local layers: their own rope base (10000 unless the file says) and no scaling.
-    c.rope_base_swa = float(g.get_f64_or(a + "rope.freq_base_swa", 10000.0));
-    c.rope_scale_swa = 1.0f;
+    // Local layers: their own rope base (10000, or the global one, unless the
+    // file says) and no scaling unless they keep the global RoPE.
+    c.rope_base_swa = float(g.get_f64_or(a + "rope.freq_base_swa", c.info->swa_rope_global ? c.rope_base : 10000.0));
+    c.rope_scale_swa = c.info->swa_rope_global ? c.rope_scale : 1.0f;
     if (c.sliding_window == 0) return;
     // The pattern may be given per layer (an array of bools) or as a period.
     const GgufValue* pat = g.find(a + "attention.sliding_window_pattern");
@@ -185,6 +200,10 @@ ModelConfig read_model_config(const GgufReader& g) {
         case AttnScaleRule::Gemma3:
             // 27B (62 layers) scales queries by 1/sqrt(n_embd / n_head), the others by 1/sqrt(head size).
             c.attn_scale = float(1.0 / std::sqrt(double(c.n_layer == 62 ? c.n_embd / c.n_head : c.head_dim_k)));
+            break;
+        case AttnScaleRule::QueryPreScaled:
+            c.q_scale = 1.0f / std::sqrt(float(c.head_dim_k));
+            c.attn_scale = 1.0f;
             break;
         case AttnScaleRule::Key: {
             const double s = g.get_f64_or(a + "attention.scale", 0.0);

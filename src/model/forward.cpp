@@ -68,7 +68,13 @@ void act_mul(Context& ctx, FfnAct act, float* g, const float* u, int64_t n) {
     switch (act) {
         case FfnAct::Silu: silu_mul(ctx, g, u, n); break;
         case FfnAct::GeluTanh: gelu_tanh_mul(ctx, g, u, n); break;
+        case FfnAct::SwigluOai: swiglu_oai_mul(ctx, g, u, n, 1.702f, 7.0f); break;
     }
+}
+
+// Slot s's row of y (n floats) += row ids[s] of the per-expert bias (n_expert × n).
+void add_expert_bias(const ExpertRouting& r, const float* bias, float* y, int64_t n) {
+    for (int64_t s = 0; s < r.n_tokens * r.n_used; ++s) add_bias(y + s * n, bias + int64_t(r.ids[s]) * n, 1, n);
 }
 
 void scale(float* x, int64_t n, float s) {
@@ -164,8 +170,12 @@ void Forward::attention_block(int64_t l, KvCache& kv, std::span<const SeqStep> s
     rp.freq_scale = swa ? c.rope_scale_swa : c.rope_scale;
     rp.freq_factors = swa ? nullptr : model_.rope_freqs(kv.n_blocks() * kv.block_size());
     rp.attn_factor = c.rope_attn_factor;
+    rp.ext_factor = c.rope_ext_factor;
+    rp.beta_fast = c.rope_beta_fast, rp.beta_slow = c.rope_beta_slow;
+    rp.n_ctx_orig = c.rope_ctx_orig;
     rope(ctx_, q, B, c.n_head, c.head_dim_k, s.pos.data(), rp);
     rope(ctx_, k, B, c.n_head_kv, c.head_dim_k, s.pos.data(), rp);
+    scale(q, B * dq, c.q_scale);
 
     // Each token's K and V rows into its sequence's blocks.
     const int64_t bs = kv.block_size();
@@ -196,9 +206,11 @@ void Forward::attention_block(int64_t l, KvCache& kv, std::span<const SeqStep> s
         s.attn.push_back({q + s.first[si] * dq, att + s.first[si] * dov, int64_t(sq.tokens.size()),
                           s.pos.data() + s.first[si], kv.k_pages(l, sq.blocks, n_pos), kv.v_pages(l, sq.blocks, n_pos)});
     }
-    AttentionShape as{c.n_head, c.n_head_kv, c.head_dim_k, c.head_dim_v, c.attn_scale, swa ? c.sliding_window : 0};
+    AttentionShape as{c.n_head, c.n_head_kv, c.head_dim_k, c.head_dim_v, c.attn_scale, swa ? c.sliding_window : 0,
+                      L.sinks};
     attention(ctx_, s.attn, as);      // (B, n_head·dv)
     matmul(ctx_, att, B, L.wo, o);    // (B, n_embd)
+    if (L.bo) add_bias(o, L.bo, B, d);
     if (L.post_attn_norm) rms_norm(ctx_, o, L.post_attn_norm, o, B, d, c.norm_eps);
     scale(o, B * d, c.residual_scale);
     add_inplace(x, o, B * d);
@@ -233,6 +245,7 @@ void Forward::moe_ffn(const MoeFfn& m, const float* h, int64_t B, float* out) {
     Projector proj(ctx_, h, B, d);
     proj(m.router, logits);  // (B, n_expert)
     proj.run();
+    if (m.router_bias) add_bias(logits, m.router_bias, B, c.n_expert);
     RouterParams rp;
     rp.gating = c.gating;
     rp.n_used = c.n_expert_used;
@@ -243,9 +256,12 @@ void Forward::moe_ffn(const MoeFfn& m, const float* h, int64_t B, float* out) {
     const ExpertRouting r{s.eid.data(), w, B, c.n_expert_used, c.n_expert};
     matmul_experts(ctx_, r, {{&proj.activations(m.gate.type), false, m.gate, eg},   // (slots, n_ff_exp)
                              {&proj.activations(m.up.type), false, m.up, eu}});
+    if (m.gate_bias) add_expert_bias(r, m.gate_bias, eg, n_ff);
+    if (m.up_bias) add_expert_bias(r, m.up_bias, eu, n_ff);
     act_mul(ctx_, c.act, eg, eu, slots * n_ff);
     const QuantizedActivations gq = quantize_activations(ctx_, eg, slots, n_ff, activation_type(m.down.type));
     matmul_experts(ctx_, r, {{&gq, true, m.down, ed}});  // (slots, n_embd)
+    if (m.down_bias) add_expert_bias(r, m.down_bias, ed, d);
     combine_experts(r, ed, d, out);
     if (m.has_shared) {
         float* sh = fit(s.ed, B * d);  // the per-slot rows are combined already

@@ -41,6 +41,13 @@ public:
         return reinterpret_cast<const float*>(t.data);
     }
     const float* opt_vec(const std::string& name, int64_t n) { return find(name) ? vec(name, n) : nullptr; }
+    // An F32 matrix of n rows × k (GGUF shape [k, n]), read as floats.
+    const float* mat_f32(const std::string& name, int64_t n, int64_t k) {
+        const GgufTensor& t = need(name, {k, n});
+        if (t.type != GgmlType::F32)
+            fail(g_.path(), ": tensor '", name, "' is ", type_name(t.type), ", expected F32");
+        return reinterpret_cast<const float*>(t.data);
+    }
     // A matmul weight of n rows × k columns (GGUF shape [k, n]).
     WeightView mat(const std::string& name, int64_t n, int64_t k, const std::string& keys = "") {
         return weight_view(need(name, {k, n}, keys));
@@ -158,6 +165,8 @@ void Model::bind(const LoadOptions& opts) {
             L.wv = b.mat(p + "attn_v.weight", dvv, c.n_embd);
         }
         L.wo = b.mat(p + "attn_output.weight", c.n_embd, dov);
+        L.bo = bias(ai.out_bias, p + "attn_output.bias", c.n_embd);
+        if (ai.attn_sinks) L.sinks = b.vec(p + "attn_sinks.weight", c.n_head);
         L.bq = bias(ai.qkv_bias, p + "attn_q.bias", dq);
         L.bk = bias(ai.qkv_bias, p + "attn_k.bias", dkv);
         L.bv = bias(ai.qkv_bias, p + "attn_v.bias", dvv);
@@ -174,6 +183,12 @@ void Model::bind(const LoadOptions& opts) {
                                          ".expert_feed_forward_length = ", c.n_ff_exp);
             m.router = b.mat(p + "ffn_gate_inp.weight", c.n_expert, c.n_embd, keys);
             if (ai.selection_bias) m.selection_bias = b.vec(p + "exp_probs_b.bias", c.n_expert);
+            if (ai.moe_biases) {
+                m.router_bias = b.vec(p + "ffn_gate_inp.bias", c.n_expert);
+                m.gate_bias = b.mat_f32(p + "ffn_gate_exps.bias", c.n_expert, c.n_ff_exp);
+                m.up_bias = b.mat_f32(p + "ffn_up_exps.bias", c.n_expert, c.n_ff_exp);
+                m.down_bias = b.mat_f32(p + "ffn_down_exps.bias", c.n_expert, c.n_embd);
+            }
             m.gate = b.experts(p + "ffn_gate_exps.weight", c.n_expert, c.n_ff_exp, c.n_embd, keys);
             m.up = b.experts(p + "ffn_up_exps.weight", c.n_expert, c.n_ff_exp, c.n_embd, keys);
             m.down = b.experts(p + "ffn_down_exps.weight", c.n_expert, c.n_embd, c.n_ff_exp, keys);
