@@ -56,6 +56,11 @@ inline std::vector<uint8_t> make_model(const Spec& s) {
     w.add(a + "attention.key_length", GgufValue::of_u32(kHd));
     w.add(a + "attention.layer_norm_rms_epsilon", GgufValue::of_f32(1e-5f));
     if (ai.swa != SwaRule::None) w.add(a + "attention.sliding_window", GgufValue::of_u32(4));
+    if (ai.attn_sinks) {  // gpt-oss: YaRN
+        w.add(a + "rope.scaling.type", GgufValue::of_string("yarn"));
+        w.add(a + "rope.scaling.factor", GgufValue::of_f32(4.0f));
+        w.add(a + "rope.scaling.original_context_length", GgufValue::of_u32(16));
+    }
     if (ai.granite_scales) {
         w.add(a + "embedding_scale", GgufValue::of_f32(4.0f));
         w.add(a + "residual_scale", GgufValue::of_f32(0.5f));
@@ -101,6 +106,8 @@ inline std::vector<uint8_t> make_model(const Spec& s) {
             add(p + "attn_v.weight", {embd, dkv}, false);
         }
         add(p + "attn_output.weight", {dq, embd}, false);
+        if (ai.out_bias == Need::Required) add(p + "attn_output.bias", {embd}, true);
+        if (ai.attn_sinks) add(p + "attn_sinks.weight", {kHead}, true);
         if (ai.qkv_bias == Need::Required) {
             add(p + "attn_q.bias", {dq}, true);
             add(p + "attn_k.bias", {dkv}, true);
@@ -122,6 +129,12 @@ inline std::vector<uint8_t> make_model(const Spec& s) {
         } else {
             add_as(GgmlType::F32, p + "ffn_gate_inp.weight", {embd, s.n_expert}, false);
             if (ai.selection_bias) add_as(GgmlType::F32, p + "exp_probs_b.bias", {s.n_expert}, false);
+            if (ai.moe_biases) {
+                add_as(GgmlType::F32, p + "ffn_gate_inp.bias", {s.n_expert}, false);
+                add_as(GgmlType::F32, p + "ffn_gate_exps.bias", {s.ff_exp, s.n_expert}, false);
+                add_as(GgmlType::F32, p + "ffn_up_exps.bias", {s.ff_exp, s.n_expert}, false);
+                add_as(GgmlType::F32, p + "ffn_down_exps.bias", {embd, s.n_expert}, false);
+            }
             add_as(s.exp_type, p + "ffn_gate_exps.weight", {embd, s.ff_exp, s.n_expert}, false);
             add_as(s.exp_type, p + "ffn_up_exps.weight", {embd, s.ff_exp, s.n_expert}, false);
             add_as(GgmlType::Q8_0, p + "ffn_down_exps.weight", {s.ff_exp, embd, s.n_expert}, false);
