@@ -8,7 +8,6 @@
 // grid points are fetched with scalar loads (4 x 64-bit per 32 elements,
 // IQ3: 8 x 32-bit) and the sign bits expanded with a shuffle and a compare;
 // the product is maddubs(|q|, sign(x, q)) then madd with the scales.
-// TQ1_0 (base-3 digits) decodes through the reference's to_ints.
 #include "cpu/avx2/kquant_decode.h"
 #include "cpu/avx2/rows8.h"
 #include "formats/ternary.h"
@@ -135,6 +134,40 @@ void decode_iq3_s(const uint8_t* p, Dec8& d) {
     scales_per32(d, ls);
 }
 
+
+// TQ1_0's base-3 digits, 32 at a time: digit n of byte b is floor(3 (3^n b
+// mod 256) / 256), i.e. (q >= 86) + (q >= 171) for q = 3^n b mod 256 (byte
+// arithmetic wraps mod 256); value = digit - 1. Chunk order = element order
+// (formats/ternary.h): qs[0..31] digits 0..4, then qs[32..47] digits 0..4
+// (16 each), then qh's 4 x 4.
+inline __m256i mul3_u8(__m256i v) { return _mm256_add_epi8(v, _mm256_add_epi8(v, v)); }
+inline __m256i tq1_values(__m256i q) {
+    const __m256i z = _mm256_setzero_si256();
+    const __m256i ge86 = _mm256_cmpeq_epi8(_mm256_subs_epu8(_mm256_set1_epi8(86), q), z);
+    const __m256i ge171 = _mm256_cmpeq_epi8(_mm256_subs_epu8(_mm256_set1_epi8(char(171)), q), z);
+    return _mm256_sub_epi8(_mm256_sub_epi8(_mm256_set1_epi8(-1), ge86), ge171);
+}
+inline void tq1_chunks(const uint8_t* p, __m256i* out) {
+    __m256i a = load256(p);
+    for (int n = 0; n < 5; ++n, a = mul3_u8(a)) out[n] = tq1_values(a);
+    const __m128i v1 = load128(p + 32);
+    const __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(v1), v1, 1);
+    uint32_t h;
+    std::memcpy(&h, p + 48, 4);
+    const __m128i h1 = _mm_cvtsi32_si128(int(h));
+    const __m128i h3 = _mm_add_epi8(h1, _mm_add_epi8(h1, h1));
+    const __m128i h9 = _mm_add_epi8(h3, _mm_add_epi8(h3, h3));
+    const __m128i h27 = _mm_add_epi8(h9, _mm_add_epi8(h9, h9));
+    const __m128i hd = _mm_unpacklo_epi64(_mm_unpacklo_epi32(h1, h3), _mm_unpacklo_epi32(h9, h27));
+    // [v | 3v], [9v | 27v]: multiply the high half once more per step
+    const __m256i v13 = _mm256_blend_epi32(v, mul3_u8(v), 0xf0);
+    const __m256i v927 = mul3_u8(mul3_u8(v13));
+    out[5] = tq1_values(v13);
+    out[6] = tq1_values(v927);
+    const __m128i v81 = _mm256_castsi256_si128(mul3_u8(mul3_u8(v927)));
+    out[7] = tq1_values(_mm256_inserti128_si256(_mm256_castsi128_si256(v81), hd, 1));
+}
+
 // IQ1: q = 8 * grid + delta (+-1), grid in {-1, 0, 1}.
 inline __m256i iq1_values(__m256i g, __m256i delta) {
     return _mm256_add_epi8(_mm256_sign_epi8(_mm256_set1_epi8(8), g), delta);
@@ -185,11 +218,10 @@ void decode_tq2_0(const uint8_t* p, Dec8& d) {
 }
 
 void decode_tq1_0(const uint8_t* p, Dec8& d) {
-    IqInts w;
-    to_ints(*reinterpret_cast<const block_tq1_0*>(p), w);
-    d.d = w.d, d.dmin = 0;
-    set_scales(d, w.sc);
-    for (int c = 0; c < 8; ++c) set_chunk_signed(d, c, load256(reinterpret_cast<const uint8_t*>(w.q) + 32 * c));
+    d.d = fp16_load(p + offsetof(block_tq1_0, d)), d.dmin = 0;
+    __m256i q[8];
+    tq1_chunks(p, q);
+    for (int c = 0; c < 8; ++c) d.sc[c] = _mm256_set1_epi16(1), set_chunk_signed(d, c, q[c]);
 }
 
 template <class Block, void (*Decode)(const uint8_t*, Dec8&)>
@@ -220,6 +252,34 @@ struct IQuant {
 };
 
 }  // namespace
+
+// For the GEMM panels (gemm.cpp KQuant, Bias mode): codes q + 64 (unsigned,
+// <= 126), the 64 taken off as 64 sc_h bsum_h; the same S and d as the tiles.
+template <void (*Decode)(const uint8_t*, Dec8&)>
+void decode_biased(const uint8_t* p, kq::KDec<kq::Mode::Bias>& k) {
+    Dec8 d;
+    Decode(p, d);
+    k.d = d.d, k.dmin = 0;
+    alignas(32) int16_t coef[16];
+    for (int c = 0; c < 8; ++c) {
+        k.q[c] = _mm256_add_epi8(_mm256_sign_epi8(d.aq[c], d.q[c]), _mm256_set1_epi8(64));
+        k.sc[c] = d.sc[c];
+        coef[2 * c] = int16_t(64 * _mm256_extract_epi16(d.sc[c], 0));
+        coef[2 * c + 1] = int16_t(64 * _mm256_extract_epi16(d.sc[c], 8));
+    }
+    k.coef = _mm256_load_si256(reinterpret_cast<const __m256i*>(coef));
+}
+namespace iq {
+void biased_iq2_xxs(const uint8_t* p, kq::KDec<kq::Mode::Bias>& k) { decode_biased<decode_iq2_xxs>(p, k); }
+void biased_iq2_xs(const uint8_t* p, kq::KDec<kq::Mode::Bias>& k) { decode_biased<decode_iq2_xs>(p, k); }
+void biased_iq2_s(const uint8_t* p, kq::KDec<kq::Mode::Bias>& k) { decode_biased<decode_iq2_s>(p, k); }
+void biased_iq3_xxs(const uint8_t* p, kq::KDec<kq::Mode::Bias>& k) { decode_biased<decode_iq3_xxs>(p, k); }
+void biased_iq3_s(const uint8_t* p, kq::KDec<kq::Mode::Bias>& k) { decode_biased<decode_iq3_s>(p, k); }
+void biased_iq1_s(const uint8_t* p, kq::KDec<kq::Mode::Bias>& k) { decode_biased<decode_iq1_s>(p, k); }
+void biased_iq1_m(const uint8_t* p, kq::KDec<kq::Mode::Bias>& k) { decode_biased<decode_iq1_m>(p, k); }
+void biased_tq1_0(const uint8_t* p, kq::KDec<kq::Mode::Bias>& k) { decode_biased<decode_tq1_0>(p, k); }
+void biased_tq2_0(const uint8_t* p, kq::KDec<kq::Mode::Bias>& k) { decode_biased<decode_tq2_0>(p, k); }
+}  // namespace iq
 
 void register_iquants(KernelTable& k) {
     k.tile[uint32_t(GgmlType::IQ2_XXS)] = rows8<IQuant<block_iq2_xxs, decode_iq2_xxs>>;
