@@ -55,6 +55,7 @@ MODELS = {
     "tiny_qwen2": "tiny-qwen2",
     "tiny_qwen3": "tiny-qwen3",
     "tiny_gemma3": "tiny-gemma3",
+    "tiny_lowbit": "tiny-lowbit",
 }
 
 
