@@ -25,18 +25,26 @@ struct IDec {
     __m256i sc[8];  // chunk c's scales: int16 s_2c x 8 | s_2c+1 x 8
 };
 
-struct SignTable {
-    uint8_t v[128];
-    constexpr SignTable() : v{} {
-        for (uint32_t i = 0; i < 128; ++i) v[i] = iq2_sign_byte(i);
+// The 128 IQ2/IQ3 sign codes (formats/iquants.h iq2_sign_byte) as 8-byte
+// vectors, +1 (0x01) or -1 (0xff) per element: the q of a chunk with 7-bit
+// sign codes is 4 loads, no bit expansion.
+struct SignVecTable {
+    uint64_t v[128];
+    constexpr SignVecTable() : v{} {
+        for (uint32_t i = 0; i < 128; ++i) {
+            uint64_t w = 0;
+            for (int j = 0; j < 8; ++j) w |= uint64_t((iq2_sign_byte(i) >> j) & 1 ? 0xff : 0x01) << (8 * j);
+            v[i] = w;
+        }
     }
 };
-inline constexpr SignTable kSigns{};
-
-inline uint32_t signs4(uint32_t a) {
-    return uint32_t(kSigns.v[a & 127]) | uint32_t(kSigns.v[(a >> 7) & 127]) << 8 |
-           uint32_t(kSigns.v[(a >> 14) & 127]) << 16 | uint32_t(kSigns.v[(a >> 21) & 127]) << 24;
+inline constexpr SignVecTable kSignVecs{};
+inline __m256i sign_vec4(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3) {
+    return _mm256_set_epi64x(int64_t(kSignVecs.v[c3 & 127]), int64_t(kSignVecs.v[c2 & 127]),
+                             int64_t(kSignVecs.v[c1 & 127]), int64_t(kSignVecs.v[c0 & 127]));
 }
+inline __m256i sign_vec4(uint32_t a) { return sign_vec4(a, a >> 7, a >> 14, a >> 21); }
+
 inline uint32_t u32(const uint8_t* p) {
     uint32_t v;
     std::memcpy(&v, p, 4);
@@ -44,6 +52,11 @@ inline uint32_t u32(const uint8_t* p) {
 }
 inline void set_chunk(IDec& d, int c, __m256i g, uint32_t signs) {
     d.q[c] = _mm256_or_si256(bytes_from_bits32(reinterpret_cast<const uint8_t*>(&signs)), _mm256_set1_epi8(1));
+    d.aq[c] = g;
+}
+// Chunk c from grid magnitudes g and +-1 signs.
+inline void set_chunk_pm(IDec& d, int c, __m256i g, __m256i pm) {
+    d.q[c] = pm;
     d.aq[c] = g;
 }
 inline void set_chunk_signed(IDec& d, int c, __m256i q) {
@@ -124,7 +137,7 @@ struct DecIq2Xxs : Scale<0, 1, 8> {
         for (int c = 0; c < 8; ++c) {
             const uint32_t a0 = u32(qs + 8 * c), a1 = u32(qs + 8 * c + 4);
             d.sc[c] = _mm256_set1_epi16(int16_t(2 * (a1 >> 28) + 1));
-            set_chunk(d, c, grid4(kIq2xxsGrid, a0 & 255, (a0 >> 8) & 255, (a0 >> 16) & 255, a0 >> 24), signs4(a1));
+            set_chunk_pm(d, c, grid4(kIq2xxsGrid, a0 & 255, (a0 >> 8) & 255, (a0 >> 16) & 255, a0 >> 24), sign_vec4(a1));
         }
     }
 };
@@ -136,9 +149,8 @@ struct DecIq2Xs : Scale<0, 1, 8> {
         for (int c = 0; c < 8; ++c) {
             uint16_t q[4];
             std::memcpy(q, p + offsetof(block_iq2_xs, qs) + 8 * c, 8);
-            const uint32_t s = uint32_t(kSigns.v[q[0] >> 9]) | uint32_t(kSigns.v[q[1] >> 9]) << 8 |
-                               uint32_t(kSigns.v[q[2] >> 9]) << 16 | uint32_t(kSigns.v[q[3] >> 9]) << 24;
-            set_chunk(d, c, grid4(kIq2xsGrid, q[0] & 511, q[1] & 511, q[2] & 511, q[3] & 511), s);
+            set_chunk_pm(d, c, grid4(kIq2xsGrid, q[0] & 511, q[1] & 511, q[2] & 511, q[3] & 511),
+                         sign_vec4(q[0] >> 9, q[1] >> 9, q[2] >> 9, q[3] >> 9));
         }
     }
 };
@@ -168,7 +180,7 @@ struct DecIq3Xxs : Scale<0, 1, 4> {
             d.sc[c] = _mm256_set1_epi16(int16_t(2 * (a >> 28) + 1));
             int idx[8];
             for (int k = 0; k < 8; ++k) idx[k] = b.qs[8 * c + k];
-            set_chunk(d, c, grid8(kIq3xxsGrid, idx), signs4(a));
+            set_chunk_pm(d, c, grid8(kIq3xxsGrid, idx), sign_vec4(a));
         }
     }
 };
