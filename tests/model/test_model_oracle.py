@@ -61,6 +61,7 @@ MODELS = {
     "tiny_gptoss": "tiny-gptoss",
     "tiny_granite": "tiny-granite",
     "tiny_phi3": "tiny-phi3",
+    "tiny_lowbit": "tiny-lowbit",
 }
 
 

@@ -11,6 +11,8 @@ whole-model oracle tests (tests/model/test_model_oracle.py):
   tiny-gemma3.gguf  arch gemma3, llama-spm vocab, 6 layers so the default sliding-window pattern
                     (every 6th layer global) applies, sliding_window 12 < the test length,
                     separate output.weight (the default model covers the tied gemma3 head)
+  tiny-lowbit.gguf  arch llama, llama-spm vocab, every tensor in one of the low-bit types
+                    IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, TQ1_0, TQ2_0
 
   tiny-qwen3moe     arch qwen3moe, qwen2 vocab, 8 experts of which 3 per token (softmax,
                     renormalised), K-quant / Q8_0 / MXFP4 experts, F32 router
@@ -65,9 +67,21 @@ DEFAULT_VOCAB_DIR = REPO / "models" / "vocab"
 FP16_FIELDS = {
     T.Q2_K: [80, 82], T.Q3_K: [108], T.Q4_K: [0, 2], T.Q5_K: [0, 2], T.Q6_K: [208],
     T.IQ4_NL: [0], T.IQ4_XS: [0],
+    T.IQ2_XXS: [0], T.IQ2_XS: [0], T.IQ2_S: [0], T.IQ3_XXS: [0], T.IQ3_S: [0], T.IQ1_S: [0],
+    T.IQ1_M: [],  # its fp16 d is the top nibbles of the four scale words: _put_iq1_m_d
 }
 # Types gguf.quants can quantize: built from Gaussian values.
-GGUF_QUANTIZES = {T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0, T.BF16, T.MXFP4}
+GGUF_QUANTIZES = {T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0, T.BF16, T.MXFP4, T.TQ1_0, T.TQ2_0}
+
+
+def _put_iq1_m_d(raw, d):
+    """IQ1_M blocks (bytes 48..55: four uint16 scale words): nibble i of the fp16
+    d goes to the top nibble of word i."""
+    h = d.astype(np.float16).view(np.uint16)
+    sc = raw[:, 48:56].copy().view(np.uint16) & np.uint16(0x0FFF)
+    for i in range(4):
+        sc[:, i] |= ((h >> np.uint16(4 * i)) & np.uint16(0xF)) << np.uint16(12)
+    raw[:, 48:56] = sc.view(np.uint8)
 
 
 @dataclass
@@ -232,6 +246,16 @@ SPECS = {
         layer_types=_layers(
             (T.Q8_0, None, None, T.Q4_0, T.Q5_0, None, T.Q8_0),
             (T.Q5_1, None, None, T.Q8_0, T.Q4_0, None, T.Q4_1)),
+    "tiny-lowbit": Spec(
+        name="tiny-lowbit", arch="llama", vocab="llama-spm", seed=505,
+        n_embd=256, n_layer=3, n_head=8, n_head_kv=2, head_dim=32, n_ff=512,
+        eps=1e-5, rope_base=None, tied=False, qk_gain=1.0,
+        embd_type=T.IQ3_S, output_type=T.IQ2_S,
+        #         q          k          v          o          gate       up         down (in = n_ff)
+        layer_types=_layers(
+            (T.IQ2_XXS, T.IQ2_XS, T.IQ2_S, T.IQ3_XXS, T.IQ3_S, T.IQ1_S, T.IQ1_M),
+            (T.TQ1_0, T.TQ2_0, T.IQ3_S, T.IQ2_XS, T.IQ2_XXS, T.IQ3_XXS, T.IQ2_S),
+            (T.IQ1_M, T.IQ3_XXS, T.IQ1_S, T.TQ2_0, T.TQ1_0, T.IQ2_S, T.IQ3_S)),
     ),
 }
 
@@ -262,6 +286,8 @@ def _random_blocks(qtype, n_rows, n_cols, std, rng):
     }.get(qtype, [d])                       # Q3_K, Q6_K, IQ4_*: signed, already centred
 
     def put(scale):
+        if qtype == T.IQ1_M:
+            _put_iq1_m_d(raw, d * scale)
         for off, v in zip(FP16_FIELDS[qtype], fields):
             raw[:, off:off + 2] = (v * scale).astype(np.float16).view(np.uint8).reshape(n_blocks, 2)
 
