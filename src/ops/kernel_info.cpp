@@ -32,11 +32,16 @@ const char* owner(uint32_t id, bool gemm, const void* fn) {
 std::string matmul_kernel_name(Context& ctx, GgmlType type, int64_t m) {
     const auto& c = ctx.impl();
     const uint32_t id = uint32_t(type);
-    if (c.table->gemm[id] && m >= c.table->gemm_min_m[id])
+    if (c.table->gemm[id] && m >= c.table->gemm_min_m[id]) {
+        // the AMX rung of the AVX-512 table (below its own threshold it runs the VNNI GEMM)
+        if (cpu::gemm_runs_amx(c.table->gemm[id], type, m)) return "amx gemm";
         return std::string(owner(id, true, reinterpret_cast<const void*>(c.table->gemm[id]))) + " gemm";
+    }
     const cpu::MatmulTileFn t = c.table->tile[id] ? c.table->tile[id] : cpu::scalar_kernels().tile[id];
     if (!t) return "none";
     return std::string(owner(id, false, reinterpret_cast<const void*>(t))) + " tile";
 }
+
+std::string amx_status() { return cpu::amx_status(); }
 
 }  // namespace qlm

@@ -94,6 +94,7 @@ int bench_kernels(const Opts& o) {
     if (!o.json) {
         std::printf("isa %s, %d threads, last-level cache %.0f MiB, measured read bandwidth %.2f GB/s\n",
                     isa_name(ctx.isa()), ctx.threads(), double(llc) / (1 << 20), bw);
+        std::printf("%s\n", amx_status().c_str());
         std::printf("%-7s %7s %7s %5s %7s %12s %9s %9s %7s  %s\n", "type", "n", "k", "m", "copies", "us", "GB/s",
                     "GFLOP/s", "%bw", "kernel");
     }
@@ -138,7 +139,7 @@ int bench_kernels(const Opts& o) {
         }
     if (o.json) {
         nlohmann::json doc = {{"isa", isa_name(ctx.isa())},        {"threads", ctx.threads()},
-                              {"llc_bytes", llc},                  {"read_bandwidth_gbps", bw},
+                              {"llc_bytes", llc},                  {"read_bandwidth_gbps", bw}, {"amx", amx_status()},
                               {"results", records}};
         std::printf("%s\n", doc.dump(1).c_str());
     }
