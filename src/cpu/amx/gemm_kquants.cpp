@@ -1,12 +1,15 @@
-// AMX GEMM for the super-block formats against Q8_K activations: Q4_K, Q5_K,
-// IQ4_XS (a scale per 32 elements: one tdpbssd of K = 32 per sub-block) and
-// Q2_K, Q3_K, Q6_K (a scale per 16: K = 16). Each sub-block's 16 x 16 exact
-// sums go to L1, then per output S = sum_j sc_j * C_j (vpmulld, exact int32)
-// and for the formats with mins T = sum_k m_k * bsum_k (vpdpwssd), and the
+// AMX GEMM for the super-block formats against Q8_K activations: Q2_K, Q3_K,
+// Q4_K, Q5_K, Q6_K, IQ4_XS. The integer scale of each 16- or 32-element
+// sub-block is folded into the codes while packing: w_e = sc_j(e) * q_e
+// (int16, |w| <= 4096) is split into int8 planes w = 128 * hi + lo (lo in
+// 0..127), so a whole super-block is four K = 64 tdpbssd per plane and
+//   S = sum_j sc_j <q, x>_j = sum_e w_e x_e = 128 <hi, x> + <lo, x>
+// is exact in int32 (the same integer as the VNNI kernels' S; Q2_K's w fits
+// int8: one plane). The formats with mins take one more plane, the min of
+// each element's 16-element group: T = sum_k m_k bsum_k = <m, x>. Then the
 // float step of the VNNI kernels (gemm.h):
 //   acc = fma(float(S), d * dx, acc)   [Min: acc = fnmadd(float(T), dmin * dx, acc)]
-// Codes are signed (offsets off while packing), so S needs no bias term: the
-// same integer as the VNNI kernels' S - sum_j Off * sc_j * bsum_j.
+// Codes are signed (code offsets off while packing), so S needs no bias term.
 #include "cpu/amx/gemm.h"
 #include "cpu/avx512/kquant_decode.h"
 
@@ -15,18 +18,19 @@ namespace {
 
 using namespace avx512;
 
-// Per super-block of a panel: 64 code rows of 64 bytes (sub-block j: rows
-// j * kSub / 4 ..), kNSub scale vectors (int32 per weight row), 8 coefficient
-// vectors (Min: int16 pairs of bsums 2k, 2k + 1), d[16], dmin[16].
-template <class D, GgmlType T, int Sub, int Off, int MinM>
+// Per super-block of a panel: kPlanes planes of 64 code rows x 64 bytes (the
+// VNNI layout of 16 weight rows), d[16], dmin[16].
+// Off: the code offset of the VNNI decoders; Planes: 1 (w fits int8) or 2.
+template <class D, GgmlType T, int Off, int Planes, int MinM>
 struct KQuant {
     static constexpr GgmlType kId = T;
     static constexpr int kMinM = MinM;
-    static constexpr int kQK = fmt::QK_K, kStep = Sub, kNSub = fmt::QK_K / Sub;
+    static constexpr int kQK = fmt::QK_K, kStep = 64;
     static constexpr bool kMinK = D::kMode == kq::Mode::Min;
+    static constexpr int kPlanes = Planes + (kMinK ? 1 : 0);  // hi, lo | w; then min
     static constexpr size_t kWBytes = D::kWBytes, kXBytes = sizeof(fmt::block_q8_K);
-    static constexpr int64_t kScOff = 64 * 64, kCoOff = kScOff + kNSub * 64, kDOff = kCoOff + 8 * 64;
-    static constexpr int64_t kBlockBytes = kDOff + 2 * 64, kChunk = 16, kCBufBytes = kNSub * 1024;
+    static constexpr int64_t kDOff = kPlanes * 4096;
+    static constexpr int64_t kBlockBytes = kDOff + 2 * 64, kChunk = 8, kCBufBytes = 3 * 1024;
 
     static Facts facts(const MatmulTile& t, int64_t nb) {
         float* dx = static_cast<float*>(scratch(0, size_t(t.m * nb) * 4));
@@ -40,44 +44,46 @@ struct KQuant {
         for (int64_t b = 0; b < nc; ++b) {
             const uint8_t* wb = w + b * kWBytes;
             uint8_t* o = out + b * kBlockBytes;
-            alignas(64) int32_t sc[kNSub][16] = {}, co[8][16] = {};
-            __m256i r[8][16];
+            // [plane][chunk c][row j]: 32 int8 of elements 32c .. 32c + 31
+            __m256i r[kPlanes][8][16];
             for (int j = 0; j < 16; ++j) {
                 if (j >= rows) {
-                    for (int c = 0; c < 8; ++c) r[c][j] = _mm256_setzero_si256();
+                    for (int p = 0; p < kPlanes; ++p)
+                        for (int c = 0; c < 8; ++c) r[p][c][j] = _mm256_setzero_si256();
                     continue;
                 }
                 kq::KDec dec;
                 D::decode(wb + j * stride, dec);
+                alignas(32) int16_t coef[16];
+                _mm256_store_si256(reinterpret_cast<__m256i*>(coef), dec.coef);
                 for (int c = 0; c < 8; ++c) {
-                    r[c][j] = Off ? _mm256_sub_epi8(dec.q[c], off) : dec.q[c];  // signed codes q
-                    alignas(32) int16_t s16[16];
-                    alignas(32) int32_t s32[8];
-                    int32_t s0, s1;
+                    const __m256i q = Off ? _mm256_sub_epi8(dec.q[c], off) : dec.q[c];  // signed codes
+                    int16_t s0, s1;  // scales of elements 32c .. +15 and 32c + 16 .. +31
                     if constexpr (D::kWide) {
+                        alignas(32) int32_t s32[8];
                         _mm256_store_si256(reinterpret_cast<__m256i*>(s32), dec.sc[c]);
-                        s0 = s32[0], s1 = s32[4];
+                        s0 = int16_t(s32[0]), s1 = int16_t(s32[4]);
                     } else {
+                        alignas(32) int16_t s16[16];
                         _mm256_store_si256(reinterpret_cast<__m256i*>(s16), dec.sc[c]);
                         s0 = s16[0], s1 = s16[8];
                     }
-                    if constexpr (Sub == 32) {
-                        sc[c][j] = s0;  // s1 == s0
+                    const __m512i sc = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16(s0)),
+                                                          _mm256_set1_epi16(s1), 1);
+                    const __m512i wv = _mm512_mullo_epi16(_mm512_cvtepi8_epi16(q), sc);
+                    if constexpr (Planes == 1) {
+                        r[0][c][j] = _mm512_cvtepi16_epi8(wv);
                     } else {
-                        sc[2 * c][j] = s0, sc[2 * c + 1][j] = s1;
+                        r[0][c][j] = _mm512_cvtepi16_epi8(_mm512_srai_epi16(wv, 7));                    // hi
+                        r[1][c][j] = _mm512_cvtepi16_epi8(_mm512_and_si512(wv, _mm512_set1_epi16(127)));  // lo
                     }
-                }
-                if constexpr (kMinK) {
-                    alignas(32) int16_t coef[16];
-                    _mm256_store_si256(reinterpret_cast<__m256i*>(coef), dec.coef);
-                    for (int k = 0; k < 8; ++k)
-                        co[k][j] = int32_t(uint32_t(uint16_t(coef[2 * k])) | uint32_t(uint16_t(coef[2 * k + 1])) << 16);
+                    if constexpr (kMinK)
+                        r[Planes][c][j] = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi8(int8_t(coef[2 * c]))),
+                                                                  _mm_set1_epi8(int8_t(coef[2 * c + 1])), 1);
                 }
             }
-            for (int c = 0; c < 8; ++c) transpose16x8(r[c], o + c * 8 * 64);
-            for (int k = 0; k < kNSub; ++k) _mm512_store_si512(o + kScOff + 64 * k, _mm512_load_si512(sc[k]));
-            if constexpr (kMinK)
-                for (int k = 0; k < 8; ++k) _mm512_store_si512(o + kCoOff + 64 * k, _mm512_load_si512(co[k]));
+            for (int p = 0; p < kPlanes; ++p)
+                for (int c = 0; c < 8; ++c) transpose16x8(r[p][c], o + p * 4096 + c * 8 * 64);
             __m256i lo, hi;
             gather16(wb + D::kDOff, stride, rows, lo, hi);
             __m256 d0, m0, d1, m1;
@@ -88,29 +94,39 @@ struct KQuant {
         }
     }
 
-    // Sub-blocks j .. j + 3 through C tiles 0..3 into cbuf (slot j: 1 KiB).
-    static void products4(const uint8_t* xq, size_t xs, const uint8_t* codes, int j, int32_t* cbuf) {
-        constexpr int kRows = Sub / 4;  // B rows per sub-block
+    // One super-block: plane p's sums over all 256 elements in C tile p
+    // (four K = 64 steps, each A tile shared by the planes), to cbuf slot p.
+    static void products(const uint8_t* xq, size_t xs, const uint8_t* o, int32_t* cbuf) {
         _tile_zero(0);
-        _tile_zero(1);
-        _tile_zero(2);
-        _tile_zero(3);
-        _tile_loadd(4, xq + (j + 0) * Sub, xs);
-        _tile_loadd(6, codes + (j + 0) * kRows * 64, 64);
-        _tile_dpbssd(0, 4, 6);
-        _tile_loadd(5, xq + (j + 1) * Sub, xs);
-        _tile_loadd(7, codes + (j + 1) * kRows * 64, 64);
-        _tile_dpbssd(1, 5, 7);
-        _tile_loadd(4, xq + (j + 2) * Sub, xs);
-        _tile_loadd(6, codes + (j + 2) * kRows * 64, 64);
-        _tile_dpbssd(2, 4, 6);
-        _tile_loadd(5, xq + (j + 3) * Sub, xs);
-        _tile_loadd(7, codes + (j + 3) * kRows * 64, 64);
-        _tile_dpbssd(3, 5, 7);
-        _tile_stored(0, cbuf + (j + 0) * 256, 64);
-        _tile_stored(1, cbuf + (j + 1) * 256, 64);
-        _tile_stored(2, cbuf + (j + 2) * 256, 64);
-        _tile_stored(3, cbuf + (j + 3) * 256, 64);
+        if constexpr (kPlanes > 1) _tile_zero(1);
+        if constexpr (kPlanes > 2) _tile_zero(2);
+        for (int t = 0; t < 4; t += 2) {
+            _tile_loadd(4, xq + 64 * t, xs);
+            _tile_loadd(6, o + 1024 * t, 64);
+            _tile_dpbssd(0, 4, 6);
+            if constexpr (kPlanes > 1) {
+                _tile_loadd(7, o + 4096 + 1024 * t, 64);
+                _tile_dpbssd(1, 4, 7);
+            }
+            if constexpr (kPlanes > 2) {
+                _tile_loadd(6, o + 8192 + 1024 * t, 64);
+                _tile_dpbssd(2, 4, 6);
+            }
+            _tile_loadd(5, xq + 64 * (t + 1), xs);
+            _tile_loadd(7, o + 1024 * (t + 1), 64);
+            _tile_dpbssd(0, 5, 7);
+            if constexpr (kPlanes > 1) {
+                _tile_loadd(6, o + 4096 + 1024 * (t + 1), 64);
+                _tile_dpbssd(1, 5, 6);
+            }
+            if constexpr (kPlanes > 2) {
+                _tile_loadd(7, o + 8192 + 1024 * (t + 1), 64);
+                _tile_dpbssd(2, 5, 7);
+            }
+        }
+        _tile_stored(0, cbuf, 64);
+        if constexpr (kPlanes > 1) _tile_stored(1, cbuf + 256, 64);
+        if constexpr (kPlanes > 2) _tile_stored(2, cbuf + 512, 64);
     }
 
     template <int G>
@@ -121,28 +137,18 @@ struct KQuant {
         load_acc<G>(acc, g, y, ldy, mask, first);
         for (int64_t b = 0; b < nc; ++b) {
             const uint8_t* o = pb + b * kBlockBytes;
-            const uint8_t* xb = x + b * kXBytes;
-            for (int j = 0; j < kNSub; j += 4) products4(xb + offsetof(fmt::block_q8_K, qs), xs, o, j, cbuf);
+            products(x + b * kXBytes + offsetof(fmt::block_q8_K, qs), xs, o, cbuf);
             const __m512 d = _mm512_load_ps(o + kDOff);
             const float* dx = fa.dx + xo + b;
+#pragma GCC unroll 16
             for (int i = 0; i < n; ++i) {
-                __m512i s = _mm512_mullo_epi32(_mm512_load_si512(cbuf + 16 * i), _mm512_load_si512(o + kScOff));
-                for (int j = 1; j < kNSub; ++j)
-                    s = _mm512_add_epi32(s, _mm512_mullo_epi32(_mm512_load_si512(cbuf + j * 256 + 16 * i),
-                                                               _mm512_load_si512(o + kScOff + 64 * j)));
+                __m512i s = _mm512_load_si512(cbuf + 16 * i);
+                if constexpr (Planes == 2) s = _mm512_add_epi32(_mm512_slli_epi32(s, 7), _mm512_load_si512(cbuf + 256 + 16 * i));
                 const __m512 vdx = _mm512_set1_ps(dx[i * nb]);
                 acc[i] = _mm512_fmadd_ps(cvt(s), _mm512_mul_ps(d, vdx), acc[i]);
-                if constexpr (kMinK) {
-                    const uint8_t* bs = xb + i * xs + offsetof(fmt::block_q8_K, bsums);
-                    __m512i tm = _mm512_setzero_si512();
-                    for (int k = 0; k < 8; ++k) {
-                        int32_t v;
-                        std::memcpy(&v, bs + 4 * k, 4);
-                        tm = _mm512_dpwssd_epi32(tm, _mm512_load_si512(o + kCoOff + 64 * k), _mm512_set1_epi32(v));
-                    }
-                    acc[i] = _mm512_fnmadd_ps(cvt(tm), _mm512_mul_ps(_mm512_load_ps(o + kDOff + 64), vdx),
-                                              acc[i]);
-                }
+                if constexpr (kMinK)
+                    acc[i] = _mm512_fnmadd_ps(cvt(_mm512_load_si512(cbuf + 256 * Planes + 16 * i)),
+                                              _mm512_mul_ps(_mm512_load_ps(o + kDOff + 64), vdx), acc[i]);
             }
         }
         store_acc<G>(acc, g, y, ldy, mask);
@@ -151,21 +157,23 @@ struct KQuant {
 
 constexpr int kMinK = 16;
 
-template <class D, GgmlType T, int Sub, int Off>
+template <class D, GgmlType T, int Off, int Planes>
 void set(Entry* e) {
-    e[uint32_t(T)] = {gemm<KQuant<D, T, Sub, Off, kMinK>>, kMinK};
+    e[uint32_t(T)] = {gemm<KQuant<D, T, Off, Planes, kMinK>>, kMinK};
 }
 
 }  // namespace
 
 void register_kquants(Entry* e) {
     using namespace kq;
-    set<DecQ4_K, GgmlType::Q4_K, 32, 0>(e);
-    set<DecQ5_K, GgmlType::Q5_K, 32, 0>(e);
-    set<DecIq4Xs, GgmlType::IQ4_XS, 32, 128>(e);
-    set<DecQ2_K, GgmlType::Q2_K, 16, 0>(e);
-    set<DecQ3_K, GgmlType::Q3_K, 16, 4>(e);
-    set<DecQ6_K, GgmlType::Q6_K, 16, 32>(e);
+    // |sc * q|: Q2_K 15 * 3 (int8), Q3_K 32 * 4, Q4_K 63 * 15, Q5_K 63 * 31,
+    // Q6_K 128 * 32, IQ4_XS 32 * 127 (two planes)
+    set<DecQ2_K, GgmlType::Q2_K, 0, 1>(e);
+    set<DecQ3_K, GgmlType::Q3_K, 4, 2>(e);
+    set<DecQ4_K, GgmlType::Q4_K, 0, 2>(e);
+    set<DecQ5_K, GgmlType::Q5_K, 0, 2>(e);
+    set<DecQ6_K, GgmlType::Q6_K, 32, 2>(e);
+    set<DecIq4Xs, GgmlType::IQ4_XS, 128, 2>(e);
 }
 
 }  // namespace qlm::cpu::amx

@@ -16,7 +16,7 @@ struct Legacy {
     static constexpr int kMinM = MinM;
     static constexpr int kQK = 32, kStep = 32;
     static constexpr size_t kWBytes = D::kWBytes, kXBytes = D::kXBytes;
-    static constexpr int64_t kBlockBytes = 8 * 64 + 2 * 64, kChunk = 64, kCBufBytes = 2 * 1024;
+    static constexpr int64_t kBlockBytes = 8 * 64 + 2 * 64, kChunk = 64, kCBufBytes = 4 * 1024;
 
     static Facts facts(const MatmulTile& t, int64_t nb) {
         float* dx = static_cast<float*>(scratch(0, size_t(t.m * nb) * 4));
@@ -61,11 +61,37 @@ struct Legacy {
                        int64_t nb) {
         const int n = G ? G : g;
         const __m512 dw = _mm512_load_ps(o + 512);
+#pragma GCC unroll 16
         for (int i = 0; i < n; ++i) {
             const __m512 s = cvt(_mm512_load_si512(c + 16 * i));
             acc[i] = _mm512_fmadd_ps(s, _mm512_mul_ps(dw, _mm512_set1_ps(dx[i * nb])), acc[i]);
             if constexpr (D::kMin) acc[i] = _mm512_fmadd_ps(_mm512_load_ps(o + 576), _mm512_set1_ps(sx[i * nb]), acc[i]);
         }
+    }
+
+    // Blocks b .. b + 3: four independent tile products in flight (C tiles
+    // 0..3, A and B tiles alternating), their sums to cbuf slots 0..3.
+    static void products4(const uint8_t* xq, size_t xs, const uint8_t* pb, int32_t* cbuf) {
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
+        _tile_loadd(4, xq, xs);
+        _tile_loadd(6, pb, 64);
+        _tile_dpbssd(0, 4, 6);
+        _tile_loadd(5, xq + kXBytes, xs);
+        _tile_loadd(7, pb + kBlockBytes, 64);
+        _tile_dpbssd(1, 5, 7);
+        _tile_loadd(4, xq + 2 * kXBytes, xs);
+        _tile_loadd(6, pb + 2 * kBlockBytes, 64);
+        _tile_dpbssd(2, 4, 6);
+        _tile_loadd(5, xq + 3 * kXBytes, xs);
+        _tile_loadd(7, pb + 3 * kBlockBytes, 64);
+        _tile_dpbssd(3, 5, 7);
+        _tile_stored(0, cbuf, 64);
+        _tile_stored(1, cbuf + 256, 64);
+        _tile_stored(2, cbuf + 512, 64);
+        _tile_stored(3, cbuf + 768, 64);
     }
 
     template <int G>
@@ -75,22 +101,12 @@ struct Legacy {
         load_acc<G>(acc, g, y, ldy, mask, first);
         const uint8_t* xq = x + D::kXQs;
         int64_t b = 0;
-        // two blocks at a time: two independent tile products in flight
-        for (; b + 1 < nc; b += 2) {
-            _tile_zero(0);
-            _tile_zero(1);
-            _tile_loadd(4, xq + b * kXBytes, xs);
-            _tile_loadd(6, pb + b * kBlockBytes, 64);
-            _tile_loadd(5, xq + (b + 1) * kXBytes, xs);
-            _tile_loadd(7, pb + (b + 1) * kBlockBytes, 64);
-            _tile_dpbssd(0, 4, 6);
-            _tile_dpbssd(1, 5, 7);
-            _tile_stored(0, cbuf, 64);
-            _tile_stored(1, cbuf + 256, 64);
-            floats<G>(acc, g, cbuf, pb + b * kBlockBytes, fa.dx + xo + b, fa.sx + xo + b, nb);
-            floats<G>(acc, g, cbuf + 256, pb + (b + 1) * kBlockBytes, fa.dx + xo + b + 1, fa.sx + xo + b + 1, nb);
+        for (; b + 3 < nc; b += 4) {
+            products4(xq + b * kXBytes, xs, pb + b * kBlockBytes, cbuf);
+            for (int u = 0; u < 4; ++u)
+                floats<G>(acc, g, cbuf + 256 * u, pb + (b + u) * kBlockBytes, fa.dx + xo + b + u, fa.sx + xo + b + u, nb);
         }
-        if (b < nc) {
+        for (; b < nc; ++b) {
             _tile_zero(0);
             _tile_loadd(4, xq + b * kXBytes, xs);
             _tile_loadd(6, pb + b * kBlockBytes, 64);
