@@ -129,6 +129,11 @@ const char* amx_status() noexcept;
 // Whether the GEMM fn multiplies m rows of type t with AMX tiles (kernel
 // names in benchmarks; below its own threshold an AMX entry runs the VNNI GEMM).
 bool gemm_runs_amx(GemmFn fn, GgmlType t, int64_t m) noexcept;
+// Compute-peak probes (operands in registers): run `iters` rounds on this
+// thread, return the int8 multiply-adds done; 0 where the CPU or build lacks
+// the instruction (vpdpbusd zmm; tdpbssd, which also needs amx_usable()).
+double vnni_peak_probe(int64_t iters) noexcept;
+double amx_peak_probe(int64_t iters) noexcept;
 
 // Calls f.template operator()<T>() with the runtime type as a template
 // parameter: the one place where a type id becomes a compile-time value.
