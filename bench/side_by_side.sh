@@ -9,6 +9,9 @@
 # --isa forces qlm's instruction set (default: the best this CPU runs) and
 # puts it in the result name: side-by-side-<isa>-<cpu>-<T>t.
 #
+# TAG=name appends -name to the result files (before/after pairs); QLM=path
+# runs another qlm binary.
+#
 # Needs a release build (make build) and builds ggml in /tmp (bench/ggml/build_ggml.sh).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,7 +32,7 @@ GGML=$("$ROOT/bench/ggml/build_ggml.sh" "${WORKDIR:-/tmp/qlm-ggml}" | tail -n1)
 
 cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n1)
 slug=$(printf '%s' "${cpu:-unknown}" | tr '[:upper:]' '[:lower:]' | sed -e 's/[^a-z0-9]\+/-/g' -e 's/^-//' -e 's/-$//')
-out=$ROOT/bench/results/side-by-side-${isa:+$isa-}$slug-${threads}t
+out=$ROOT/bench/results/side-by-side-${isa:+$isa-}$slug-${threads}t${TAG:+-$TAG}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -48,7 +51,9 @@ bw = next((r["gbps"] for r in g if r.get("kind") == "membw"), None)
 rows = []
 lines = [f"CPU {cpu}, {threads} threads, qlm isa {q['isa']}; read bandwidth: qlm {q['read_bandwidth_gbps']:.1f} GB/s, "
          f"ggml harness {bw:.1f} GB/s",
-         f"{'type':7} {'n':>6} {'k':>6} {'m':>4} {'qlm us':>10} {'ggml us':>10} {'speedup':>8} {'qlm GB/s':>9} {'%bw':>6} {'qlm GF/s':>9} {'ggml GF/s':>9}  qlm kernel"]
+         f"qlm: {q.get('amx', 'no AMX status (older qlm)')}; int8 peak (G multiply-adds/s, registers): "
+         f"{', '.join(f'{k} {v:.0f}' for k, v in q.get('int8_peak_gmacs', {}).items() if v) or 'not measured'}",
+         f"{'type':7} {'n':>6} {'k':>6} {'m':>4} {'qlm us':>10} {'ggml us':>10} {'speedup':>8} {'qlm GB/s':>9} {'%bw':>6} {'qlm GF/s':>9} {'ggml GF/s':>9} {'%peak':>6}  qlm kernel"]
 for r in q["results"]:
     x = gm.get((r["type"], r["n"], r["k"], r["m"]))
     if not x:
@@ -58,7 +63,8 @@ for r in q["results"]:
                  "speedup_vs_ggml": sp, "qlm_gbps": r["gbps"], "qlm_pct_bandwidth": r["pct_bandwidth"],
                  "qlm_gflops": r["gflops"], "ggml_gflops": x["gflops"], "qlm_kernel": r.get("kernel", "")})
     lines.append(f"{r['type']:7} {r['n']:6} {r['k']:6} {r['m']:4} {r['us']:10.0f} {x['us']:10.0f} {sp:8.2f} "
-                 f"{r['gbps']:9.2f} {r['pct_bandwidth']:5.1f}% {r['gflops']:9.1f} {x['gflops']:9.1f}  {r.get('kernel', '')}")
+                 f"{r['gbps']:9.2f} {r['pct_bandwidth']:5.1f}% {r['gflops']:9.1f} {x['gflops']:9.1f} "
+                 f"{r.get('pct_int8_peak', 0):5.1f}%  {r.get('kernel', '')}")
 json.dump({"cpu": cpu, "threads": int(threads), "qlm": q, "ggml": g, "ratios": rows}, open(out + ".json", "w"), indent=1)
 open(out + ".txt", "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
