@@ -10,7 +10,9 @@
 # puts it in the result name: side-by-side-<isa>-<cpu>-<T>t.
 #
 # TAG=name appends -name to the result files (before/after pairs); QLM=path
-# runs another qlm binary.
+# runs another qlm binary; GGML_JSON=file reuses the ggml records of an earlier
+# result (its "ggml" field) instead of measuring again; GGML_ARGS adds harness
+# options (on a busy machine: --retries 0 --quiet-wait 0).
 #
 # Needs a release build (make build) and builds ggml in /tmp (bench/ggml/build_ggml.sh).
 set -euo pipefail
@@ -28,7 +30,7 @@ while [[ $# -gt 0 ]]; do
 done
 QLM=${QLM:-$ROOT/build/tools/qlm/qlm}
 [[ -x $QLM ]] || { echo "no $QLM: run 'make build' first" >&2; exit 2; }
-GGML=$("$ROOT/bench/ggml/build_ggml.sh" "${WORKDIR:-/tmp/qlm-ggml}" | tail -n1)
+[[ -n ${GGML_JSON:-} ]] || GGML=$("$ROOT/bench/ggml/build_ggml.sh" "${WORKDIR:-/tmp/qlm-ggml}" | tail -n1)
 
 cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n1)
 slug=$(printf '%s' "${cpu:-unknown}" | tr '[:upper:]' '[:lower:]' | sed -e 's/[^a-z0-9]\+/-/g' -e 's/^-//' -e 's/-$//')
@@ -38,8 +40,14 @@ trap 'rm -rf "$tmp"' EXIT
 
 echo "qlm: $QLM bench kernels" >&2
 "$QLM" bench kernels --types "$types" --shapes "$shapes" --m "$ms" -t "$threads" ${isa:+--isa "$isa"} --json > "$tmp/qlm.json"
-echo "ggml: $GGML" >&2
-"$GGML" --types "$types" --shapes "$shapes" --m "$ms" --threads "$threads" --json > "$tmp/ggml.json"
+if [[ -n ${GGML_JSON:-} ]]; then
+    echo "ggml: records of $GGML_JSON" >&2
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); json.dump(d.get("ggml", d), sys.stdout)' "$GGML_JSON" > "$tmp/ggml.json"
+else
+    echo "ggml: $GGML" >&2
+    # shellcheck disable=SC2086
+    "$GGML" --types "$types" --shapes "$shapes" --m "$ms" --threads "$threads" ${GGML_ARGS:-} --json > "$tmp/ggml.json"
+fi
 
 python3 - "$tmp/qlm.json" "$tmp/ggml.json" "$out" "$cpu" "$threads" <<'PY'
 import json, sys

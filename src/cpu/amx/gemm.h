@@ -14,6 +14,12 @@
 //   acc = fma(float(S), dw * dx, acc)  [+ fma(mw, sx, acc) | fnmadd(float(T), dmin * dx, acc)]
 #pragma once
 
+// GCC 12 sees the _mm512_undefined_* inside some avx512fintrin.h intrinsics
+// (shifts, conversions) as "may be used uninitialized" once inlined here.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 #include <immintrin.h>
 
 #include "cpu/amx/amx.h"

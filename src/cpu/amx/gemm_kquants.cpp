@@ -45,10 +45,13 @@ struct KQuant {
             const uint8_t* wb = w + b * kWBytes;
             uint8_t* o = out + b * kBlockBytes;
             // [plane][chunk c][row j]: 32 int8 of elements 32c .. 32c + 31
-            __m256i r[kPlanes][8][16];
+            __m256i r[Planes][8][16];
+            // min plane: panel row g (elements 4g .. 4g + 3) holds row j's min of
+            // bsum k = g / 4 four times: no transpose needed
+            alignas(64) uint32_t mins[16][16] = {};
             for (int j = 0; j < 16; ++j) {
                 if (j >= rows) {
-                    for (int p = 0; p < kPlanes; ++p)
+                    for (int p = 0; p < Planes; ++p)
                         for (int c = 0; c < 8; ++c) r[p][c][j] = _mm256_setzero_si256();
                     continue;
                 }
@@ -77,13 +80,14 @@ struct KQuant {
                         r[0][c][j] = _mm512_cvtepi16_epi8(_mm512_srai_epi16(wv, 7));                    // hi
                         r[1][c][j] = _mm512_cvtepi16_epi8(_mm512_and_si512(wv, _mm512_set1_epi16(127)));  // lo
                     }
-                    if constexpr (kMinK)
-                        r[Planes][c][j] = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi8(int8_t(coef[2 * c]))),
-                                                                  _mm_set1_epi8(int8_t(coef[2 * c + 1])), 1);
                 }
+                if constexpr (kMinK)
+                    for (int k = 0; k < 16; ++k) mins[k][j] = uint32_t(uint8_t(coef[k])) * 0x01010101u;
             }
-            for (int p = 0; p < kPlanes; ++p)
+            for (int p = 0; p < Planes; ++p)
                 for (int c = 0; c < 8; ++c) transpose16x8(r[p][c], o + p * 4096 + c * 8 * 64);
+            if constexpr (kMinK)
+                for (int g = 0; g < 64; ++g) _mm512_store_si512(o + Planes * 4096 + 64 * g, _mm512_load_si512(mins[g / 4]));
             __m256i lo, hi;
             gather16(wb + D::kDOff, stride, rows, lo, hi);
             __m256 d0, m0, d1, m1;
