@@ -69,7 +69,8 @@ for r in q["results"]:
     sp = x["us"] / r["us"]
     rows.append({"type": r["type"], "n": r["n"], "k": r["k"], "m": r["m"], "qlm_us": r["us"], "ggml_us": x["us"],
                  "speedup_vs_ggml": sp, "qlm_gbps": r["gbps"], "qlm_pct_bandwidth": r["pct_bandwidth"],
-                 "qlm_gflops": r["gflops"], "ggml_gflops": x["gflops"], "qlm_kernel": r.get("kernel", "")})
+                 "qlm_gflops": r["gflops"], "ggml_gflops": x["gflops"], "qlm_pct_int8_peak": r.get("pct_int8_peak", 0),
+                 "qlm_kernel": r.get("kernel", "")})
     lines.append(f"{r['type']:7} {r['n']:6} {r['k']:6} {r['m']:4} {r['us']:10.0f} {x['us']:10.0f} {sp:8.2f} "
                  f"{r['gbps']:9.2f} {r['pct_bandwidth']:5.1f}% {r['gflops']:9.1f} {x['gflops']:9.1f} "
                  f"{r.get('pct_int8_peak', 0):5.1f}%  {r.get('kernel', '')}")
