@@ -71,8 +71,12 @@ TEST_P(AmxTest, SameBitsAsVnni) {
             }
         }
         const WeightView w{type, sh.n, sh.k, rs, bytes.data(), "amx.test", false};
-        for (int64_t m : {64, 65, 100}) {  // >= every type's AMX threshold; partial row groups
-            ASSERT_TRUE(cpu::gemm_runs_amx(amx.gemm[id], type, m)) << "m = " << m << " does not run AMX";
+        // partial row groups; the K-quants' few-row path (m < 24) and panels (m >= 24)
+        for (int64_t m : {4, 9, 16, 23, 64, 65, 100}) {
+            if (!cpu::gemm_runs_amx(amx.gemm[id], type, m)) {
+                ASSERT_LT(m, 64) << "m = " << m << " does not run AMX";
+                continue;
+            }
             std::vector<float> x(size_t(m * sh.k));
             std::uniform_real_distribution<float> ud(-1.0f, 1.0f);
             for (auto& v : x) v = ud(rng);
