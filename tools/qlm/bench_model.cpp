@@ -16,7 +16,7 @@
 #include "commands.h"
 #include "model_common.h"
 #include "qlm/model.h"
-#include "qlm/profile.h"
+#include "bench_profile.h"
 
 namespace qlm::cli {
 
@@ -28,57 +28,6 @@ struct BenchModelOpts {
     int reps = 3, threads = 0;
     bool json = false, profile = false;
 };
-
-// Per-op times of one phase (pp or tg) summed over its timed runs.
-struct PhaseProfile {
-    std::map<std::pair<std::string, std::string>, ProfileEntry> ops;
-    double wall = 0;
-    int runs = 0;
-    void take(Context& ctx, double seconds) {
-        for (const ProfileEntry& e : profile_entries(ctx)) {
-            ProfileEntry& t = ops[{e.op, e.detail}];
-            if (t.calls == 0) t.op = e.op, t.detail = e.detail;
-            t.calls += e.calls, t.rows += e.rows, t.seconds += e.seconds;
-        }
-        reset_profile(ctx);
-        wall += seconds;
-        ++runs;
-    }
-    std::vector<ProfileEntry> sorted() const {
-        std::vector<ProfileEntry> v;
-        for (const auto& [k, e] : ops) v.push_back(e);
-        std::stable_sort(v.begin(), v.end(), [](const ProfileEntry& a, const ProfileEntry& b) { return a.seconds > b.seconds; });
-        return v;
-    }
-    double in_ops() const {
-        double t = 0;
-        for (const auto& [k, e] : ops) t += e.seconds;
-        return t;
-    }
-};
-
-void print_profile(const char* test, int64_t n, const PhaseProfile& p) {
-    if (p.runs == 0) return;
-    const double per = 1e3 / p.runs, total = p.wall * per;
-    std::printf("\nprofile %s%lld: %.2f ms per run (%d runs); matmul rows: weight (layers folded), type, n x k, path\n",
-                test, (long long)n, total, p.runs);
-    std::printf("| op | detail | calls/run | ms/run | %% |\n|---|---|---|---|---|\n");
-    for (const ProfileEntry& e : p.sorted())
-        std::printf("| %s | %s | %.0f | %.3f | %.1f |\n", e.op.c_str(), e.detail.c_str(), double(e.calls) / p.runs,
-                    e.seconds * per, 100 * e.seconds / p.wall);
-    const double rest = p.wall - p.in_ops();
-    std::printf("| outside ops | embedding, output, sampling, scheduling, thread hand-offs | | %.3f | %.1f |\n", rest * per,
-                100 * rest / p.wall);
-}
-
-nlohmann::json profile_json(const PhaseProfile& p) {
-    nlohmann::json rows = nlohmann::json::array();
-    for (const ProfileEntry& e : p.sorted())
-        rows.push_back({{"op", e.op}, {"detail", e.detail}, {"calls_per_run", double(e.calls) / p.runs},
-                        {"ms_per_run", e.seconds * 1e3 / p.runs}, {"pct", 100 * e.seconds / p.wall}});
-    return {{"runs", p.runs}, {"ms_per_run", p.wall * 1e3 / p.runs},
-            {"outside_ops_ms_per_run", (p.wall - p.in_ops()) * 1e3 / p.runs}, {"ops", rows}};
-}
 
 struct Stat {
     double mean = 0, sd = 0;
@@ -162,8 +111,8 @@ int bench_model(const BenchModelOpts& o) {
     };
     if (!pp.empty()) row("pp", o.n_prompt, pp);
     if (!tg.empty()) row("tg", o.n_gen, tg);
-    print_profile("pp", o.n_prompt, pp_prof);
-    print_profile("tg", o.n_gen, tg_prof);
+    print_profile(cat("pp", o.n_prompt), pp_prof);
+    print_profile(cat("tg", o.n_gen), tg_prof);
     return 0;
 }
 
