@@ -26,8 +26,8 @@ void rope(Context& ctx, float* x, int64_t rows, int n_heads, int head_dim, const
         for (int i = 0; i < half; ++i) {
             const float ff = p.freq_factors ? p.freq_factors[i] : 1.0f;
             const float th = p.freq_scale * (theta / ff);
-            c[size_t(i)] = std::cos(th);
-            s[size_t(i)] = std::sin(th);
+            c[size_t(i)] = std::cos(th) * p.attn_factor;
+            s[size_t(i)] = std::sin(th) * p.attn_factor;
             theta *= theta_scale;
         }
         for (int h = 0; h < n_heads; ++h) {

@@ -419,7 +419,7 @@ std::string name(const testing::TestParamInfo<std::tuple<Isa, std::string>>& p) 
 
 INSTANTIATE_TEST_SUITE_P(IsasArchs, EngineTest,
                          testing::Combine(testing::Values(Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon),
-                                          testing::Values("llama", "qwen3", "gemma3")),
+                                          testing::Values("llama", "qwen3", "gemma3", "qwen3moe", "glm4moe")),
                          name);
 
 // The default model (gemma-3-270m Q4_K_M: Q4_K, Q6_K, Q5_0 and Q8_0 weights,
