@@ -22,6 +22,10 @@ struct State {
 
 State ask() {
     State s;
+#if defined(QLM_NO_AMX_BUILD)
+    s.why = "amx: this build's compiler has no AMX support: AVX-512 VNNI GEMM";
+    return s;
+#endif
     if (!cpu_has_amx_int8()) {
         s.why = "amx: no AMX-INT8 on this CPU (or the OS does not save tile state): AVX-512 VNNI GEMM";
         return s;
@@ -67,8 +71,10 @@ GemmFn g_fallback[fmt::kMaxTypeId] = {};
 KernelTable with_amx(KernelTable k) {
     if (!amx_usable()) return k;
     Entry e[fmt::kMaxTypeId] = {};
+#if !defined(QLM_NO_AMX_BUILD)
     register_legacy(e);
     register_kquants(e);
+#endif
     for (uint32_t id = 0; id < fmt::kMaxTypeId; ++id) {
         // only where this table's own kernels multiply the type (one float order per type)
         if (!e[id].fn || !k.gemm[id]) continue;
@@ -81,4 +87,9 @@ KernelTable with_amx(KernelTable k) {
 }
 
 }  // namespace amx
+
+#if defined(QLM_NO_AMX_BUILD)
+double amx_peak_probe(int64_t) noexcept { return 0; }
+#endif
+
 }  // namespace qlm::cpu
