@@ -42,6 +42,7 @@ WeightView transpose(WeightView w);
 struct ContextOptions {
     std::optional<Isa> isa;  // default: best_isa()
     int threads = 0;         // 0: physical cores
+    bool profile = false;    // per-op timers (qlm/profile.h)
 };
 
 // Holds the chosen kernels and the worker threads. Not thread-safe: one caller at a time.

@@ -18,6 +18,7 @@ namespace {
 
 struct Features {
     bool avx2 = false, avx512 = false, neon = false, prefer_512 = false;
+    bool amx_int8 = false;  // AMX-TILE + AMX-INT8 and the OS saves tile state (XCR0 bits 17, 18)
 };
 
 #if defined(__x86_64__)
@@ -48,6 +49,8 @@ Features detect() {
     f.avx2 = ymm_os && avx2 && fma && f16c;
     // The avx512 kernels use VNNI (vpdpbusd); CPUs without it run the AVX2 ones.
     f.avx512 = f.avx2 && zmm_os && avx512f && avx512dq && avx512bw && avx512vl && avx512vnni;
+    const bool amx_tile = (d >> 24) & 1, amx_int8 = (d >> 25) & 1, tile_os = (xcr0 & 0x60000) == 0x60000;
+    f.amx_int8 = f.avx512 && amx_tile && amx_int8 && tile_os;
 #elif defined(__aarch64__) && defined(__linux__)
     f.neon = (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
 #elif defined(__aarch64__) && defined(__ARM_FEATURE_DOTPROD)
@@ -64,6 +67,8 @@ const Features& features() {
 }  // namespace
 
 bool cpu_prefers_512() noexcept { return features().prefer_512; }
+
+bool cpu_has_amx_int8() noexcept { return features().amx_int8; }
 
 bool cpu_has(Isa isa) noexcept {
     switch (isa) {

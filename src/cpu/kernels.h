@@ -106,6 +106,8 @@ Fn kernel_or_scalar(const KernelTable& t, Fn KernelTable::*m) {
 }
 const KernelTable& avx2_kernels();
 const KernelTable& avx512_kernels();
+// The same table without the AMX rung (its GEMMs are VNNI everywhere).
+const KernelTable& avx512_vnni_kernels();
 const KernelTable& neon_kernels();
 
 // CPUID (or the platform's equivalent), read once.
@@ -115,6 +117,23 @@ bool cpu_has(Isa isa) noexcept;
 // operations whole; Zen 4 (family 0x19) splits them in two 256-bit halves,
 // so 256-bit EVEX code with its 32 registers is as fast there.
 bool cpu_prefers_512() noexcept;
+// AMX-TILE and AMX-INT8 on an AVX-512 VNNI CPU whose OS saves tile state
+// (CPUID and XCR0 only; the tiles also need the kernel's permission, amx/).
+bool cpu_has_amx_int8() noexcept;
+// The AMX rung of the AVX-512 ladder (src/cpu/amx/): whether this process
+// multiplies with tiles, and why or why not ("amx-int8 tiles", "amx: no
+// AMX-INT8 on this CPU", "amx: tile permission refused by the kernel ...").
+// The first call asks the kernel for tile permission (once).
+bool amx_usable() noexcept;
+const char* amx_status() noexcept;
+// Whether the GEMM fn multiplies m rows of type t with AMX tiles (kernel
+// names in benchmarks; below its own threshold an AMX entry runs the VNNI GEMM).
+bool gemm_runs_amx(GemmFn fn, GgmlType t, int64_t m) noexcept;
+// Compute-peak probes (operands in registers): run `iters` rounds on this
+// thread, return the int8 multiply-adds done; 0 where the CPU or build lacks
+// the instruction (vpdpbusd zmm; tdpbssd, which also needs amx_usable()).
+double vnni_peak_probe(int64_t iters) noexcept;
+double amx_peak_probe(int64_t iters) noexcept;
 
 // Calls f.template operator()<T>() with the runtime type as a template
 // parameter: the one place where a type id becomes a compile-time value.

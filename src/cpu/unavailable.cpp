@@ -10,6 +10,12 @@ const KernelTable& avx512_kernels() {
     static const KernelTable empty;
     return empty;
 }
+const KernelTable& avx512_vnni_kernels() { return avx512_kernels(); }
+bool amx_usable() noexcept { return false; }
+const char* amx_status() noexcept { return "amx: not an x86-64 build"; }
+bool gemm_runs_amx(GemmFn, GgmlType, int64_t) noexcept { return false; }
+double vnni_peak_probe(int64_t) noexcept { return 0; }
+double amx_peak_probe(int64_t) noexcept { return 0; }
 #endif
 
 // AArch64 builds get the NEON table from src/cpu/neon/.

@@ -9,6 +9,7 @@
 
 #include "formats/common.h"
 #include "ops/context_impl.h"
+#include "ops/profile.h"
 #include "qlm/error.h"
 
 namespace qlm {
@@ -56,6 +57,13 @@ void attention(Context& ctx, const float* q, int64_t n_tokens, const int32_t* po
 
 void attention(Context& ctx, const std::vector<AttnSeq>& seqs, const AttentionShape& s) {
     auto& c = ctx.impl();
+    int64_t tokens = 0;
+    if (c.profile)
+        for (const AttnSeq& sq : seqs) tokens += sq.n_tokens;
+    ProfileScope scope(c, "attention", tokens, [&] {
+        return cat(s.n_head, "/", s.n_kv_head, " heads x ", s.head_dim_k, s.window > 0 ? ", sliding window" : "", ", ",
+                   seqs.size(), seqs.size() == 1 ? " sequence" : " sequences");
+    });
     if (s.n_head <= 0 || s.n_kv_head <= 0 || s.n_head % s.n_kv_head != 0)
         fail("attention: ", s.n_head, " query heads cannot be grouped over ", s.n_kv_head, " kv heads");
     const int dk = s.head_dim_k, dv = s.head_dim_v, group = s.n_head / s.n_kv_head;

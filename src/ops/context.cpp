@@ -1,6 +1,7 @@
 #include <string>
 
 #include "ops/context_impl.h"
+#include "ops/profile.h"
 #include "qlm/error.h"
 
 namespace qlm {
@@ -46,7 +47,10 @@ Context::Context(ContextOptions opts) : impl_(std::make_unique<Impl>()) {
     impl_->isa = isa;
     impl_->table = &table_for(isa);
     impl_->pool = std::make_unique<cpu::ThreadPool>(opts.threads ? opts.threads : cpu::physical_cores());
+    if (opts.profile) impl_->profile = std::make_unique<Profile>();
 }
+
+Context::Impl::~Impl() = default;
 
 Context::~Context() = default;
 Isa Context::isa() const noexcept { return impl_->isa; }

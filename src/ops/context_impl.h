@@ -9,10 +9,14 @@
 
 namespace qlm {
 
+struct Profile;  // ops/profile.h
+
 struct Context::Impl {
     Isa isa = Isa::Scalar;
     const cpu::KernelTable* table = nullptr;
     std::unique_ptr<cpu::ThreadPool> pool;
+    std::unique_ptr<Profile> profile;  // per-op timers, when profiling is on
+    ~Impl();
 };
 
 }  // namespace qlm

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "ops/matmul_plan.h"
+#include "ops/profile.h"
 #include "qlm/error.h"
 #include "qlm/gguf.h"
 
@@ -100,6 +101,13 @@ void route_experts(const float* logits, int64_t n_tokens, int64_t n_expert, cons
 
 void matmul_experts(Context& ctx, const ExpertRouting& r, const std::vector<ExpertJob>& jobs) {
     auto& c = ctx.impl();
+    ProfileScope scope(c, "matmul_experts", r.n_tokens, [&] {
+        std::string d;
+        for (const ExpertJob& j : jobs)
+            d += cat(d.empty() ? "" : " + ", fold_layer(j.w.name), " ", type_name(j.w.type), " ", j.w.n_expert, "x",
+                     j.w.n, "x", j.w.k);
+        return cat(d, ", ", r.n_used, " of ", r.n_expert, " experts");
+    });
     if (r.n_tokens <= 0 || r.n_used <= 0 || r.n_expert <= 0)
         fail("matmul_experts: routing of ", r.n_tokens, " tokens, ", r.n_used, " of ", r.n_expert, " experts");
     const int64_t slots = r.n_tokens * r.n_used;

@@ -2,6 +2,9 @@
 // ladder (the instruction set's own kernel, else the scalar one, else an error
 // naming op, type, shape and instruction set) and splits the work over threads.
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <memory>
 #include <cstring>
 #include <vector>
 
@@ -9,6 +12,7 @@
 #include "cpu/thread_pool.h"
 #include "ops/context_impl.h"
 #include "ops/matmul_plan.h"
+#include "ops/profile.h"
 #include "qlm/error.h"
 #include "qlm/gguf.h"
 
@@ -123,6 +127,7 @@ void matmul_transposed(Context::Impl& c, const float* x, int64_t m, const Weight
 QuantizedActivations quantize_activations(Context& ctx, const float* x, int64_t m, int64_t k, GgmlType type) {
     auto& c = ctx.impl();
     if (m <= 0 || k <= 0) fail("quantize_activations: empty shape ", m, " x ", k);
+    ProfileScope scope(c, "quantize", m, [&] { return cat("to ", type_name(type), ", k = ", k); });
     QuantizedActivations q;
     q.type = type, q.m = m, q.k = k;
     q.row_stride = row_size(type, k);  // throws if k is not whole blocks
@@ -156,15 +161,39 @@ void matmul(Context& ctx, const std::vector<MatmulJob>& jobs) {
         tasks += (w.n + p.rpt - 1) / p.rpt;
         plans.push_back(p);
     }
-    c.pool->run(tasks, [&](int64_t t) {
-        size_t pi = 0;
-        while (pi + 1 < plans.size() && plans[pi + 1].first_task <= t) ++pi;
-        const Plan& p = plans[pi];
+    auto run_task = [&](const Plan& p, int64_t t) {
         const WeightView& w = p.job->w;
         const QuantizedActivations& xq = *p.job->xq;
         const int64_t r0 = (t - p.first_task) * p.rpt, r1 = std::min(w.n, r0 + p.rpt);
         run_rows(p.kc, w, xq.data.data(), xq.row_stride, xq.m, p.job->y, r0, r1);
+    };
+    // Profiling (ops/profile.h): each task's thread time goes to its job, and
+    // the run's wall time is split over the jobs in that proportion.
+    const bool prof = c.profile != nullptr;
+    std::unique_ptr<std::atomic<int64_t>[]> job_ns(prof ? new std::atomic<int64_t>[plans.size()]() : nullptr);
+    const auto run0 = ProfileClock::now();
+    c.pool->run(tasks, [&](int64_t t) {
+        size_t pi = 0;
+        while (pi + 1 < plans.size() && plans[pi + 1].first_task <= t) ++pi;
+        const auto t0 = prof ? ProfileClock::now() : ProfileClock::time_point{};
+        run_task(plans[pi], t);
+        if (prof)
+            job_ns[pi] += std::chrono::duration_cast<std::chrono::nanoseconds>(ProfileClock::now() - t0).count();
     });
+    if (prof) {
+        const double wall = std::chrono::duration<double>(ProfileClock::now() - run0).count();
+        double total = 0;
+        for (size_t i = 0; i < plans.size(); ++i) total += double(job_ns[i].load());
+        for (size_t i = 0; i < plans.size(); ++i) {
+            const Plan& p = plans[i];
+            const WeightView& w = p.job->w;
+            const int64_t m = p.job->xq->m;
+            const char* path = p.kc.gemm ? (cpu::gemm_runs_amx(p.kc.gemm, w.type, m) ? "amx gemm" : "gemm")
+                                         : (m == 1 ? "m=1" : "tile");
+            c.profile->add("matmul", cat(fold_layer(w.name), " ", type_name(w.type), " ", w.n, "x", w.k, " ", path), m,
+                           total > 0 ? wall * double(job_ns[i].load()) / total : wall / double(plans.size()));
+        }
+    }
 }
 
 void matmul(Context& ctx, const QuantizedActivations& xq, const WeightView& w, float* y) {

@@ -5,10 +5,13 @@
 #include <cmath>
 
 #include "ops/context_impl.h"
+#include "ops/profile.h"
+#include "qlm/error.h"
 
 namespace qlm {
 
 void rms_norm(Context& ctx, const float* x, const float* weight, float* y, int64_t rows, int64_t n, float eps) {
+    ProfileScope scope(ctx.impl(), "rms_norm", rows, [n] { return cat("n = ", n); });
     auto one = [&](int64_t r) {
         const float* xr = x + r * n;
         float* yr = y + r * n;
@@ -38,6 +41,7 @@ void rms_norm(Context& ctx, const float* x, const float* weight, float* y, int64
 }
 
 void to_f16(Context& ctx, const float* x, uint16_t* y, int64_t n) {
+    ProfileScope scope(ctx.impl(), "kv_store", 0, [] { return std::string("f32 -> f16"); });
     cpu::kernel_or_scalar(*ctx.impl().table, &cpu::KernelTable::f32_to_f16)(x, y, n);
 }
 
@@ -60,6 +64,8 @@ float gelu_tanh(float x) noexcept {
 namespace {
 // Chunks of the vector across threads through the backend's activation loop.
 void act_mul(Context& ctx, cpu::ActMulFn cpu::KernelTable::*fn, float* g, const float* u, int64_t n) {
+    ProfileScope scope(ctx.impl(), "activation", 0,
+                       [fn] { return std::string(fn == &cpu::KernelTable::silu_mul ? "silu * up" : "gelu_tanh * up"); });
     auto& c = ctx.impl();
     const cpu::ActMulFn f = cpu::kernel_or_scalar(*c.table, fn);
     constexpr int64_t kChunk = 4096;

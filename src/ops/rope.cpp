@@ -4,12 +4,14 @@
 #include <vector>
 
 #include "ops/context_impl.h"
+#include "ops/profile.h"
 #include "qlm/error.h"
 
 namespace qlm {
 
 void rope(Context& ctx, float* x, int64_t rows, int n_heads, int head_dim, const int32_t* positions,
           const RopeParams& p) {
+    ProfileScope scope(ctx.impl(), "rope", rows, [&] { return cat(n_heads, " heads x ", head_dim); });
     if (p.n_dims <= 0 || p.n_dims > head_dim || p.n_dims % 2 != 0)
         fail("rope: rotary dimensions ", p.n_dims, " must be even and within the head size ", head_dim);
     const int half = p.n_dims / 2;

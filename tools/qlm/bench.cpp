@@ -87,6 +87,7 @@ int bench_kernels(const Opts& o) {
     Context& ctx = *ctx_ptr;
     const size_t llc = last_level_cache_bytes();
     const double bw = measure_read_bandwidth(ctx, std::max<size_t>(llc * 8, size_t(256) << 20));
+    const Int8Peak peak = measure_int8_peak(ctx);
 
     std::vector<GgmlType> types;
     for (const auto& name : split(o.types, ',')) {
@@ -103,8 +104,12 @@ int bench_kernels(const Opts& o) {
     if (!o.json) {
         std::printf("isa %s, %d threads, last-level cache %.0f MiB, measured read bandwidth %.2f GB/s\n",
                     isa_name(ctx.isa()), ctx.threads(), double(llc) / (1 << 20), bw);
-        std::printf("%-7s %7s %7s %5s %7s %12s %9s %9s %7s  %s\n", "type", "n", "k", "m", "copies", "us", "GB/s",
-                    "GFLOP/s", "%bw", "kernel");
+        std::printf("%s\n", amx_status().c_str());
+        if (peak.vnni > 0)
+            std::printf("int8 compute peak (operands in registers, all threads): vpdpbusd zmm %.0f G multiply-adds/s%s\n",
+                        peak.vnni, peak.amx > 0 ? cat(", tdpbssd ", int64_t(peak.amx + 0.5), " G/s").c_str() : "");
+        std::printf("%-7s %7s %7s %5s %7s %12s %9s %9s %7s %7s  %s\n", "type", "n", "k", "m", "copies", "us", "GB/s",
+                    "GFLOP/s", "%bw", "%peak", "kernel");
     }
     std::mt19937 rng(1234);
     for (GgmlType type : types)
@@ -135,19 +140,23 @@ int bench_kernels(const Opts& o) {
                 const double s = times[times.size() / 2];
                 const double gbps = double(bytes) / s / 1e9, gflops = 2.0 * double(m * sh.n * sh.k) / s / 1e9;
                 const std::string kernel = matmul_kernel_name(ctx, type, m);
+                // % of the int8 peak of the instructions this path multiplies with
+                const double pk = kernel.rfind("amx", 0) == 0 ? peak.amx : peak.vnni;
+                const double pct_peak = pk > 0 ? 100 * gflops / 2 / pk : 0;
                 records.push_back({{"type", type_name(type)}, {"n", sh.n}, {"k", sh.k}, {"m", m}, {"copies", copies},
                                    {"us", s * 1e6}, {"gbps", gbps}, {"gflops", gflops},
-                                   {"pct_bandwidth", 100 * gbps / bw}, {"kernel", kernel}});
+                                   {"pct_bandwidth", 100 * gbps / bw}, {"pct_int8_peak", pct_peak}, {"kernel", kernel}});
                 if (!o.json)
-                    std::printf("%-7s %7lld %7lld %5lld %7d %12.1f %9.2f %9.1f %6.1f%%  %s\n", type_name(type),
+                    std::printf("%-7s %7lld %7lld %5lld %7d %12.1f %9.2f %9.1f %6.1f%% %6.1f%%  %s\n", type_name(type),
                                 (long long)sh.n, (long long)sh.k, (long long)m, copies, s * 1e6, gbps, gflops,
-                                100 * gbps / bw, kernel.c_str());
+                                100 * gbps / bw, pct_peak, kernel.c_str());
                 std::fflush(stdout);
             }
         }
     if (o.json) {
         nlohmann::json doc = {{"isa", isa_name(ctx.isa())},        {"threads", ctx.threads()},
-                              {"llc_bytes", llc},                  {"read_bandwidth_gbps", bw},
+                              {"llc_bytes", llc},                  {"read_bandwidth_gbps", bw}, {"amx", amx_status()},
+                              {"int8_peak_gmacs", {{"vpdpbusd", peak.vnni}, {"tdpbssd", peak.amx}}},
                               {"results", records}};
         std::printf("%s\n", doc.dump(1).c_str());
     }

@@ -16,6 +16,7 @@
 
 #include "commands.h"
 #include "model_common.h"
+#include "bench_profile.h"
 #include "qlm/engine.h"
 
 namespace qlm::cli {
@@ -26,7 +27,7 @@ struct BenchBatchOpts {
     std::string model, isa, kv_type = "f16", seqs = "1,2,4,8,16";
     int64_t n_prompt = 128, n_gen = 128, step_tokens = 2048;
     int threads = 0;
-    bool json = false;
+    bool json = false, profile = false;
 };
 
 std::vector<int> parse_list(const std::string& s) {
@@ -51,6 +52,7 @@ struct Row {
     int seqs = 0;
     double t_pp = 0, t_tg = 0;
     int64_t pp_tokens = 0, tg_tokens = 0, tg_steps = 0;
+    PhaseProfile pp_prof, tg_prof;  // --profile
 };
 
 Row run_one(const Model& model, Context& ctx, const BenchBatchOpts& o, int S, std::mt19937& rng) {
@@ -82,15 +84,20 @@ Row run_one(const Model& model, Context& ctx, const BenchBatchOpts& o, int S, st
     auto secs = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
     Row row;
     row.seqs = S;
+    set_profiling(ctx, o.profile);
     const auto t0 = now();
     while (first_tokens < S) e.step();
     const auto t1 = now();
+    if (o.profile) row.pp_prof.take(ctx, secs(t0, t1));
     const int64_t after_pp = generated;
+    const auto t1b = now();
     while (!e.idle()) {
         e.step();
         ++row.tg_steps;
     }
     const auto t2 = now();
+    if (o.profile) row.tg_prof.take(ctx, secs(t1b, t2), int(row.tg_steps));
+    set_profiling(ctx, false);
     row.t_pp = secs(t0, t1), row.t_tg = secs(t1, t2);
     row.pp_tokens = int64_t(S) * o.n_prompt;
     row.tg_tokens = generated - after_pp;
@@ -123,6 +130,11 @@ int bench_batch(const BenchBatchOpts& o) {
                                  {"tg_tokens", r.tg_tokens},
                                  {"tg_tokens_per_s", double(r.tg_tokens) / r.t_tg},
                                  {"step_ms", 1e3 * r.t_tg / double(r.tg_steps)}});
+        if (o.profile)
+            for (size_t i = 0; i < rows.size(); ++i) {
+                if (rows[i].pp_prof.runs) j["rows"][i]["pp_profile"] = profile_json(rows[i].pp_prof);
+                if (rows[i].tg_prof.runs) j["rows"][i]["tg_profile"] = profile_json(rows[i].tg_prof);
+            }
         std::printf("%s\n", j.dump(2).c_str());
         return 0;
     }
@@ -134,6 +146,10 @@ int bench_batch(const BenchBatchOpts& o) {
         std::printf("| %d | %lld | %.3f | %.1f | %lld | %.3f | %.1f | %.2f |\n", r.seqs, (long long)r.pp_tokens, r.t_pp,
                     double(r.pp_tokens) / r.t_pp, (long long)r.tg_tokens, r.t_tg, double(r.tg_tokens) / r.t_tg,
                     1e3 * r.t_tg / double(r.tg_steps));
+    for (const Row& r : rows) {
+        print_profile(cat(r.seqs, " sequences, prefill (all steps until every sequence has a token)"), r.pp_prof);
+        print_profile(cat(r.seqs, " sequences, decode"), r.tg_prof, "step");
+    }
     return 0;
 }
 
@@ -151,6 +167,7 @@ Command add_bench_batch(CLI::App& bench) {
     sub->add_option("--kv-type", o->kv_type, "KV cache type (f16, f32)")->capture_default_str();
     sub->add_option("--isa", o->isa, "force an instruction set (scalar, avx2, avx512, neon)");
     sub->add_flag("--json", o->json, "print one JSON document");
+    sub->add_flag("--profile", o->profile, "per-op time tables of the prefill and of a decode step, per sequence count");
     return [o]() { return bench_batch(*o); };
 }
 

@@ -2,8 +2,10 @@
 // tokens from an empty cache) and generation (tg: n_gen single-token steps),
 // tokens/s averaged over repetitions, like llama-bench's pp512 / tg128.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <map>
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -14,6 +16,7 @@
 #include "commands.h"
 #include "model_common.h"
 #include "qlm/model.h"
+#include "bench_profile.h"
 
 namespace qlm::cli {
 
@@ -23,7 +26,7 @@ struct BenchModelOpts {
     std::string model, isa, kv_type = "f16";
     int64_t n_prompt = 512, n_gen = 128;
     int reps = 3, threads = 0;
-    bool json = false;
+    bool json = false, profile = false;
 };
 
 struct Stat {
@@ -56,25 +59,32 @@ int bench_model(const BenchModelOpts& o) {
     auto secs = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
 
     std::vector<double> pp, tg;
+    PhaseProfile pp_prof, tg_prof;
     // One untimed warm-up of each kind, then the timed repetitions.
     for (int r = -1; r < o.reps; ++r) {
         if (o.n_prompt > 0) {
             std::vector<int32_t> ids(static_cast<size_t>(o.n_prompt));
             for (auto& t : ids) t = pick(rng);
             session.reset();
+            set_profiling(*ctx, o.profile && r >= 0);
             const auto t0 = now();
             session.eval(ids, logits.data());
-            if (r >= 0) pp.push_back(double(o.n_prompt) / secs(t0, now()));
+            const double s = secs(t0, now());
+            if (r >= 0) pp.push_back(double(o.n_prompt) / s);
+            if (o.profile && r >= 0) pp_prof.take(*ctx, s);
         }
         if (o.n_gen > 0) {
             session.reset();
+            set_profiling(*ctx, o.profile && r >= 0);
             int32_t id = pick(rng);
             const auto t0 = now();
             for (int64_t i = 0; i < o.n_gen; ++i) {
                 session.eval({&id, 1}, logits.data());
                 id = pick(rng);
             }
-            if (r >= 0) tg.push_back(double(o.n_gen) / secs(t0, now()));
+            const double s = secs(t0, now());
+            if (r >= 0) tg.push_back(double(o.n_gen) / s);
+            if (o.profile && r >= 0) tg_prof.take(*ctx, s);
         }
     }
     const ModelConfig& c = model->config();
@@ -88,6 +98,8 @@ int bench_model(const BenchModelOpts& o) {
                             {"reps", o.reps}};
         if (!pp.empty()) j["pp"] = {{"tokens", o.n_prompt}, {"tokens_per_s", stats(pp).mean}, {"sd", stats(pp).sd}, {"runs", pp}};
         if (!tg.empty()) j["tg"] = {{"tokens", o.n_gen}, {"tokens_per_s", stats(tg).mean}, {"sd", stats(tg).sd}, {"runs", tg}};
+        if (pp_prof.runs) j["pp"]["profile"] = profile_json(pp_prof);
+        if (tg_prof.runs) j["tg"]["profile"] = profile_json(tg_prof);
         std::printf("%s\n", j.dump(2).c_str());
         return 0;
     }
@@ -99,6 +111,8 @@ int bench_model(const BenchModelOpts& o) {
     };
     if (!pp.empty()) row("pp", o.n_prompt, pp);
     if (!tg.empty()) row("tg", o.n_gen, tg);
+    print_profile(cat("pp", o.n_prompt), pp_prof);
+    print_profile(cat("tg", o.n_gen), tg_prof);
     return 0;
 }
 
@@ -115,6 +129,9 @@ Command add_bench_model(CLI::App& bench) {
     sub->add_option("--kv-type", o->kv_type, "KV cache type (f16, f32)")->capture_default_str();
     sub->add_option("--isa", o->isa, "force an instruction set (scalar, avx2, avx512, neon)");
     sub->add_flag("--json", o->json, "print one JSON document");
+    sub->add_flag("--profile", o->profile,
+                  "per-op time table of the timed runs (each matmul by weight, type, shape and path; attention, "
+                  "norms, RoPE, activations, quantization, KV store; the rest)");
     return [o]() { return bench_model(*o); };
 }
 

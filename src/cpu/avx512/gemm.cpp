@@ -10,7 +10,10 @@
 // so an output is the same bits whether the GEMM or the tiles computed it.
 // K-quant panels carry int32 scales per 16 elements (S = sum_h sc_h * <u, x>_h
 // through vpmulld) and the bsum coefficients as int16 pairs (vpdpwssd).
+#include <type_traits>
+
 #include "cpu/avx512/iquant_decode.h"
+
 #include "cpu/avx512/kquant_decode.h"
 #include "cpu/avx512/rows.h"
 #include "cpu/avx512/vec.h"
@@ -117,6 +120,12 @@ struct LegacyPanel : D {
     }
 };
 
+// The K-quants whose integer scales cover 32 elements (the panel still
+// stores one per 16).
+template <class D>
+inline constexpr bool kScalePer32 =
+    std::is_same_v<D, kq::DecQ4_K> || std::is_same_v<D, kq::DecQ5_K> || std::is_same_v<D, kq::DecIq4Xs>;
+
 // Per super-block: 64 code vectors (chunk c, group g), 16 scale vectors (int32
 // per row, one per 16 elements), 8 coefficient vectors (row j: the int16 pair
 // of bsums 2k, 2k + 1); floats d, dmin.
@@ -193,10 +202,13 @@ struct KQuantPanel : D {
             const uint8_t* xq = xb + offsetof(fmt::block_q8_K, qs);
             typename V::I s[G], t[G];
             for (int i = 0; i < G; ++i) s[i] = t[i] = V::zero();
-            for (int h = 0; h < 16; ++h) {
+            // a scale per 32 elements (Q4_K, Q5_K, IQ4_XS: scale 2c == 2c + 1):
+            // one vpmulld per 32 elements instead of per 16, the same integer S
+            constexpr int kStep = kScalePer32<D> ? 2 : 1;
+            for (int h = 0; h < 16; h += kStep) {
                 typename V::I p[G];
                 for (int i = 0; i < G; ++i) p[i] = V::zero();
-                for (int g = 4 * (h % 2); g < 4 * (h % 2) + 4; ++g) {
+                for (int g = 4 * (h % 2); g < 4 * (h % 2) + 4 * kStep; ++g) {
                     const typename V::I wv = V::load(W + (8 * (h / 2) + g) * H);
                     for (int i = 0; i < G; ++i) p[i] = V::dpbusd(p[i], wv, V::bcast4(xq + i * xs + 32 * (h / 2) + 4 * g));
                 }

@@ -5,6 +5,9 @@
 // the same kernels, the rest left to the scalar ones.
 #include "cpu/avx512/simd.h"
 #include "cpu/avx512/simde_table.h"
+#if !defined(QLM_AVX512_SIMDE)
+#include "cpu/amx/amx.h"
+#endif
 
 namespace qlm::cpu {
 
@@ -36,8 +39,13 @@ const KernelTable& avx512_simde_kernels(bool wide) {
     return wide ? wide_table : narrow_table;
 }
 #else
-const KernelTable& avx512_kernels() {
+const KernelTable& avx512_vnni_kernels() {
     static const KernelTable table = make_table(avx2_kernels(), cpu_prefers_512());
+    return table;
+}
+// The AMX rung (src/cpu/amx/) on top, where this CPU and kernel allow it.
+const KernelTable& avx512_kernels() {
+    static const KernelTable table = amx::with_amx(avx512_vnni_kernels());
     return table;
 }
 #endif

@@ -1,0 +1,356 @@
+// AMX GEMM for the super-block formats against Q8_K activations: Q2_K, Q3_K,
+// Q4_K, Q5_K, Q6_K, IQ4_XS. The integer scale of each 16- or 32-element
+// sub-block is folded into the codes while packing: w_e = sc_j(e) * q_e
+// (int16, |w| <= 4096) is split into int8 planes w = 128 * hi + lo (lo in
+// 0..127), so a whole super-block is four K = 64 tdpbssd per plane and
+//   S = sum_j sc_j <q, x>_j = sum_e w_e x_e = 128 <hi, x> + <lo, x>
+// is exact in int32 (the same integer as the VNNI kernels' S; Q2_K's w fits
+// int8: one plane). The formats with mins take one more plane, the min of
+// each element's 16-element group: T = sum_k m_k bsum_k = <m, x>. Then the
+// float step of the VNNI kernels (gemm.h):
+//   acc = fma(float(S), d * dx, acc)   [Min: acc = fnmadd(float(T), dmin * dx, acc)]
+// Codes are signed (code offsets off while packing), so S needs no bias term.
+#include "cpu/amx/gemm.h"
+#include "cpu/avx512/kquant_decode.h"
+
+#include <cstring>
+
+namespace qlm::cpu::amx {
+namespace {
+
+using namespace avx512;
+
+// Per super-block of a panel: kPlanes planes of 64 code rows x 64 bytes (the
+// VNNI layout of 16 weight rows), d[16], dmin[16].
+// Off: the code offset of the VNNI decoders; Planes: 1 (w fits int8) or 2.
+template <class D, GgmlType T, int Off, int Planes, int MinM>
+struct KQuant {
+    static constexpr GgmlType kId = T;
+    static constexpr int kMinM = MinM;
+    static constexpr int kQK = fmt::QK_K, kStep = 64;
+    static constexpr bool kMinK = D::kMode == kq::Mode::Min;
+    static constexpr int kPlanes = Planes + (kMinK ? 1 : 0);  // hi, lo | w; then min
+    static constexpr size_t kWBytes = D::kWBytes, kXBytes = sizeof(fmt::block_q8_K);
+    static constexpr int64_t kDOff = kPlanes * 4096;
+    static constexpr int64_t kBlockBytes = kDOff + 2 * 64, kChunk = 8, kCBufBytes = 3 * 1024;
+
+    static Facts facts(const MatmulTile& t, int64_t nb) {
+        float* dx = static_cast<float*>(scratch(0, size_t(t.m * nb) * 4));
+        for (int i = 0; i < t.m; ++i)
+            for (int64_t b = 0; b < nb; ++b) dx[i * nb + b] = f32(t.x + i * t.x_stride + b * kXBytes);
+        return {dx, nullptr};
+    }
+
+    static void pack(const uint8_t* w, size_t stride, int rows, int64_t nc, uint8_t* out) {
+        const __m256i off = _mm256_set1_epi8(int8_t(Off));
+        for (int64_t b = 0; b < nc; ++b) {
+            const uint8_t* wb = w + b * kWBytes;
+            uint8_t* o = out + b * kBlockBytes;
+            // [plane][chunk c][row j]: 32 int8 of elements 32c .. 32c + 31
+            __m256i r[Planes][8][16];
+            // min plane: panel row g (elements 4g .. 4g + 3) holds row j's min of
+            // bsum k = g / 4 four times: no transpose needed
+            alignas(64) uint32_t mins[16][16] = {};
+            for (int j = 0; j < 16; ++j) {
+                if (j >= rows) {
+                    for (int p = 0; p < Planes; ++p)
+                        for (int c = 0; c < 8; ++c) r[p][c][j] = _mm256_setzero_si256();
+                    continue;
+                }
+                kq::KDec dec;
+                D::decode(wb + j * stride, dec);
+                alignas(32) int16_t coef[16];
+                _mm256_store_si256(reinterpret_cast<__m256i*>(coef), dec.coef);
+                for (int c = 0; c < 8; ++c) {
+                    const __m256i q = Off ? _mm256_sub_epi8(dec.q[c], off) : dec.q[c];  // signed codes
+                    int16_t s0, s1;  // scales of elements 32c .. +15 and 32c + 16 .. +31
+                    if constexpr (D::kWide) {
+                        alignas(32) int32_t s32[8];
+                        _mm256_store_si256(reinterpret_cast<__m256i*>(s32), dec.sc[c]);
+                        s0 = int16_t(s32[0]), s1 = int16_t(s32[4]);
+                    } else {
+                        alignas(32) int16_t s16[16];
+                        _mm256_store_si256(reinterpret_cast<__m256i*>(s16), dec.sc[c]);
+                        s0 = s16[0], s1 = s16[8];
+                    }
+                    const __m512i sc = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16(s0)),
+                                                          _mm256_set1_epi16(s1), 1);
+                    const __m512i wv = _mm512_mullo_epi16(_mm512_cvtepi8_epi16(q), sc);
+                    if constexpr (Planes == 1) {
+                        r[0][c][j] = _mm512_cvtepi16_epi8(wv);
+                    } else {
+                        r[0][c][j] = _mm512_cvtepi16_epi8(_mm512_srai_epi16(wv, 7));                    // hi
+                        r[1][c][j] = _mm512_cvtepi16_epi8(_mm512_and_si512(wv, _mm512_set1_epi16(127)));  // lo
+                    }
+                }
+                if constexpr (kMinK)
+                    for (int k = 0; k < 16; ++k) mins[k][j] = uint32_t(uint8_t(coef[k])) * 0x01010101u;
+            }
+            for (int p = 0; p < Planes; ++p)
+                for (int c = 0; c < 8; ++c) transpose16x8(r[p][c], o + p * 4096 + c * 8 * 64);
+            if constexpr (kMinK)
+                for (int g = 0; g < 64; ++g) _mm512_store_si512(o + Planes * 4096 + 64 * g, _mm512_load_si512(mins[g / 4]));
+            __m256i lo, hi;
+            gather16(wb + D::kDOff, stride, rows, lo, hi);
+            __m256 d0, m0, d1, m1;
+            D::scales(lo, d0, m0);
+            D::scales(hi, d1, m1);
+            _mm512_store_ps(o + kDOff, join(d0, d1));
+            _mm512_store_ps(o + kDOff + 64, join(m0, m1));
+        }
+    }
+
+    // One super-block: plane p's sums over all 256 elements in C tile p
+    // (four K = 64 steps, each A tile shared by the planes), to cbuf slot p.
+    static void products(const uint8_t* xq, size_t xs, const uint8_t* o, int32_t* cbuf) {
+        _tile_zero(0);
+        if constexpr (kPlanes > 1) _tile_zero(1);
+        if constexpr (kPlanes > 2) _tile_zero(2);
+        for (int t = 0; t < 4; t += 2) {
+            _tile_loadd(4, xq + 64 * t, xs);
+            _tile_loadd(6, o + 1024 * t, 64);
+            _tile_dpbssd(0, 4, 6);
+            if constexpr (kPlanes > 1) {
+                _tile_loadd(7, o + 4096 + 1024 * t, 64);
+                _tile_dpbssd(1, 4, 7);
+            }
+            if constexpr (kPlanes > 2) {
+                _tile_loadd(6, o + 8192 + 1024 * t, 64);
+                _tile_dpbssd(2, 4, 6);
+            }
+            _tile_loadd(5, xq + 64 * (t + 1), xs);
+            _tile_loadd(7, o + 1024 * (t + 1), 64);
+            _tile_dpbssd(0, 5, 7);
+            if constexpr (kPlanes > 1) {
+                _tile_loadd(6, o + 4096 + 1024 * (t + 1), 64);
+                _tile_dpbssd(1, 5, 6);
+            }
+            if constexpr (kPlanes > 2) {
+                _tile_loadd(7, o + 8192 + 1024 * (t + 1), 64);
+                _tile_dpbssd(2, 5, 7);
+            }
+        }
+        _tile_stored(0, cbuf, 64);
+        if constexpr (kPlanes > 1) _tile_stored(1, cbuf + 256, 64);
+        if constexpr (kPlanes > 2) _tile_stored(2, cbuf + 512, 64);
+    }
+
+    template <int G>
+    static void micro(const uint8_t* pb, int64_t nc, const uint8_t* x, size_t xs, const Facts& fa, int64_t nb,
+                      int64_t xo, int32_t* cbuf, float* y, int64_t ldy, __mmask16 mask, bool first, int g) {
+        const int n = G ? G : g;
+        __m512 acc[G ? G : 16];
+        load_acc<G>(acc, g, y, ldy, mask, first);
+        for (int64_t b = 0; b < nc; ++b) {
+            const uint8_t* o = pb + b * kBlockBytes;
+            products(x + b * kXBytes + offsetof(fmt::block_q8_K, qs), xs, o, cbuf);
+            const __m512 d = _mm512_load_ps(o + kDOff);
+            const float* dx = fa.dx + xo + b;
+#pragma GCC unroll 16
+            for (int i = 0; i < n; ++i) {
+                __m512i s = _mm512_load_si512(cbuf + 16 * i);
+                if constexpr (Planes == 2) s = _mm512_add_epi32(_mm512_slli_epi32(s, 7), _mm512_load_si512(cbuf + 256 + 16 * i));
+                const __m512 vdx = _mm512_set1_ps(dx[i * nb]);
+                acc[i] = _mm512_fmadd_ps(cvt(s), _mm512_mul_ps(d, vdx), acc[i]);
+                if constexpr (kMinK)
+                    acc[i] = _mm512_fnmadd_ps(cvt(_mm512_load_si512(cbuf + 256 * Planes + 16 * i)),
+                                              _mm512_mul_ps(_mm512_load_ps(o + kDOff + 64), vdx), acc[i]);
+            }
+        }
+        store_acc<G>(acc, g, y, ldy, mask);
+    }
+};
+
+// From this many activation rows on (below: the tiles; the VNNI K-quant
+// GEMM starts at 32). The packing pass (decode, scale folding, transposes)
+// costs about as much as the products up to m = 16: 4096 x 14336, 2 threads,
+// shared machine, ms VNNI vs AMX: Q4_K m = 16 14.8 vs 14.6, 24 29.5 vs 21.2,
+// 64 34.0 vs 24.8; Q6_K 16 16.8 vs 18.1, 24 28.9 vs 22.9, 64 61.9 vs 33.8.
+constexpr int kMinK = 24;
+
+// Few activation rows (decode batches): the panels above cost a transpose
+// per 4 bytes of each weight row, which only many rows repay. Here the roles
+// swap: A = 16 weight rows of a plane, row-major as decoded (no transpose),
+// B = the activation rows in the VNNI layout (transposed once per call),
+// C = weight row x activation row; the float step runs per weight row with
+// the activation rows as lanes (d * dx as dx * d: the same product), and the
+// 16 x 16 results are transposed on the way to y.
+template <class D, int Off, int Planes>
+struct KQuantSmall {
+    using K = KQuant<D, GgmlType::Q4_K, Off, Planes, 0>;  // packing facts only
+    static constexpr int kPlanes = K::kPlanes;
+    static constexpr bool kMinK = K::kMinK;
+    static constexpr size_t kWBytes = K::kWBytes, kXBytes = K::kXBytes;
+    static constexpr int64_t kDOff = kPlanes * 4096, kBlockBytes = kDOff + 2 * 64;
+
+    // rows (1..16) weight rows, nb super-blocks, each row read start to end
+    static void pack(const uint8_t* w, size_t stride, int rows, int64_t nb, uint8_t* out, int32_t* draw) {
+        const __m256i off = _mm256_set1_epi8(int8_t(Off));
+        for (int j = 0; j < 16; ++j) {
+            for (int64_t b = 0; b < nb; ++b) {
+                uint8_t* o = out + b * kBlockBytes + j * 256;
+                if (j >= rows) {
+                    for (int p = 0; p < kPlanes; ++p) std::memset(o + p * 4096, 0, 256);
+                    draw[b * 16 + j] = 0;
+                    continue;
+                }
+                const uint8_t* wb = w + j * stride + b * kWBytes;
+                std::memcpy(&draw[b * 16 + j], wb + D::kDOff, 4);
+                kq::KDec dec;
+                D::decode(wb, dec);
+                alignas(32) int16_t coef[16];
+                if constexpr (kMinK) _mm256_store_si256(reinterpret_cast<__m256i*>(coef), dec.coef);
+                for (int c = 0; c < 8; ++c) {
+                    const __m256i q = Off ? _mm256_sub_epi8(dec.q[c], off) : dec.q[c];
+                    int16_t s0, s1;
+                    if constexpr (D::kWide) {
+                        alignas(32) int32_t s32[8];
+                        _mm256_store_si256(reinterpret_cast<__m256i*>(s32), dec.sc[c]);
+                        s0 = int16_t(s32[0]), s1 = int16_t(s32[4]);
+                    } else {
+                        alignas(32) int16_t s16[16];
+                        _mm256_store_si256(reinterpret_cast<__m256i*>(s16), dec.sc[c]);
+                        s0 = s16[0], s1 = s16[8];
+                    }
+                    const __m512i sc = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16(s0)),
+                                                          _mm256_set1_epi16(s1), 1);
+                    const __m512i wv = _mm512_mullo_epi16(_mm512_cvtepi8_epi16(q), sc);
+                    if constexpr (Planes == 1) {
+                        store256(o + 32 * c, _mm512_cvtepi16_epi8(wv));
+                    } else {
+                        store256(o + 32 * c, _mm512_cvtepi16_epi8(_mm512_srai_epi16(wv, 7)));
+                        store256(o + 4096 + 32 * c, _mm512_cvtepi16_epi8(_mm512_and_si512(wv, _mm512_set1_epi16(127))));
+                    }
+                    if constexpr (kMinK)
+                        store256(o + Planes * 4096 + 32 * c,
+                                 _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi8(int8_t(coef[2 * c]))),
+                                                         _mm_set1_epi8(int8_t(coef[2 * c + 1])), 1));
+                }
+            }
+        }
+        for (int64_t b = 0; b < nb; ++b) {
+            uint8_t* o = out + b * kBlockBytes;
+            const int32_t* dr = draw + b * 16;
+            __m256 d0, m0, d1, m1;
+            D::scales(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(dr)), d0, m0);
+            D::scales(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(dr + 8)), d1, m1);
+            _mm512_store_ps(o + kDOff, join(d0, d1));
+            _mm512_store_ps(o + kDOff + 64, join(m0, m1));
+        }
+    }
+
+    // Activation rows i0 .. i0 + 15 (those < m; the rest zero) as B tiles:
+    // per super-block 4 slices of 16 rows x 64 bytes (row kk, lane n: row n's
+    // bytes 4kk .. 4kk + 3 of the slice); their dx per super-block as 16 lanes.
+    static void pack_x(const MatmulTile& t, int i0, int64_t nb, uint8_t* xb, float* dxv) {
+        std::memset(xb, 0, size_t(nb) * 4096);
+        std::memset(dxv, 0, size_t(nb) * 64);
+        for (int n = 0; n < 16 && i0 + n < t.m; ++n) {
+            const uint8_t* row = t.x + (i0 + n) * t.x_stride;
+            for (int64_t b = 0; b < nb; ++b) {
+                const uint8_t* xq = row + b * kXBytes + offsetof(fmt::block_q8_K, qs);
+                dxv[b * 16 + n] = f32(row + b * kXBytes);
+                uint8_t* o = xb + b * 4096 + 4 * n;
+                for (int kk = 0; kk < 64; ++kk) std::memcpy(o + 64 * kk, xq + 4 * kk, 4);
+            }
+        }
+    }
+
+    static void products(const uint8_t* o, const uint8_t* xs, int32_t* cbuf) {
+        _tile_zero(0);
+        if constexpr (kPlanes > 1) _tile_zero(1);
+        if constexpr (kPlanes > 2) _tile_zero(2);
+        for (int s = 0; s < 4; ++s) {
+            _tile_loadd(4, xs + 1024 * s, 64);
+            _tile_loadd(6, o + 64 * s, 256);
+            _tile_dpbssd(0, 6, 4);
+            if constexpr (kPlanes > 1) {
+                _tile_loadd(7, o + 4096 + 64 * s, 256);
+                _tile_dpbssd(1, 7, 4);
+            }
+            if constexpr (kPlanes > 2) {
+                _tile_loadd(6, o + 8192 + 64 * s, 256);
+                _tile_dpbssd(2, 6, 4);
+            }
+        }
+        _tile_stored(0, cbuf, 64);
+        if constexpr (kPlanes > 1) _tile_stored(1, cbuf + 256, 64);
+        if constexpr (kPlanes > 2) _tile_stored(2, cbuf + 512, 64);
+    }
+
+    static void run(const MatmulTile& t) {
+        const int64_t nb = t.k / fmt::QK_K;
+        const int groups = (t.m + 15) / 16;
+        uint8_t* xb = static_cast<uint8_t*>(scratch(4, size_t(groups * nb) * (4096 + 64)));
+        float* dxv = reinterpret_cast<float*>(xb + size_t(groups * nb) * 4096);
+        for (int gi = 0; gi < groups; ++gi) pack_x(t, 16 * gi, nb, xb + gi * nb * 4096, dxv + gi * nb * 16);
+        uint8_t* pk = static_cast<uint8_t*>(scratch(3, size_t(nb * kBlockBytes)));
+        int32_t* draw = static_cast<int32_t*>(scratch(1, size_t(nb * 16) * 4));
+        int32_t* cbuf = static_cast<int32_t*>(scratch(2, 3 * 1024));
+        configure(16, 64);
+        for (int64_t r = t.r0; r < t.r1; r += 16) {
+            const int rows = int(imin(16, t.r1 - r));
+            pack(t.w + r * t.w_stride, t.w_stride, rows, nb, pk, draw);
+            for (int gi = 0; gi < groups; ++gi) {
+                __m512 acc[16];
+                for (int j = 0; j < 16; ++j) acc[j] = _mm512_setzero_ps();
+                for (int64_t b = 0; b < nb; ++b) {
+                    const uint8_t* o = pk + b * kBlockBytes;
+                    products(o, xb + (gi * nb + b) * 4096, cbuf);
+                    const __m512 dx = _mm512_load_ps(dxv + (gi * nb + b) * 16);
+                    const float* d = reinterpret_cast<const float*>(o + kDOff);
+#pragma GCC unroll 16
+                    for (int j = 0; j < 16; ++j) {
+                        __m512i s = _mm512_load_si512(cbuf + 16 * j);
+                        if constexpr (Planes == 2)
+                            s = _mm512_add_epi32(_mm512_slli_epi32(s, 7), _mm512_load_si512(cbuf + 256 + 16 * j));
+                        acc[j] = _mm512_fmadd_ps(cvt(s), _mm512_mul_ps(_mm512_set1_ps(d[j]), dx), acc[j]);
+                        if constexpr (kMinK)
+                            acc[j] = _mm512_fnmadd_ps(cvt(_mm512_load_si512(cbuf + 256 * Planes + 16 * j)),
+                                                      _mm512_mul_ps(_mm512_set1_ps(d[16 + j]), dx), acc[j]);
+                    }
+                }
+                alignas(64) float out[16][16];
+                for (int j = 0; j < 16; ++j) _mm512_store_ps(out[j], acc[j]);
+                const int g = int(imin(16, t.m - 16 * gi));
+                for (int i = 0; i < g; ++i)
+                    for (int j = 0; j < rows; ++j) t.y[(16 * gi + i) * t.ldy + r + j] = out[j][i];
+            }
+        }
+        _tile_release();
+    }
+};
+
+// From MinSmall activation rows the few-row path (below: the tiles, whose
+// decode work per weight block is shared by fewer rows). 4096 x 14336, 2
+// threads, shared machine, ms tiles vs AMX: Q4_K m = 8 8.8 vs 11.1, 12 21.7
+// vs 18.2, 16 16.6 vs 11.6, 23 24.5 vs 14.4; Q6_K m = 4 5.2 vs 7.4, 8 8.8 vs
+// 7.8, 16 16.0 vs 8.3; Q5_K 8 13.4 vs 21.0, 12 23.4 vs 16.6; IQ4_XS 8 11.4 vs
+// 11.7, 12 19.7 vs 9.7; Q3_K 8 14.3 vs 8.4; Q2_K 8 12.6 vs 12.1, 12 17.1 vs 11.6.
+template <class D, GgmlType T, int Off, int Planes, int MinSmall>
+void gemm_k(const MatmulTile& t) {
+    if (t.m >= kMinK) return gemm<KQuant<D, T, Off, Planes, kMinK>>(t);
+    if (t.m < MinSmall) return g_fallback[uint32_t(T)](t);
+    KQuantSmall<D, Off, Planes>::run(t);
+}
+
+template <class D, GgmlType T, int Off, int Planes, int MinSmall>
+void set(Entry* e) {
+    e[uint32_t(T)] = {gemm_k<D, T, Off, Planes, MinSmall>, MinSmall};
+}
+
+}  // namespace
+
+void register_kquants(Entry* e) {
+    using namespace kq;
+    // |sc * q|: Q2_K 15 * 3 (int8), Q3_K 32 * 4, Q4_K 63 * 15, Q5_K 63 * 31,
+    // Q6_K 128 * 32, IQ4_XS 32 * 127 (two planes)
+    set<DecQ2_K, GgmlType::Q2_K, 0, 1, 10>(e);
+    set<DecQ3_K, GgmlType::Q3_K, 4, 2, 8>(e);
+    set<DecQ4_K, GgmlType::Q4_K, 0, 2, 12>(e);
+    set<DecQ5_K, GgmlType::Q5_K, 0, 2, 12>(e);
+    set<DecQ6_K, GgmlType::Q6_K, 32, 2, 8>(e);
+    set<DecIq4Xs, GgmlType::IQ4_XS, 128, 2, 10>(e);
+}
+
+}  // namespace qlm::cpu::amx
