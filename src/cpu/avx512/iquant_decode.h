@@ -237,18 +237,27 @@ struct DecIq1M {
     }
     static void decode(const uint8_t* p, IDec& d) {
         const auto& b = *reinterpret_cast<const block_iq1_m*>(p);
-        uint16_t sc[4];
-        std::memcpy(sc, p + offsetof(block_iq1_m, scales), 8);
-        int16_t s[16];
-        for (int k = 0; k < 16; ++k) s[k] = int16_t(2 * ((sc[k / 4] >> (3 * (k % 4))) & 7) + 1);
-        scales16(d, s);
+        // scale k (16 elements) = 2 ((word k/4 >> 3 (k%4)) & 7) + 1, as 16 int16 lanes (vpermw, vpsrlvw)
+        const __m256i words = _mm256_permutexvar_epi16(
+            _mm256_setr_epi16(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3),
+            _mm256_castsi128_si256(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + offsetof(block_iq1_m, scales)))));
+        const __m256i s3 = _mm256_and_si256(
+            _mm256_srlv_epi16(words, _mm256_setr_epi16(0, 3, 6, 9, 0, 3, 6, 9, 0, 3, 6, 9, 0, 3, 6, 9)), _mm256_set1_epi16(7));
+        const __m256i s = _mm256_add_epi16(_mm256_add_epi16(s3, s3), _mm256_set1_epi16(1));
         for (int c = 0; c < 8; ++c) {
-            const int h0 = b.qh[2 * c], h1 = b.qh[2 * c + 1];
+            d.sc[c] = _mm256_permutexvar_epi16(
+                _mm256_setr_m128i(_mm_set1_epi16(short(2 * c)), _mm_set1_epi16(short(2 * c + 1))), s);
+            const uint32_t h = uint32_t(b.qh[2 * c] | b.qh[2 * c + 1] << 8);
             const __m128i idx = _mm_or_si128(bytes4_epi32(b.qs + 4 * c),
-                                             _mm_slli_epi32(fields4(uint32_t(h0 | h1 << 8), _mm_setr_epi32(0, 4, 8, 12), 7), 8));
+                                             _mm_slli_epi32(fields4(h, _mm_setr_epi32(0, 4, 8, 12), 7), 8));
             const __m256i g = gather4_64(kIq1sGrid, idx);
-            auto dl = [](int nib) { return int64_t(nib & 8 ? 0xffffffffffffffffull : 0x0101010101010101ull); };
-            set_chunk_signed(d, c, iq1_values(g, _mm256_set_epi64x(dl(h1 >> 4), dl(h1), dl(h0 >> 4), dl(h0))));
+            // the delta of group l: +1 (0x01 x 8) or -1 (0xff x 8), from bit 3 of its nibble
+            const __m128i neg = fields4(h, _mm_setr_epi32(3, 7, 11, 15), 1);
+            const __m128i v = _mm_sub_epi32(_mm_set1_epi32(1), _mm_add_epi32(neg, neg));  // 1 or -1: low byte 0x01 / 0xff
+            const __m256i delta = _mm256_shuffle_epi8(
+                _mm256_broadcastsi128_si256(v),
+                _mm256_setr_epi64x(0, 0x0404040404040404ll, 0x0808080808080808ll, 0x0c0c0c0c0c0c0c0cll));
+            set_chunk_signed(d, c, iq1_values(g, delta));
         }
     }
 };
