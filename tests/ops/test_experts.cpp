@@ -20,6 +20,7 @@
 #include "qlm/error.h"
 #include "qlm/ops.h"
 #include "ops/backends.h"
+#include "../formats/random_blocks.h"
 
 namespace qlm {
 namespace {
@@ -165,8 +166,10 @@ Experts make_experts(GgmlType type, int64_t n, int64_t k, uint32_t seed) {
     for (auto& v : w) v = nd(rng);
     out.bytes.resize(rs * size_t(rows));
     out.deq.resize(w.size());
+    // types qlm does not quantize (low-bit IQ, TQ): random blocks of order-one values
+    if (!can_quantize(type)) out.bytes = test::random_rows(type, rows, k, seed);
     for (int64_t r = 0; r < rows; ++r) {
-        quantize_row(type, w.data() + r * k, out.bytes.data() + r * rs, k);
+        if (can_quantize(type)) quantize_row(type, w.data() + r * k, out.bytes.data() + r * rs, k);
         dequantize_row(type, out.bytes.data() + r * rs, out.deq.data() + r * k, k);
     }
     out.view.type = type, out.view.n_expert = kExperts, out.view.n = n, out.view.k = k;
