@@ -16,6 +16,7 @@
 #include <random>
 #include <vector>
 
+#include "../formats/random_blocks.h"
 #include "formats/traits.h"
 #include "qlm/error.h"
 #include "qlm/ops.h"

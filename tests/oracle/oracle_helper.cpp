@@ -60,6 +60,8 @@ void pretok(const std::string& split, const std::string& in_path, const std::str
         begin = end + 1;
     }
     write_all(out_path, out.data(), out.size());
+}
+
 // The element values of every entry of a grid (or the 128 IQ2/IQ3 sign
 // bytes), one byte each, entries in order: what gguf-py's tables hold.
 std::vector<unsigned char> grid_bytes(const std::string& name) {
