@@ -21,7 +21,6 @@
 #include "qlm/error.h"
 #include "qlm/ops.h"
 #include "ops/backends.h"
-#include "../formats/random_blocks.h"
 
 namespace qlm {
 namespace {
