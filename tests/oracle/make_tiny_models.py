@@ -246,6 +246,7 @@ SPECS = {
         layer_types=_layers(
             (T.Q8_0, None, None, T.Q4_0, T.Q5_0, None, T.Q8_0),
             (T.Q5_1, None, None, T.Q8_0, T.Q4_0, None, T.Q4_1)),
+    ),
     "tiny-lowbit": Spec(
         name="tiny-lowbit", arch="llama", vocab="llama-spm", seed=505,
         n_embd=256, n_layer=3, n_head=8, n_head_kv=2, head_dim=32, n_ff=512,
