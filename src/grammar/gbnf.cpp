@@ -131,7 +131,7 @@ private:
 
     int32_t new_rule(const std::string& base) {
         std::string n;
-        do n = base + "-" + std::to_string(++synth_);
+        do n = base + "/" + std::to_string(++synth_);  // no clash with names a grammar can spell
         while (ids_.count(n));
         const int32_t id = rule_id(n, p_);
         defined_[size_t(id)] = true;

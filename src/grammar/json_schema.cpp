@@ -292,11 +292,12 @@ private:
             if (schema.contains(kw)) {
                 const ojson& list = schema[kw];
                 if (!list.is_array() || list.empty()) invalid(where + "/" + kw, "must be a non-empty list");
-                for (const auto& [k, v] : schema.items())
-                    if (k != kw && !kAnnotations.count(k)) unsupported(k, where, std::string("beside ") + kw);
                 std::vector<std::string> xs;
-                for (size_t i = 0; i < list.size(); ++i)
-                    xs.push_back(visit(list[i], h + "-" + std::to_string(i), where + "/" + kw + "/" + std::to_string(i)));
+                for (size_t i = 0; i < list.size(); ++i) {
+                    const std::string w = where + "/" + kw + "/" + std::to_string(i);
+                    const ojson b = with_siblings(schema, kw, list[i], w);
+                    xs.push_back(visit(b, h + "-" + std::to_string(i), w));
+                }
                 return rule(h, alts(xs));
             }
         if (schema.contains("allOf")) return all_of(schema, h, where);
@@ -329,7 +330,29 @@ private:
         return rule(h, alts(xs));
     }
 
+    // A branch of anyOf/oneOf/allOf with the keywords beside the combinator
+    // added (the branch's own win): {"type": "object", "anyOf": [{...}]}.
+    ojson with_siblings(const ojson& schema, const char* kw, const ojson& branch, const std::string& where) {
+        bool siblings = false;
+        for (const auto& [k, v] : schema.items())
+            if (k != kw && !kAnnotations.count(k)) siblings = true;
+        if (!siblings) return branch;
+        ojson b = branch;
+        if (b.is_object() && b.contains("$ref") && b["$ref"].is_string()) {
+            ojson r = resolve(b["$ref"].get<std::string>(), where);
+            for (const auto& [k, v] : b.items())
+                if (k != "$ref") r[k] = v;
+            b = r;
+        }
+        if (!b.is_object()) invalid(where, "a schema must be an object");
+        for (const auto& [k, v] : schema.items())
+            if (k != kw && !kAnnotations.count(k) && !b.contains(k)) b[k] = v;
+        return b;
+    }
+
     std::string all_of(const ojson& schema, const std::string& h, const std::string& where) {
+        if (schema["allOf"].is_array() && schema["allOf"].size() == 1)
+            return visit(with_siblings(schema, "allOf", schema["allOf"][0], where + "/allOf/0"), h, where);
         // objects only: properties and required merged
         ojson merged = {{"type", "object"}, {"properties", ojson::object()}, {"required", ojson::array()}};
         for (const auto& [k, v] : schema.items())
@@ -494,21 +517,40 @@ private:
         const int64_t lo = count(s, "minItems", where, 0);
         const int64_t hi = s.contains("maxItems") ? count(s, "maxItems", where, -1) : -1;
         if (hi >= 0 && hi < lo) invalid(where, "maxItems is below minItems");
+        if (s.contains("prefixItems") && s["prefixItems"].is_object() && !s.contains("items")) {
+            ojson t = s;  // llama.cpp reads an object here as `items`
+            t["items"] = t["prefixItems"];
+            t.erase("prefixItems");
+            return array(t, h, where);
+        }
+        if (s.contains("items") && s["items"].is_array() && !s.contains("prefixItems")) {
+            ojson t = s;  // draft 2019 and before: a list of items is a tuple
+            t["prefixItems"] = t["items"];
+            t.erase("items");
+            return array(t, h, where);
+        }
         if (s.contains("prefixItems")) {
             const ojson& p = s["prefixItems"];
             if (!p.is_array()) invalid(where + "/prefixItems", "must be a list of schemas");
-            std::string body;
-            for (size_t i = 0; i < p.size(); ++i)
-                body += (i ? " \",\" space " : "") + visit(p[i], h + "-" + std::to_string(i), where + "/prefixItems/" + std::to_string(i));
+            // element k present only if the ones before are; the first minItems are required
+            std::string rest;
             if (s.contains("items") && !(s["items"].is_boolean() && !s["items"].get<bool>())) {
                 const std::string item = visit(s["items"], h + "-item", where + "/items");
+                if (p.empty()) return items_rule(item, lo, hi, h);
                 const int64_t more_lo = std::max<int64_t>(0, lo - int64_t(p.size()));
                 const int64_t more_hi = hi < 0 ? -1 : std::max<int64_t>(0, hi - int64_t(p.size()));
-                if (p.empty()) return items_rule(item, lo, hi, h);
-                body += " " + repeat("\",\" space " + item, more_lo, more_hi);
-            } else if (int64_t(p.size()) < lo || (hi >= 0 && int64_t(p.size()) > hi)) {
-                unsupported("prefixItems", where, "with minItems/maxItems that differ from its length");
+                if (more_hi != 0) rest = repeat("\",\" space " + item, more_lo, more_hi);
+            } else if (int64_t(p.size()) < lo) {
+                unsupported("minItems", where, "more than prefixItems holds, with no items");
             }
+            const size_t n = hi < 0 ? p.size() : std::min(p.size(), size_t(hi));
+            for (size_t k = n; k-- > 0;) {
+                std::string el = (k ? "\",\" space " : "") +
+                                 visit(p[k], h + "-" + std::to_string(k), where + "/prefixItems/" + std::to_string(k));
+                if (!rest.empty()) el += " " + rest;
+                rest = int64_t(k) < lo ? el : "(" + el + ")?";
+            }
+            const std::string body = rest;
             return rule(h, "\"[\" space " + (body.empty() ? "" : body + " ") + "\"]\" space");
         }
         const std::string item = s.contains("items") ? visit(s["items"], h + "-item", where + "/items") : prim("value");
