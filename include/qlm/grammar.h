@@ -150,9 +150,18 @@ public:
     bool done() const;     // complete, and nothing can follow
     int64_t n_states() const;  // interned states so far (diagnostics)
 
+    // Lazy start: the grammar applies from the first occurrence of one of
+    // the triggers in the accepted text (the grammar matches the trigger
+    // itself and what follows it); before that anything goes.
+    void set_triggers(std::vector<std::string> triggers);
+    bool active() const { return active_; }
+
 private:
     std::shared_ptr<GrammarAutomaton> a_;
     int32_t state_;
+    bool active_ = true;
+    std::vector<std::string> triggers_;
+    std::string seen_;  // accepted text while waiting for a trigger (its tail)
     uint32_t partial_ = 0;  // bytes of an unfinished UTF-8 character (packed), 0: none
 };
 

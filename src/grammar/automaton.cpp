@@ -357,7 +357,15 @@ GrammarMatcher::GrammarMatcher(std::shared_ptr<GrammarAutomaton> automaton)
 
 void GrammarMatcher::fill_mask(std::vector<uint64_t>& bits) { a_->impl().fill(state_, bits); }
 
+void GrammarMatcher::set_triggers(std::vector<std::string> triggers) {
+    triggers_ = std::move(triggers);
+    triggers_.erase(std::remove(triggers_.begin(), triggers_.end(), std::string()), triggers_.end());
+    active_ = triggers_.empty();
+    seen_.clear();
+}
+
 bool GrammarMatcher::allows(int32_t token) {
+    if (!active_) return true;
     const TokenVocab& v = a_->vocab();
     if (token < 0 || token >= v.n_vocab()) return false;
     const auto& eog = v.eog();
@@ -369,6 +377,23 @@ bool GrammarMatcher::allows(int32_t token) {
 void GrammarMatcher::accept(int32_t token) {
     const TokenVocab& v = a_->vocab();
     if (token < 0 || token >= v.n_vocab()) fail("grammar: token ", token, " is outside the vocabulary");
+    if (!active_) {
+        seen_ += v.piece(token);
+        size_t at = std::string::npos, longest = 0;
+        for (const std::string& t : triggers_) {
+            at = std::min(at, seen_.find(t));
+            longest = std::max(longest, t.size());
+        }
+        if (at == std::string::npos) {
+            if (seen_.size() > 4 * longest + 64) seen_.erase(0, seen_.size() - longest);
+            return;
+        }
+        active_ = true;
+        const std::string rest = seen_.substr(at);
+        seen_.clear();
+        if (!accept_bytes(rest)) fail("grammar: the text after the trigger does not match the grammar");
+        return;
+    }
     const auto& eog = v.eog();
     if (std::find(eog.begin(), eog.end(), token) != eog.end()) {
         if (!can_end()) fail("grammar: token ", token, " ends the text before the grammar is complete");
@@ -387,8 +412,8 @@ bool GrammarMatcher::accept_bytes(std::string_view bytes) {
     return true;
 }
 
-bool GrammarMatcher::can_end() const { return a_->impl().accepting(state_); }
-bool GrammarMatcher::done() const { return a_->impl().finished(state_); }
+bool GrammarMatcher::can_end() const { return !active_ || a_->impl().accepting(state_); }
+bool GrammarMatcher::done() const { return active_ && a_->impl().finished(state_); }
 int64_t GrammarMatcher::n_states() const { return int64_t(a_->impl().ds.size()); }
 
 }  // namespace qlm
