@@ -69,7 +69,10 @@ private:
 // minimum / maximum (exclusive too), number minimum 0, $ref into $defs /
 // definitions. Annotations (title, description, default, examples, ...) are
 // ignored; any other keyword is a GrammarError (UnsupportedSchema) naming it.
-std::string json_schema_to_gbnf(const nlohmann::ordered_json& schema);
+// rule_prefix: every rule but the shared primitives (space, string, ...)
+// is named with it, the start rule prefix + "root" (grammars of several
+// schemas then merge; the primitives are the same text in each).
+std::string json_schema_to_gbnf(const nlohmann::ordered_json& schema, const std::string& rule_prefix = "");
 
 // Any JSON value / any JSON object (response_format json_object).
 std::string json_value_gbnf();

