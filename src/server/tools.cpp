@@ -1,6 +1,7 @@
 // Tool-call formats, their grammar and the streaming parser (tools.h).
 #include "server/tools.h"
 
+#include <cstring>
 #include <map>
 #include <regex>
 #include <sstream>
@@ -11,7 +12,7 @@ namespace qlm::server {
 
 ToolFormat detect_tool_format(const std::string& src) {
     auto has = [&](const char* s) { return src.find(s) != std::string::npos; };
-    if (has("<|channel|>") && has("to=functions")) return ToolFormat::Harmony;
+    if (has("<|channel|>") && has("functions")) return ToolFormat::Harmony;
     if (has("<function=") && has("<parameter=")) return ToolFormat::QwenXml;
     if (has("<tool_call>")) return ToolFormat::Hermes;
     if (has("[TOOL_CALLS]")) return ToolFormat::Mistral;
@@ -140,7 +141,7 @@ ToolCallParser::ToolCallParser(ToolFormat f, std::vector<std::string> known, std
         case ToolFormat::Hermes: case ToolFormat::QwenXml: starts_ = {"<tool_call>"}, end_ = "</tool_call>"; break;
         case ToolFormat::Mistral: starts_ = {"[TOOL_CALLS]"}; break;
         case ToolFormat::Llama3: starts_ = {"<|python_tag|>"}; break;
-        case ToolFormat::Harmony: starts_ = {"<|channel|>commentary to=functions."}, end_ = "<|call|>"; break;
+        case ToolFormat::Harmony: starts_ = {"to=functions."}, end_ = "<|call|>"; break;
         default: break;
     }
 }
@@ -324,6 +325,32 @@ void ToolCallParser::parse_block(const std::string& body, std::vector<ToolDelta>
     }
 }
 
+// Harmony: message headers (<|start|>ROLE<|channel|>NAME ...<|message|>)
+// and <|end|> are markup, not content; a header that addresses functions
+// starts a call. Returns true when it has to wait for more text.
+bool ToolCallParser::harmony_content(bool final, std::string& content) {
+    for (;;) {
+        for (const char* tok : {"<|end|>", "<|return|>"})
+            for (size_t p; (p = buf_.find(tok)) != std::string::npos;) buf_.erase(p, std::strlen(tok));
+        const size_t h = std::min(buf_.find("<|start|>"), buf_.find("<|channel|>"));
+        if (h == std::string::npos) return false;  // the usual path (holds back a partial marker)
+        content += buf_.substr(0, h);
+        buf_.erase(0, h);
+        const size_t m = buf_.find("<|message|>");
+        if (m == std::string::npos) {
+            if (!final) return true;
+            buf_.clear();
+            return true;
+        }
+        const size_t r = buf_.find("to=functions.");
+        if (r != std::string::npos && r < m) {
+            buf_.erase(0, r);  // the call's block starts at its recipient
+            return false;
+        }
+        buf_.erase(0, m + 11);
+    }
+}
+
 void ToolCallParser::feed(const std::string& text, bool final, std::string& content, std::vector<ToolDelta>& deltas) {
     buf_ += text;
     // Llama 3.x / generic / Mistral calls may come as bare JSON; small Hermes
@@ -364,18 +391,26 @@ void ToolCallParser::feed(const std::string& text, bool final, std::string& cont
                 }
                 if (!t.empty()) at_start_ = false;
             }
+            if (f_ == ToolFormat::Harmony && harmony_content(final, content)) return;
             size_t at = std::string::npos, len = 0;
             for (const std::string& s : starts_) {
                 const size_t p = buf_.find(s);
                 if (p < at) at = p, len = s.size();
             }
             if (at == std::string::npos) {
-                const size_t hold = final ? 0 : partial_suffix(buf_, starts_);
+                std::vector<std::string> holds = starts_;
+                if (f_ == ToolFormat::Harmony) holds.insert(holds.end(), {"<|start|>", "<|channel|>", "<|end|>", "<|return|>"});
+                const size_t hold = final ? 0 : partial_suffix(buf_, holds);
                 content += buf_.substr(0, buf_.size() - hold);
                 buf_.erase(0, buf_.size() - hold);
                 return;
             }
-            content += buf_.substr(0, at);
+            std::string before = buf_.substr(0, at);
+            if (f_ == ToolFormat::Harmony) {  // the message header around the recipient is not content
+                const size_t h = std::min(before.rfind("<|start|>"), before.rfind("<|channel|>"));
+                if (h != std::string::npos) before.erase(h);
+            }
+            content += before;
             block_start_ = buf_.substr(at, len);
             buf_.erase(0, at + len);
             in_call_ = true;

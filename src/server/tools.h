@@ -59,6 +59,7 @@ private:
     void parse_block(const std::string& body, std::vector<ToolDelta>& deltas);
     void add_call(std::string name, std::string args, std::vector<ToolDelta>& deltas);
     void stream_hermes(std::vector<ToolDelta>& deltas);
+    bool harmony_content(bool final, std::string& content);
 
     ToolFormat f_;
     std::vector<std::string> known_;
