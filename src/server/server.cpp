@@ -61,6 +61,7 @@ struct State {
     std::unique_ptr<ChatTemplate> chat;
     std::shared_ptr<const TokenVocab> vocab;  // for grammars
     ToolFormat tool_format = ToolFormat::None;
+    bool thinks = false;  // the template has <think> blocks
     std::string bos_text, eos_text;
     std::mutex wake_mu;
     std::condition_variable wake;
@@ -118,6 +119,8 @@ struct ChoiceText {
     bool done = false;
     int64_t prompt_tokens = 0, cached = 0;
     std::unique_ptr<ToolCallParser> tools;   // when the request has tools
+    std::unique_ptr<ReasoningSplitter> think;  // when the template thinks
+    std::string reasoning, reasoning_delta;
     std::vector<ToolDelta> tool_pending;     // tool-call deltas not yet streamed
 };
 
@@ -180,6 +183,7 @@ public:
                 texts_.emplace_back();
                 texts_.back().detok = std::make_unique<Detokenizer>(*st_.tok);
                 texts_.back().prompt_tokens = n_prompt;
+                if (reasoning_) texts_.back().think = std::make_unique<ReasoningSplitter>(reasoning_inside_);
                 if (tools_.enabled() && tool_format_ != ToolFormat::None) {
                     std::vector<std::string> names;
                     for (const ToolSpec& ts : tools_.tools) names.push_back(ts.name);
@@ -278,6 +282,7 @@ public:
             ojson c = {{"index", int(i)}};
             if (chat_) {
                 c["message"] = {{"role", "assistant"}, {"content", t.sent}};
+                if (!t.reasoning.empty()) c["message"]["reasoning_content"] = t.reasoning;
                 if (t.tools && !t.tools->calls().empty()) {
                     ojson calls = ojson::array();
                     for (const ToolCall& tc : t.tools->calls())
@@ -346,6 +351,16 @@ public:
         tool_format_ = f;
     }
     std::vector<ToolDelta> take_tool_deltas(size_t i) { return std::exchange(texts_[i].tool_pending, {}); }
+    std::string take_reasoning_delta(size_t i) { return std::exchange(texts_[i].reasoning_delta, {}); }
+    void set_reasoning(bool on, bool inside) {
+        reasoning_ = on;
+        reasoning_inside_ = inside;
+    }
+    ojson reasoning_chunk(size_t i, const std::string& text) const {
+        ojson ch = {{"index", int(i)}, {"delta", {{"reasoning_content", text}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}};
+        return {{"id", id_}, {"object", "chat.completion.chunk"}, {"created", st_.created}, {"model", st_.opts.model_id},
+                {"choices", ojson::array({ch})}};
+    }
     ojson tool_chunk(size_t i, const std::vector<ToolDelta>& ds) const {
         ojson calls = ojson::array();
         for (const ToolDelta& d : ds) {
@@ -397,9 +412,17 @@ private:
         if (ev.finish != FinishReason::None && hit == std::string::npos) safe = t.pending.size();
         std::string out = t.pending.substr(0, safe);
         t.pending.erase(0, safe);
+        const bool final = hit != std::string::npos || ev.finish != FinishReason::None;
+        if (t.think) {
+            std::string reasoning, content;
+            t.think->feed(out, final, reasoning, content);
+            t.reasoning += reasoning;
+            t.reasoning_delta += reasoning;
+            out = std::move(content);
+        }
         if (t.tools) {
             std::string content;
-            t.tools->feed(out, hit != std::string::npos || ev.finish != FinishReason::None, content, t.tool_pending);
+            t.tools->feed(out, final, content, t.tool_pending);
             out = std::move(content);
         }
         t.sent += out;
@@ -427,6 +450,7 @@ private:
     std::vector<std::string> triggers_;
     ToolRequest tools_;
     ToolFormat tool_format_ = ToolFormat::None;
+    bool reasoning_ = false, reasoning_inside_ = false;
     std::vector<std::vector<int32_t>> prompts_;
     std::vector<std::shared_ptr<Choice>> choices_;
     std::vector<ChoiceText> texts_;
@@ -444,12 +468,23 @@ void handle_generate(State& st, const httplib::Request& req, httplib::Response& 
     std::vector<std::vector<int32_t>> prompts;
     ToolRequest tools;
     std::vector<std::string> triggers;
+    bool reasoning = false, reasoning_inside = false;
+    std::string grammar_root = "root";
     if (chat) {
         const ojson messages = parse_messages(body);
         tools = parse_tools(body);
         ojson extra = ojson::object();
         if (body.contains("chat_template_kwargs") && body["chat_template_kwargs"].is_object())
             extra = body["chat_template_kwargs"];
+        if (body.contains("reasoning_effort") && body["reasoning_effort"].is_string())
+            extra["reasoning_effort"] = body["reasoning_effort"];
+        reasoning = st.thinks;
+        if (body.contains("reasoning_format") && !body["reasoning_format"].is_null()) {
+            if (!body["reasoning_format"].is_string()) bad_request("reasoning_format", "must be a string (auto, none)");
+            const std::string rf = body["reasoning_format"].get<std::string>();
+            if (rf == "none") reasoning = false;
+            else if (rf != "auto" && rf != "deepseek") bad_request("reasoning_format", "must be auto or none");
+        }
         if (tools.enabled()) {
             extra["tools"] = body["tools"];
             extra["tool_choice"] = body.contains("tool_choice") ? body["tool_choice"] : ojson("auto");
@@ -468,6 +503,12 @@ void handle_generate(State& st, const httplib::Request& req, httplib::Response& 
         } catch (const TemplateError& e) {
             bad_request("messages", std::string("the chat template failed: ") + e.what());
         }
+        if (reasoning) {
+            reasoning_inside = prompt_opens_thinking(text);
+            // the answer's grammar starts after the reasoning (tool grammars start at their own marker)
+            if (!g.grammar.empty() && g.grammar_param != "tools")
+                grammar_root = grammar_after_reasoning(g.grammar, reasoning_inside);
+        }
         std::vector<int32_t> ids = st.tok->encode_chat(text);
         if (ids.empty()) bad_request("messages", "the rendered conversation is empty");
         prompts.push_back(std::move(ids));
@@ -477,7 +518,7 @@ void handle_generate(State& st, const httplib::Request& req, httplib::Response& 
     std::shared_ptr<const Grammar> grammar;
     if (!g.grammar.empty()) {
         try {
-            grammar = Grammar::parse_gbnf(g.grammar);
+            grammar = Grammar::parse_gbnf(g.grammar, grammar_root);
         } catch (const GrammarError& e) {
             bad_request(g.grammar_param, e.what(), "invalid_grammar");
         }
@@ -485,6 +526,7 @@ void handle_generate(State& st, const httplib::Request& req, httplib::Response& 
     auto job = std::make_shared<Job>(st, chat, std::move(g), std::move(prompts));
     job->set_grammar(std::move(grammar), std::move(triggers));
     job->set_tools(tools, st.tool_format);
+    job->set_reasoning(reasoning, reasoning_inside);
     job->submit();
     const auto probe = std::chrono::milliseconds(100);
     if (!job->gen().stream) {
@@ -537,6 +579,11 @@ void handle_generate(State& st, const httplib::Request& req, httplib::Response& 
                     const size_t to = t.tokens.size();
                     if (!write(sse(job->chunk(i, deltas[i], false, "", tok_sent[i], to)))) return gone();
                     tok_sent[i] = to;
+                    wrote = true;
+                }
+                const std::string rd = job->take_reasoning_delta(i);
+                if (!rd.empty()) {
+                    if (!write(sse(job->reasoning_chunk(i, rd)))) return gone();
                     wrote = true;
                 }
                 const std::vector<ToolDelta> td = job->take_tool_deltas(i);
@@ -623,6 +670,7 @@ void load(State& st) {
         if (source.empty()) source = kChatMl;
         st.chat = std::make_unique<ChatTemplate>(ChatTemplate::parse(source));
         st.tool_format = detect_tool_format(source);
+        st.thinks = template_thinks(source);
         std::fprintf(stderr, "qlm serve: tool-call format: %s\n", tool_format_name(st.tool_format));
         std::vector<std::string> pieces;
         for (int32_t i = 0; i < st.tok->n_vocab(); ++i)

@@ -452,3 +452,75 @@ void ToolCallParser::feed(const std::string& text, bool final, std::string& cont
 }
 
 }  // namespace qlm::server
+
+namespace qlm::server {
+
+bool template_thinks(const std::string& src) { return src.find("<think>") != std::string::npos; }
+
+bool prompt_opens_thinking(const std::string& r) {
+    const size_t p = r.rfind("<think>");
+    return p != std::string::npos && r.find("</think>", p) == std::string::npos &&
+           r.find_first_not_of(" \n", p + 7) == std::string::npos;
+}
+
+std::string grammar_after_reasoning(std::string& gbnf, bool inside) {
+    // text without "</think>" (a '<' followed by another '<' is taken as text: a rare miss, never a wrong end)
+    gbnf += "think-text ::= ([^<] | \"<\" ([^/] | \"/\" ([^t] | \"t\" ([^h] | \"h\" ([^i] | \"i\" ([^n] | \"n\" ([^k] | "
+            "\"k\" [^>])))))))*\n";
+    if (inside) gbnf += "think-root ::= think-text \"</think>\" [ \\n]{0,4} root\n";
+    else gbnf += "think-root ::= [ \\n]{0,2} (\"<think>\" think-text \"</think>\" [ \\n]{0,4})? root\n";
+    return "think-root";
+}
+
+void ReasoningSplitter::feed(const std::string& text, bool final, std::string& reasoning, std::string& content) {
+    static const std::string open = "<think>", close = "</think>";
+    buf_ += text;
+    for (;;) {
+        if (state_ == Out) {
+            if (strip_) {
+                const size_t a = buf_.find_first_not_of("\r\n");
+                buf_ = a == std::string::npos ? std::string() : buf_.substr(a);
+                if (!buf_.empty()) strip_ = false;
+            }
+            content += buf_;
+            buf_.clear();
+            return;
+        }
+        if (state_ == Start) {
+            const size_t a = buf_.find_first_not_of(" \t\r\n");
+            if (a == std::string::npos) {
+                if (final) content += buf_, buf_.clear();
+                return;
+            }
+            const std::string rest = buf_.substr(a);
+            if (rest.compare(0, open.size(), open) == 0) {
+                buf_ = rest.substr(open.size());
+                state_ = In;
+                continue;
+            }
+            if (!final && open.compare(0, rest.size(), rest) == 0) return;  // maybe "<think" so far
+            state_ = Out;
+            strip_ = false;
+            continue;
+        }
+        const size_t e = buf_.find(close);
+        if (e != std::string::npos) {
+            reasoning += buf_.substr(0, e);
+            buf_ = buf_.substr(e + close.size());
+            state_ = Out;
+            continue;
+        }
+        size_t hold = 0;
+        if (!final)
+            for (size_t k = std::min(close.size() - 1, buf_.size()); k > 0; --k)
+                if (buf_.compare(buf_.size() - k, k, close, 0, k) == 0) {
+                    hold = k;
+                    break;
+                }
+        reasoning += buf_.substr(0, buf_.size() - hold);
+        buf_.erase(0, buf_.size() - hold);
+        return;
+    }
+}
+
+}  // namespace qlm::server

@@ -77,3 +77,31 @@ private:
 };
 
 }  // namespace qlm::server
+
+namespace qlm::server {
+
+// <think>...</think> reasoning (Qwen3, DeepSeek-R1 distills): split from the
+// answer, streamed apart; markers held back across tokens. `inside`: the
+// prompt already opened the block (the template ends with "<think>").
+class ReasoningSplitter {
+public:
+    explicit ReasoningSplitter(bool inside) : state_(inside ? In : Start) {}
+    void feed(const std::string& text, bool final, std::string& reasoning, std::string& content);
+
+private:
+    enum State { Start, In, Out } state_;
+    std::string buf_;
+    bool strip_ = true;  // the blank line after </think> is not content
+};
+
+// Whether a template thinks in <think> blocks, and whether a rendered
+// prompt leaves the model inside one.
+bool template_thinks(const std::string& template_source);
+bool prompt_opens_thinking(const std::string& rendered);
+
+// The grammar applied to the answer after the reasoning: `gbnf` (root
+// "root") wrapped so that an optional <think> block (or, when the prompt
+// opened it, its end) comes first; returns the new start rule's name.
+std::string grammar_after_reasoning(std::string& gbnf, bool inside);
+
+}  // namespace qlm::server

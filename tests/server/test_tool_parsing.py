@@ -78,8 +78,8 @@ WRITERS = {"hermes": hermes, "qwen3-coder": qwen_xml, "llama": llama, "mistral":
 NAMES = ["get_weather", "add"]
 
 
-def parse(template, text, chunk=None):
-    args = [TOOL, str(template), str(chunk or len(text.encode()) + 1), *NAMES]
+def parse(template, text, chunk=None, inside=False):
+    args = [TOOL, str(template), str(chunk or len(text.encode()) + 1), *(["--inside"] if inside else []), *NAMES]
     r = subprocess.run(args, input=text.encode(), capture_output=True, timeout=30)
     assert r.returncode == 0, r.stderr.decode()
     return json.loads(r.stdout)
@@ -128,3 +128,21 @@ def test_plain_answers_are_not_calls(template):
             r = parse(template, text, chunk)
             assert r["calls"] == [], (text, r)
             assert r["content"] == text, (text, r)
+
+
+@pytest.mark.parametrize("chunk", [None, 1, 3, 8])
+def test_reasoning_split_from_answer_and_calls(chunk):
+    qwen3 = TEMPLATES / "Qwen-Qwen3-0.6B.jinja"
+    text = "<think>\nThe user wants Paris. I should not write <tool_call> here, </thin k> is no end.\n</think>\n\n" + \
+        hermes("", CALLS[:1])
+    r = parse(qwen3, text, chunk)
+    assert r["reasoning"] == "\nThe user wants Paris. I should not write <tool_call> here, </thin k> is no end.\n", r
+    assert [(c["name"], json.loads(c["arguments"])) for c in r["calls"]] == CALLS[:1]
+    assert r["content"].strip() == ""
+    # no think block: everything is the answer
+    r = parse(qwen3, "Just an answer <think> in the middle.", chunk)
+    assert r["reasoning"] == "" and r["content"] == "Just an answer <think> in the middle."
+    # DeepSeek-R1: the prompt opened the block
+    r1 = TEMPLATES / "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja"
+    r = parse(r1, "Let me think: 2+2=4.\n</think>\n\nThe answer is 4.", chunk, inside=True)
+    assert r["reasoning"] == "Let me think: 2+2=4.\n" and r["content"] == "The answer is 4.", r

@@ -1,7 +1,8 @@
-// tool_parse TEMPLATE [CHUNK]: the tool-call format qlm serve picks for a
-// chat template, and the parse of a model output (stdin) into content and
-// tool calls, whole and fed in chunks of CHUNK bytes (as tokens arrive), as
-// JSON on stdout — for test_tool_parsing.py.
+// tool_parse TEMPLATE [CHUNK [--inside] [TOOL...]]: the tool-call format
+// qlm serve picks for a chat template, and the parse of a model output
+// (stdin) into reasoning (templates with <think>; --inside: the prompt opened
+// the block), content and tool calls, fed in chunks of CHUNK bytes (as tokens
+// arrive), as JSON on stdout — for test_tool_parsing.py.
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -21,12 +22,26 @@ int main(int argc, char** argv) {
     const std::string out = text.str();
     const size_t chunk = argc >= 3 ? size_t(std::stoul(argv[2])) : out.size() + 1;
     std::vector<std::string> known;
-    for (int i = 3; i < argc; ++i) known.push_back(argv[i]);
+    bool inside = false;
+    for (int i = 3; i < argc; ++i) {
+        if (std::string(argv[i]) == "--inside") inside = true;
+        else known.push_back(argv[i]);
+    }
     ToolCallParser p(f, known, "call_");
-    std::string content;
+    ReasoningSplitter think(inside);
+    const bool thinks = template_thinks(ss.str());
+    std::string content, reasoning;
     std::vector<ToolDelta> deltas;
-    for (size_t i = 0; i < out.size(); i += chunk) p.feed(out.substr(i, chunk), false, content, deltas);
-    p.feed("", true, content, deltas);
+    auto feed = [&](const std::string& piece, bool final) {
+        std::string answer = piece;
+        if (thinks) {
+            answer.clear();
+            think.feed(piece, final, reasoning, answer);
+        }
+        p.feed(answer, final, content, deltas);
+    };
+    for (size_t i = 0; i < out.size(); i += chunk) feed(out.substr(i, chunk), false);
+    feed("", true);
     ojson calls = ojson::array(), streamed = ojson::array();
     for (const ToolCall& c : p.calls()) calls.push_back({{"id", c.id}, {"name", c.name}, {"arguments", c.arguments}});
     for (const ToolDelta& d : deltas) {
@@ -40,6 +55,6 @@ int main(int argc, char** argv) {
     }
     std::string name = tool_format_name(f);
     name = name.substr(0, name.find(' '));
-    std::cout << ojson{{"format", name}, {"content", content}, {"calls", calls}, {"streamed", streamed}}.dump() << "\n";
+    std::cout << ojson{{"format", name}, {"content", content}, {"reasoning", reasoning}, {"calls", calls}, {"streamed", streamed}}.dump() << "\n";
     return 0;
 }
