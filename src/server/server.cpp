@@ -20,6 +20,7 @@
 #include <sstream>
 #include <thread>
 
+#include "server/apis.h"
 #include "server/metrics.h"
 #include "server/openai.h"
 #include "server/tools.h"
@@ -459,10 +460,13 @@ private:
     std::optional<clock_type::time_point> first_token_, last_token_;
 };
 
-std::string sse(const ojson& j) { return "data: " + j.dump(-1, ' ', false, ojson::error_handler_t::replace) + "\n\n"; }
 
-void handle_generate(State& st, const httplib::Request& req, httplib::Response& res, bool chat) {
-    const ojson body = parse_body(req);
+using MakeApi = std::function<std::shared_ptr<ApiAdapter>(int64_t prompt_tokens)>;
+
+// The rendered chat prompt's tokens (count_tokens).
+std::vector<int32_t> chat_prompt(State& st, const ojson& body);
+
+void handle_generate(State& st, const ojson& body, httplib::Response& res, bool chat, MakeApi make_api = {}) {
     if (!body.is_object()) bad_request("", "the request body must be a JSON object");
     Generation g = parse_generation(body, st.model->config().n_vocab, chat);
     std::vector<std::vector<int32_t>> prompts;
@@ -528,10 +532,12 @@ void handle_generate(State& st, const httplib::Request& req, httplib::Response& 
     job->set_tools(tools, st.tool_format);
     job->set_reasoning(reasoning, reasoning_inside);
     job->submit();
+    std::shared_ptr<ApiAdapter> api =
+        make_api ? make_api(job->text(0).prompt_tokens) : std::make_shared<ApiAdapter>();
     const auto probe = std::chrono::milliseconds(100);
     if (!job->gen().stream) {
         res.status = 200;
-        res.set_chunked_content_provider("application/json", [job, &st, probe](size_t, httplib::DataSink& sink) {
+        res.set_chunked_content_provider("application/json", [job, api, &st, probe](size_t, httplib::DataSink& sink) {
             while (!job->all_done()) {
                 job->pump(probe, nullptr, nullptr);
                 if (!job->all_done() && !sink.write(" ", 1)) {  // the client is gone
@@ -540,7 +546,7 @@ void handle_generate(State& st, const httplib::Request& req, httplib::Response& 
                     return false;
                 }
             }
-            const std::string out = job->final_body().dump(-1, ' ', false, ojson::error_handler_t::replace);
+            const std::string out = api->final_body(job->final_body()).dump(-1, ' ', false, ojson::error_handler_t::replace);
             const bool ok = sink.write(out.data(), out.size());
             job->log_line();
             st.metrics.request_finished(ok);
@@ -551,7 +557,7 @@ void handle_generate(State& st, const httplib::Request& req, httplib::Response& 
     }
     res.status = 200;
     res.set_header("Cache-Control", "no-cache");
-    res.set_chunked_content_provider("text/event-stream", [job, &st, probe](size_t, httplib::DataSink& sink) {
+    res.set_chunked_content_provider("text/event-stream", [job, api, &st, probe](size_t, httplib::DataSink& sink) {
         const size_t n = job->n_choices();
         std::vector<bool> started(n, false), ended(n, false);
         std::vector<size_t> tok_sent(n, 0);
@@ -572,27 +578,27 @@ void handle_generate(State& st, const httplib::Request& req, httplib::Response& 
                 const bool fin = t.done;
                 if (!started[i] && (fin || !deltas[i].empty() || new_tokens[i] > 0)) {
                     // the role alone in the first delta
-                    if (!write(sse(job->chunk(i, "", true, "", 0, 0)))) return gone();
+                    if (!write(api->chunk(job->chunk(i, "", true, "", 0, 0)))) return gone();
                     started[i] = true;
                 }
                 if (!deltas[i].empty() || (job->gen().logprobs && t.tokens.size() > tok_sent[i])) {
                     const size_t to = t.tokens.size();
-                    if (!write(sse(job->chunk(i, deltas[i], false, "", tok_sent[i], to)))) return gone();
+                    if (!write(api->chunk(job->chunk(i, deltas[i], false, "", tok_sent[i], to)))) return gone();
                     tok_sent[i] = to;
                     wrote = true;
                 }
                 const std::string rd = job->take_reasoning_delta(i);
                 if (!rd.empty()) {
-                    if (!write(sse(job->reasoning_chunk(i, rd)))) return gone();
+                    if (!write(api->chunk(job->reasoning_chunk(i, rd)))) return gone();
                     wrote = true;
                 }
                 const std::vector<ToolDelta> td = job->take_tool_deltas(i);
                 if (!td.empty()) {
-                    if (!write(sse(job->tool_chunk(i, td)))) return gone();
+                    if (!write(api->chunk(job->tool_chunk(i, td)))) return gone();
                     wrote = true;
                 }
                 if (fin) {
-                    if (!write(sse(job->chunk(i, "", false, t.finish, 0, 0)))) return gone();
+                    if (!write(api->chunk(job->chunk(i, "", false, t.finish, 0, 0)))) return gone();
                     ended[i] = true;
                     wrote = true;
                 }
@@ -600,8 +606,8 @@ void handle_generate(State& st, const httplib::Request& req, httplib::Response& 
             if (job->all_done()) break;
             if (!wrote && !write(": keep-alive\n\n")) return gone();
         }
-        if (job->gen().include_usage && !write(sse(job->usage_chunk()))) return gone();
-        if (!write("data: [DONE]\n\n")) return gone();
+        if ((job->gen().include_usage || api->wants_usage()) && !write(api->chunk(job->usage_chunk()))) return gone();
+        if (!api->done().empty() && !write(api->done())) return gone();
         job->log_line();
         st.metrics.request_finished(true);
         sink.done();
@@ -643,6 +649,21 @@ void route(httplib::Server& svr, State& st, const std::string& path, const std::
         if (x == "DELETE") svr.Delete(path, h);
         if (x == "PATCH") svr.Patch(path, h);
     }
+}
+
+std::vector<int32_t> chat_prompt(State& st, const ojson& body) {
+    const ojson messages = parse_messages(body);
+    const ToolRequest tools = parse_tools(body);
+    ojson extra = ojson::object();
+    if (body.contains("chat_template_kwargs") && body["chat_template_kwargs"].is_object()) extra = body["chat_template_kwargs"];
+    if (tools.enabled()) extra["tools"] = body["tools"];
+    std::string text;
+    try {
+        text = apply_chat_template(*st.chat, messages, true, st.bos_text, st.eos_text, extra);
+    } catch (const TemplateError& e) {
+        bad_request("messages", std::string("the chat template failed: ") + e.what());
+    }
+    return st.tok->encode_chat(text);
 }
 
 void load(State& st) {
@@ -775,9 +796,33 @@ int serve(const ServerOptions& opts_in) {
         send_json(res, 200, {{"object", "list"}, {"data", ojson::array({m})}});
     });
     route(svr, st, "/v1/completions", "POST",
-          [&st](const httplib::Request& req, httplib::Response& res) { handle_generate(st, req, res, false); });
+          [&st](const httplib::Request& req, httplib::Response& res) { handle_generate(st, parse_body(req), res, false); });
     route(svr, st, "/v1/chat/completions", "POST",
-          [&st](const httplib::Request& req, httplib::Response& res) { handle_generate(st, req, res, true); });
+          [&st](const httplib::Request& req, httplib::Response& res) { handle_generate(st, parse_body(req), res, true); });
+    // Anthropic Messages: its own error envelope
+    auto anthropic = [&st](const httplib::Request& req, httplib::Response& res, bool count) {
+        try {
+            ojson body = parse_body(req);
+            if (count && body.is_object() && !body.contains("max_tokens")) body["max_tokens"] = 1;
+            const ojson chat = anthropic_to_chat(body);
+            if (count) {
+                send_json(res, 200, {{"input_tokens", int64_t(chat_prompt(st, chat).size())}});
+                return;
+            }
+            const std::string model = st.opts.model_id;
+            handle_generate(st, chat, res, true, [model](int64_t n) { return make_anthropic_adapter(model, n); });
+        } catch (const HttpError& e) {
+            send_json(res, e.status, anthropic_error(e));
+        } catch (const Error& e) {
+            HttpError h;
+            h.message = e.what();
+            send_json(res, 400, anthropic_error(h));
+        }
+    };
+    for (const char* path : {"/v1/messages", "/messages"})
+        route(svr, st, path, "POST", [anthropic](const httplib::Request& q, httplib::Response& r) { anthropic(q, r, false); });
+    for (const char* path : {"/v1/messages/count_tokens", "/messages/count_tokens"})
+        route(svr, st, path, "POST", [anthropic](const httplib::Request& q, httplib::Response& r) { anthropic(q, r, true); });
     route(svr, st, "/tokenize", "POST", [&st](const httplib::Request& req, httplib::Response& res) {
         const ojson body = parse_body(req);
         if (!body.is_object() || !body.contains("content") || !body["content"].is_string())
