@@ -236,3 +236,299 @@ std::unique_ptr<ApiAdapter> make_anthropic_adapter(const std::string& model_id, 
 }
 
 }  // namespace qlm::server
+
+// ---------------------------------------------------------------- Responses
+
+namespace qlm::server {
+
+void ResponseStore::put(const std::string& id, ojson messages) {
+    std::lock_guard lk(mu);
+    if (!items.count(id)) order.push_back(id);
+    items[id] = std::move(messages);
+    while (order.size() > capacity) {
+        items.erase(order.front());
+        order.pop_front();
+    }
+}
+
+bool ResponseStore::get(const std::string& id, ojson& messages) {
+    std::lock_guard lk(mu);
+    const auto it = items.find(id);
+    if (it == items.end()) return false;
+    messages = it->second;
+    return true;
+}
+
+namespace {
+
+std::string content_text(const ojson& c, const std::string& where) {
+    if (c.is_string()) return c.get<std::string>();
+    if (!c.is_array()) bad_request(where, "must be a string or a list of parts");
+    std::string out;
+    for (const auto& p : c) {
+        const std::string t = p.is_object() ? p.value("type", "") : "";
+        if ((t == "input_text" || t == "output_text" || t == "text") && p.contains("text") && p["text"].is_string())
+            out += p["text"].get<std::string>();
+        else
+            bad_request(where, "only text parts (input_text, output_text) are supported");
+    }
+    return out;
+}
+
+}  // namespace
+
+ojson responses_to_chat(const ojson& body, ResponseStore& store) {
+    if (!body.is_object()) bad_request("", "the request body must be a JSON object");
+    ojson msgs = ojson::array();
+    if (body.contains("previous_response_id") && !body["previous_response_id"].is_null()) {
+        if (!body["previous_response_id"].is_string() || !store.get(body["previous_response_id"].get<std::string>(), msgs))
+            bad_request("previous_response_id", "is not a response this server keeps", "previous_response_not_found");
+    }
+    if (body.contains("instructions") && body["instructions"].is_string()) {
+        if (!msgs.empty() && msgs[0].value("role", "") == "system") msgs.erase(0);
+        msgs.insert(msgs.begin(), ojson{{"role", "system"}, {"content", body["instructions"]}});
+    }
+    if (!body.contains("input")) bad_request("input", "is required");
+    const ojson& in = body["input"];
+    if (in.is_string()) {
+        msgs.push_back({{"role", "user"}, {"content", in}});
+    } else if (in.is_array()) {
+        for (size_t i = 0; i < in.size(); ++i) {
+            const ojson& it = in[i];
+            const std::string where = "input[" + std::to_string(i) + "]";
+            if (!it.is_object()) bad_request(where, "must be an object");
+            const std::string type = it.value("type", "message");
+            if (type == "message") {
+                const std::string role = it.value("role", "");
+                if (role != "user" && role != "assistant" && role != "system" && role != "developer")
+                    bad_request(where + ".role", "must be user, assistant, system or developer");
+                msgs.push_back({{"role", role == "developer" ? "system" : role},
+                                {"content", content_text(it.value("content", ojson("")), where + ".content")}});
+            } else if (type == "function_call") {
+                if (!it.contains("call_id") || !it.contains("name")) bad_request(where, "a function_call needs call_id and name");
+                const ojson call = {{"id", it["call_id"]}, {"type", "function"},
+                                    {"function", {{"name", it["name"]}, {"arguments", it.value("arguments", "{}")}}}};
+                if (!msgs.empty() && msgs.back().value("role", "") == "assistant" && msgs.back().contains("tool_calls"))
+                    msgs.back()["tool_calls"].push_back(call);
+                else
+                    msgs.push_back({{"role", "assistant"}, {"content", nullptr}, {"tool_calls", ojson::array({call})}});
+            } else if (type == "function_call_output") {
+                if (!it.contains("call_id")) bad_request(where + ".call_id", "is required");
+                const ojson& o = it.value("output", ojson(""));
+                msgs.push_back({{"role", "tool"}, {"tool_call_id", it["call_id"]},
+                                {"content", o.is_string() ? o.get<std::string>() : o.dump()}});
+            } else if (type == "reasoning") {
+                continue;
+            } else {
+                bad_request(where + ".type", "'" + type + "' is not supported (message, function_call, function_call_output)");
+            }
+        }
+    } else {
+        bad_request("input", "must be a string or a list of items");
+    }
+    ojson out = {{"messages", msgs}};
+    if (body.contains("max_output_tokens") && !body["max_output_tokens"].is_null()) out["max_tokens"] = body["max_output_tokens"];
+    for (const char* k : {"temperature", "top_p", "stream", "parallel_tool_calls"})
+        if (body.contains(k) && !body[k].is_null()) out[k] = body[k];
+    if (body.contains("tools") && body["tools"].is_array()) {
+        ojson tools = ojson::array();
+        for (size_t i = 0; i < body["tools"].size(); ++i) {
+            const ojson& t = body["tools"][i];
+            if (!t.is_object() || t.value("type", "") != "function")
+                bad_request("tools[" + std::to_string(i) + "].type", "only function tools are supported");
+            tools.push_back({{"type", "function"},
+                             {"function", {{"name", t.value("name", "")}, {"description", t.value("description", "")},
+                                           {"parameters", t.value("parameters", ojson{{"type", "object"}})}}}});
+        }
+        out["tools"] = tools;
+    }
+    if (body.contains("tool_choice") && !body["tool_choice"].is_null()) {
+        const ojson& tc = body["tool_choice"];
+        if (tc.is_object() && tc.value("type", "") == "function")
+            out["tool_choice"] = {{"type", "function"}, {"function", {{"name", tc.value("name", "")}}}};
+        else
+            out["tool_choice"] = tc;
+    }
+    if (body.contains("text") && body["text"].is_object() && body["text"].contains("format")) {
+        const ojson& f = body["text"]["format"];
+        const std::string type = f.is_object() ? f.value("type", "text") : "text";
+        if (type == "json_schema")
+            out["response_format"] = {{"type", "json_schema"},
+                                      {"json_schema", {{"name", f.value("name", "schema")}, {"schema", f.value("schema", ojson::object())},
+                                                       {"strict", f.value("strict", false)}}}};
+        else if (type == "json_object")
+            out["response_format"] = {{"type", "json_object"}};
+        else if (type != "text")
+            bad_request("text.format.type", "must be text, json_object or json_schema");
+    }
+    if (body.contains("reasoning") && body["reasoning"].is_object() && body["reasoning"].contains("effort"))
+        out["reasoning_effort"] = body["reasoning"]["effort"];
+    return out;
+}
+
+namespace {
+
+class ResponsesAdapter : public ApiAdapter {
+public:
+    ResponsesAdapter(std::string model, int64_t created, ojson messages, ResponseStore& store)
+        : model_(std::move(model)), created_(created), messages_(std::move(messages)), store_(store) {
+        id_ = new_id("resp_");
+    }
+
+    ojson final_body(const ojson& c) override {
+        const ojson& ch = c["choices"][0];
+        const ojson& m = ch["message"];
+        ojson output = ojson::array();
+        if (m.contains("reasoning_content")) output.push_back(reasoning_item(m["reasoning_content"].get<std::string>()));
+        if (m["content"].is_string() && !m["content"].get<std::string>().empty())
+            output.push_back(message_item(m["content"].get<std::string>()));
+        if (m.contains("tool_calls"))
+            for (const auto& tc : m["tool_calls"])
+                output.push_back(call_item(tc["id"].get<std::string>(), tc["function"]["name"].get<std::string>(),
+                                           tc["function"]["arguments"].get<std::string>()));
+        remember(m);
+        return response("completed", ch["finish_reason"] == "length", output, c["usage"]);
+    }
+
+    std::string chunk(const ojson& c) override {
+        std::string out;
+        if (!started_) {
+            started_ = true;
+            out += ev("response.created", {{"response", response("in_progress", false, ojson::array(), nullptr)}});
+            out += ev("response.in_progress", {{"response", response("in_progress", false, ojson::array(), nullptr)}});
+        }
+        if (c.contains("usage") && c["choices"].empty()) {
+            out += close();
+            ojson msg = {{"role", "assistant"}, {"content", text_}};
+            if (!calls_.empty()) {
+                ojson tcs = ojson::array();
+                for (const auto& f : calls_)
+                    tcs.push_back({{"id", f["call_id"]}, {"type", "function"}, {"function", {{"name", f["name"]}, {"arguments", f["arguments"]}}}});
+                msg["tool_calls"] = tcs;
+            }
+            remember(msg);
+            out += ev("response.completed", {{"response", response("completed", finish_ == "length", done_items_, c["usage"])}});
+            return out;
+        }
+        const ojson& ch = c["choices"][0];
+        const ojson& d = ch["delta"];
+        if (d.contains("content") && d["content"].is_string() && !d["content"].get<std::string>().empty()) {
+            if (kind_ != "message") {
+                out += close();
+                kind_ = "message";
+                item_id_ = new_id("msg_");
+                ojson item = message_item("");
+                item["id"] = item_id_;
+                item["status"] = "in_progress";
+                item["content"] = ojson::array();
+                out += ev("response.output_item.added", {{"output_index", index()}, {"item", item}});
+                out += ev("response.content_part.added", {{"item_id", item_id_}, {"output_index", index()}, {"content_index", 0},
+                                                          {"part", {{"type", "output_text"}, {"text", ""}, {"annotations", ojson::array()}}}});
+            }
+            text_ += d["content"].get<std::string>();
+            cur_text_ += d["content"].get<std::string>();
+            out += ev("response.output_text.delta", {{"item_id", item_id_}, {"output_index", index()}, {"content_index", 0},
+                                                     {"delta", d["content"]}, {"logprobs", ojson::array()}});
+        }
+        if (d.contains("tool_calls"))
+            for (const auto& tc : d["tool_calls"]) {
+                if (tc.contains("id")) {
+                    out += close();
+                    kind_ = "call";
+                    item_id_ = new_id("fc_");
+                    ojson item = call_item(tc["id"].get<std::string>(), tc["function"]["name"].get<std::string>(), "");
+                    item["id"] = item_id_;
+                    item["status"] = "in_progress";
+                    cur_call_ = item;
+                    out += ev("response.output_item.added", {{"output_index", index()}, {"item", item}});
+                } else if (kind_ == "call" && tc.contains("function") && tc["function"].contains("arguments")) {
+                    const std::string a = tc["function"]["arguments"].get<std::string>();
+                    cur_call_["arguments"] = cur_call_["arguments"].get<std::string>() + a;
+                    out += ev("response.function_call_arguments.delta", {{"item_id", item_id_}, {"output_index", index()}, {"delta", a}});
+                }
+            }
+        if (!ch["finish_reason"].is_null()) finish_ = ch["finish_reason"].get<std::string>();
+        return out;
+    }
+
+    std::string done() override { return {}; }
+    bool wants_usage() const override { return true; }
+
+private:
+    int index() const { return int(done_items_.size()); }
+    std::string close() {
+        std::string out;
+        if (kind_ == "message") {
+            ojson item = message_item(cur_text_);
+            item["id"] = item_id_;
+            out += ev("response.output_text.done", {{"item_id", item_id_}, {"output_index", index()}, {"content_index", 0},
+                                                    {"text", cur_text_}, {"logprobs", ojson::array()}});
+            out += ev("response.content_part.done", {{"item_id", item_id_}, {"output_index", index()}, {"content_index", 0},
+                                                     {"part", item["content"][0]}});
+            out += ev("response.output_item.done", {{"output_index", index()}, {"item", item}});
+            done_items_.push_back(item);
+            cur_text_.clear();
+        } else if (kind_ == "call") {
+            cur_call_["status"] = "completed";
+            out += ev("response.function_call_arguments.done", {{"item_id", item_id_}, {"output_index", index()},
+                                                                {"arguments", cur_call_["arguments"]}});
+            out += ev("response.output_item.done", {{"output_index", index()}, {"item", cur_call_}});
+            calls_.push_back(cur_call_);
+            done_items_.push_back(cur_call_);
+        }
+        kind_.clear();
+        return out;
+    }
+    std::string ev(const std::string& type, ojson data) {
+        ojson e = {{"type", type}, {"sequence_number", seq_++}};
+        for (auto& [k, v] : data.items()) e[k] = v;
+        return event(type, e);
+    }
+    static ojson message_item(const std::string& text) {
+        return {{"type", "message"}, {"id", new_id("msg_")}, {"status", "completed"}, {"role", "assistant"},
+                {"content", ojson::array({{{"type", "output_text"}, {"text", text}, {"annotations", ojson::array()}}})}};
+    }
+    static ojson reasoning_item(const std::string& text) {
+        return {{"type", "reasoning"}, {"id", new_id("rs_")}, {"summary", ojson::array()},
+                {"content", ojson::array({{{"type", "reasoning_text"}, {"text", text}}})}};
+    }
+    static ojson call_item(const std::string& call_id, const std::string& name, const std::string& args) {
+        return {{"type", "function_call"}, {"id", new_id("fc_")}, {"call_id", call_id}, {"name", name},
+                {"arguments", args}, {"status", "completed"}};
+    }
+    ojson response(const char* status, bool cut, const ojson& output, const ojson& usage) const {
+        ojson u = nullptr;
+        if (usage.is_object())
+            u = {{"input_tokens", usage["prompt_tokens"]}, {"input_tokens_details", {{"cached_tokens", 0}}},
+                 {"output_tokens", usage["completion_tokens"]}, {"output_tokens_details", {{"reasoning_tokens", 0}}},
+                 {"total_tokens", usage["total_tokens"]}};
+        return {{"id", id_}, {"object", "response"}, {"created_at", created_}, {"status", cut ? "incomplete" : status},
+                {"incomplete_details", cut ? ojson{{"reason", "max_output_tokens"}} : ojson(nullptr)}, {"error", nullptr},
+                {"model", model_}, {"output", output}, {"parallel_tool_calls", true}, {"tool_choice", "auto"},
+                {"tools", ojson::array()}, {"usage", u}, {"metadata", ojson::object()}};
+    }
+    void remember(const ojson& assistant) {
+        ojson all = messages_;
+        ojson a = assistant;
+        a.erase("reasoning_content");
+        all.push_back(a);
+        store_.put(id_, all);
+    }
+
+    std::string model_, id_, kind_, item_id_, text_, cur_text_, finish_ = "stop";
+    int64_t created_;
+    ojson messages_;
+    ResponseStore& store_;
+    ojson done_items_ = ojson::array(), calls_ = ojson::array(), cur_call_;
+    int64_t seq_ = 0;
+    bool started_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<ApiAdapter> make_responses_adapter(const std::string& model_id, int64_t created, ojson request_messages,
+                                                   ResponseStore& store) {
+    return std::make_unique<ResponsesAdapter>(model_id, created, std::move(request_messages), store);
+}
+
+}  // namespace qlm::server

@@ -63,6 +63,7 @@ struct State {
     std::shared_ptr<const TokenVocab> vocab;  // for grammars
     ToolFormat tool_format = ToolFormat::None;
     bool thinks = false;  // the template has <think> blocks
+    ResponseStore responses;  // for previous_response_id
     std::string bos_text, eos_text;
     std::mutex wake_mu;
     std::condition_variable wake;
@@ -819,6 +820,16 @@ int serve(const ServerOptions& opts_in) {
             send_json(res, 400, anthropic_error(h));
         }
     };
+    auto responses = [&st](const httplib::Request& req, httplib::Response& res) {
+        const ojson chat = responses_to_chat(parse_body(req), st.responses);
+        const std::string model = st.opts.model_id;
+        const int64_t created = st.created;
+        const ojson msgs = chat["messages"];
+        ResponseStore* store = &st.responses;
+        handle_generate(st, chat, res, true,
+                        [model, created, msgs, store](int64_t) { return make_responses_adapter(model, created, msgs, *store); });
+    };
+    for (const char* path : {"/v1/responses", "/responses"}) route(svr, st, path, "POST", responses);
     for (const char* path : {"/v1/messages", "/messages"})
         route(svr, st, path, "POST", [anthropic](const httplib::Request& q, httplib::Response& r) { anthropic(q, r, false); });
     for (const char* path : {"/v1/messages/count_tokens", "/messages/count_tokens"})
