@@ -632,6 +632,8 @@ void route(httplib::Server& svr, State& st, const std::string& path, const std::
             send_error(res, make_error(400, e.what(), "invalid_request_error"));
         } catch (const Error& e) {
             send_error(res, make_error(400, e.what(), "invalid_request_error"));
+        } catch (const nlohmann::json::exception& e) {  // a field of an unexpected JSON type deep in a request
+            send_error(res, make_error(400, std::string("a field has the wrong type: ") + e.what(), "invalid_request_error"));
         } catch (const std::exception& e) {
             send_error(res, make_error(500, std::string("internal error: ") + e.what(), "server_error"));
         }
@@ -817,6 +819,10 @@ int serve(const ServerOptions& opts_in) {
         } catch (const Error& e) {
             HttpError h;
             h.message = e.what();
+            send_json(res, 400, anthropic_error(h));
+        } catch (const nlohmann::json::exception& e) {
+            HttpError h;
+            h.message = std::string("a field has the wrong type: ") + e.what();
             send_json(res, 400, anthropic_error(h));
         }
     };

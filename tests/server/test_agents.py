@@ -11,6 +11,11 @@ the keyword or the position.
 
 Tool calls: get_weather / add-numbers tools, streamed and not; tool_choice
 auto / required / named / none; a full tool loop (call, result, answer).
+
+The same engine through Anthropic's Messages API (the `anthropic` client:
+tools, streaming, tool results, count_tokens, its error envelope) and
+OpenAI's Responses API (create, previous_response_id, function calls and
+their outputs, typed stream events, text.format).
 """
 import concurrent.futures as cf
 import json
@@ -340,3 +345,71 @@ def test_bad_tool_requests(srv, body, param):
     assert st == 400, err
     assert err["error"]["param"] == param, err
     assert srv.raw("GET", "/health")[0] == 200
+
+
+# ---------------------------------------------------------------- Anthropic Messages and OpenAI Responses
+
+def test_anthropic_messages_with_tools(srv):
+    anthropic = pytest.importorskip("anthropic")
+    c = anthropic.Anthropic(base_url=srv.url, api_key="none", max_retries=0, timeout=300)
+    tools = [{"name": "get_weather", "description": "Weather in a city",
+              "input_schema": WEATHER["function"]["parameters"]}]
+    r = c.messages.create(model="x", max_tokens=30, messages=[{"role": "user", "content": "Say hi."}],
+                          extra_body={"temperature": 0})
+    assert r.type == "message" and r.role == "assistant" and r.stop_reason in ("end_turn", "max_tokens")
+    assert r.content[0].type == "text" and r.content[0].text and r.usage.input_tokens > 0
+    r = c.messages.create(model="x", max_tokens=80, messages=[{"role": "user", "content": "Weather in Paris?"}],
+                          tools=tools, tool_choice={"type": "any"}, extra_body={"temperature": 0})
+    assert r.stop_reason == "tool_use"
+    tu = [b for b in r.content if b.type == "tool_use"][0]
+    jsonschema.validate(tu.input, tools[0]["input_schema"])
+    # the same call streamed: input_json_delta fragments assemble into the same input
+    with c.messages.stream(model="x", max_tokens=80, messages=[{"role": "user", "content": "Weather in Paris?"}],
+                           tools=tools, tool_choice={"type": "tool", "name": "get_weather"},
+                           extra_body={"temperature": 0}) as s:
+        m = s.get_final_message()
+    assert m.stop_reason == "tool_use"
+    assert [b.input for b in m.content if b.type == "tool_use"] == [tu.input]
+    # the tool's result goes back; the model answers
+    r = c.messages.create(model="x", max_tokens=40, tools=tools, extra_body={"temperature": 0}, messages=[
+        {"role": "user", "content": "Weather in Paris?"}, {"role": "assistant", "content": [tu.model_dump()]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": tu.id, "content": "18C and sunny"}]}])
+    assert r.stop_reason in ("end_turn", "max_tokens", "tool_use")
+    n = c.messages.count_tokens(model="x", messages=[{"role": "user", "content": "Weather in Paris?"}], tools=tools)
+    assert n.input_tokens > 20
+    st, err = srv.raw("POST", "/v1/messages", {"max_tokens": 5, "messages": []})
+    assert st == 400 and err["type"] == "error" and err["error"]["type"] == "invalid_request_error"
+
+
+def test_openai_responses_api(srv):
+    c = srv.client()
+    r = c.responses.create(model="x", input="Say hi in one word.", instructions="Be brief.", max_output_tokens=20,
+                           temperature=0)
+    assert r.status in ("completed", "incomplete") and r.output_text
+    r2 = c.responses.create(model="x", input="And in French?", previous_response_id=r.id, max_output_tokens=20,
+                            temperature=0)
+    assert r2.output_text
+    tools = [{"type": "function", "name": "add", "description": "Add two numbers",
+              "parameters": ADD["function"]["parameters"]}]
+    r3 = c.responses.create(model="x", input="What is 2+40? Use the tool.", tools=tools, tool_choice="required",
+                            temperature=0, max_output_tokens=60)
+    fc = [o for o in r3.output if o.type == "function_call"][0]
+    args = json.loads(fc.arguments)
+    jsonschema.validate(args, tools[0]["parameters"])
+    r4 = c.responses.create(model="x", previous_response_id=r3.id, tools=tools, temperature=0, max_output_tokens=40,
+                            input=[{"type": "function_call_output", "call_id": fc.call_id, "output": str(args["a"] + args["b"])}])
+    assert r4.status in ("completed", "incomplete")
+    with c.responses.stream(model="x", input="What is 2+40?", tools=tools, tool_choice="required", temperature=0,
+                            max_output_tokens=60) as s:
+        kinds = {e.type for e in s}
+        f = s.get_final_response()
+    assert {"response.created", "response.output_item.added", "response.function_call_arguments.delta",
+            "response.completed"} <= kinds
+    assert [json.loads(o.arguments) for o in f.output if o.type == "function_call"] == [args]
+    schema = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
+    r5 = c.responses.create(model="x", input="A person", max_output_tokens=40,
+                            text={"format": {"type": "json_schema", "name": "p", "schema": schema, "strict": True}})
+    if r5.status == "completed":
+        jsonschema.validate(json.loads(r5.output_text), schema)
+    st, err = srv.raw("POST", "/v1/responses", {"input": "x", "previous_response_id": "resp_nothing"})
+    assert st == 400 and err["error"]["code"] == "previous_response_not_found"
