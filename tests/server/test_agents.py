@@ -413,3 +413,38 @@ def test_openai_responses_api(srv):
         jsonschema.validate(json.loads(r5.output_text), schema)
     st, err = srv.raw("POST", "/v1/responses", {"input": "x", "previous_response_id": "resp_nothing"})
     assert st == 400 and err["error"]["code"] == "previous_response_not_found"
+
+
+def test_openai_agents_sdk_tool_loop(srv):
+    """The openai-agents SDK runs a real tool loop (a tool that adds numbers is
+    called with the user's numbers and its result goes back), through chat
+    completions and through the Responses API."""
+    agents = pytest.importorskip("agents")
+    import asyncio
+
+    agents.set_tracing_disabled(True)
+    calls = []
+
+    @agents.function_tool
+    def add(a: float, b: float) -> float:
+        """Add two numbers and return the sum."""
+        calls.append((a, b))
+        return a + b
+
+    async def run_all():
+        client = openai.AsyncOpenAI(base_url=srv.url + "/v1", api_key="none", max_retries=0, timeout=300)
+        out = []
+        for model in (agents.OpenAIChatCompletionsModel(model="x", openai_client=client),
+                      agents.OpenAIResponsesModel(model="x", openai_client=client)):
+            calls.clear()
+            agent = agents.Agent(name="calc", instructions="Use the add tool to add numbers, then answer with the sum.",
+                                 tools=[add], model=model, reset_tool_choice=True,
+                                 model_settings=agents.ModelSettings(temperature=0, max_tokens=80, tool_choice="required"))
+            r = await agents.Runner.run(agent, "What is 1234 plus 4321?", max_turns=4)
+            out.append((type(model).__name__, list(calls), r.final_output))
+        await client.close()
+        return out
+
+    for name, got, final in asyncio.run(run_all()):
+        assert got and got[0] == (1234, 4321), (name, got)
+        assert isinstance(final, str) and final, name
