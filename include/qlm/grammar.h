@@ -156,7 +156,10 @@ public:
     // Lazy start: the grammar applies from the first occurrence of one of
     // the triggers in the accepted text (the grammar matches the trigger
     // itself and what follows it); before that anything goes.
-    void set_triggers(std::vector<std::string> triggers);
+    // gate_open / gate_close (e.g. "<think>", "</think>"): a trigger inside
+    // such a block (reasoning) does not count; `inside`: the text starts in one.
+    void set_triggers(std::vector<std::string> triggers, std::string gate_open = {}, std::string gate_close = {},
+                      bool inside = false);
     bool active() const { return active_; }
 
 private:
@@ -165,6 +168,8 @@ private:
     bool active_ = true;
     std::vector<std::string> triggers_;
     std::string seen_;  // accepted text while waiting for a trigger (its tail)
+    std::string gate_open_, gate_close_;
+    enum class Gate { Start, In, Out } gate_ = Gate::Out;
     uint32_t partial_ = 0;  // bytes of an unfinished UTF-8 character (packed), 0: none
 };
 

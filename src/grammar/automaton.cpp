@@ -357,11 +357,15 @@ GrammarMatcher::GrammarMatcher(std::shared_ptr<GrammarAutomaton> automaton)
 
 void GrammarMatcher::fill_mask(std::vector<uint64_t>& bits) { a_->impl().fill(state_, bits); }
 
-void GrammarMatcher::set_triggers(std::vector<std::string> triggers) {
+void GrammarMatcher::set_triggers(std::vector<std::string> triggers, std::string gate_open, std::string gate_close,
+                                  bool inside) {
     triggers_ = std::move(triggers);
     triggers_.erase(std::remove(triggers_.begin(), triggers_.end(), std::string()), triggers_.end());
     active_ = triggers_.empty();
     seen_.clear();
+    gate_open_ = std::move(gate_open);
+    gate_close_ = std::move(gate_close);
+    gate_ = gate_close_.empty() ? Gate::Out : inside ? Gate::In : Gate::Start;
 }
 
 bool GrammarMatcher::allows(int32_t token) {
@@ -379,6 +383,28 @@ void GrammarMatcher::accept(int32_t token) {
     if (token < 0 || token >= v.n_vocab()) fail("grammar: token ", token, " is outside the vocabulary");
     if (!active_) {
         seen_ += v.piece(token);
+        if (gate_ == Gate::Start) {  // a block may open the text: wait until that is decided
+            const size_t a = seen_.find_first_not_of(" \t\r\n");
+            if (a == std::string::npos) return;
+            const std::string rest = seen_.substr(a);
+            if (rest.compare(0, gate_open_.size(), gate_open_) == 0) {
+                gate_ = Gate::In;
+                seen_ = rest.substr(gate_open_.size());
+            } else if (gate_open_.compare(0, rest.size(), rest) == 0) {
+                return;
+            } else {
+                gate_ = Gate::Out;
+            }
+        }
+        if (gate_ == Gate::In) {
+            const size_t e = seen_.find(gate_close_);
+            if (e == std::string::npos) {
+                if (seen_.size() > 2 * gate_close_.size()) seen_.erase(0, seen_.size() - gate_close_.size());
+                return;
+            }
+            seen_.erase(0, e + gate_close_.size());
+            gate_ = Gate::Out;
+        }
         size_t at = std::string::npos, longest = 0;
         for (const std::string& t : triggers_) {
             at = std::min(at, seen_.find(t));

@@ -160,7 +160,11 @@ public:
                 r.logit_bias = g_.logit_bias;
                 if (automaton) {
                     r.grammar = std::make_shared<GrammarMatcher>(automaton);
-                    if (!triggers_.empty()) r.grammar->set_triggers(triggers_);
+                    if (!triggers_.empty()) {
+                        // a marker written while reasoning does not start the grammar
+                        if (reasoning_) r.grammar->set_triggers(triggers_, "<think>", "</think>", reasoning_inside_);
+                        else r.grammar->set_triggers(triggers_);
+                    }
                 }
                 std::weak_ptr<Choice> wc = c;
                 r.on_event = [wc](const EngineEvent& ev) {

@@ -144,6 +144,44 @@ TEST(Gbnf, DoneAndCanEnd) {
     EXPECT_TRUE(m2.done());
 }
 
+void feed(GrammarMatcher& m, const std::string& text) {
+    for (unsigned char c : text) m.accept(int32_t(c));
+}
+
+TEST(Matcher, TriggersStartTheGrammarOutsideReasoning) {
+    auto g = G("root ::= \"<tool_call>\" [a-z]+ \"</tool_call>\"\n");
+    auto a = std::make_shared<GrammarAutomaton>(g, byte_vocab());
+    GrammarMatcher plain(a);
+    plain.set_triggers({"<tool_call>"});
+    feed(plain, "Sure. <tool_");
+    EXPECT_FALSE(plain.active());
+    feed(plain, "call>");
+    EXPECT_TRUE(plain.active());
+    EXPECT_FALSE(plain.allows('<'));
+    feed(plain, "abc</tool_call>");
+    EXPECT_TRUE(plain.done());
+
+    GrammarMatcher think(a);  // the model opens a reasoning block: a marker inside it does not count
+    think.set_triggers({"<tool_call>"}, "<think>", "</think>", false);
+    feed(think, "\n<thi");
+    feed(think, "nk>I could write <tool_call> here.</th");
+    EXPECT_FALSE(think.active());
+    feed(think, "ink>\n\n<tool_call>x");
+    EXPECT_TRUE(think.active());
+
+    GrammarMatcher inside(a);  // the prompt opened it
+    inside.set_triggers({"<tool_call>"}, "<think>", "</think>", true);
+    feed(inside, "<tool_call> is what I will write");
+    EXPECT_FALSE(inside.active());
+    feed(inside, "</think><tool_call>");
+    EXPECT_TRUE(inside.active());
+
+    GrammarMatcher none(a);  // no block at all: the gate opens at once
+    none.set_triggers({"<tool_call>"}, "<think>", "</think>", false);
+    feed(none, "ok <tool_call>");
+    EXPECT_TRUE(none.active());
+}
+
 // Random vocabulary over an alphabet that exercises JSON strings, escapes,
 // digits and multi-byte and split UTF-8.
 std::shared_ptr<const TokenVocab> random_vocab(int n, uint32_t seed) {
