@@ -71,7 +71,7 @@ test-main: build model vocabs templates grammar-cases qwen-coder
 
 # The slow whole-model oracle and the engine's runs on the default model and
 # with the scalar kernels are left to the release build, for time.
-test-asan: deps venv vocabs templates
+test-asan: deps venv vocabs templates grammar-cases
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DQLM_SANITIZE=ON
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -91,9 +91,9 @@ test-tsan: deps
 test-arm64: deps vocabs
 	cmake -S . -B $(ARM_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release \
 	  -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake
-	cmake --build $(ARM_BUILD) -j $(JOBS) --target test_formats test_gguf test_matmul test_layers test_model_load test_tokenizer test_engine test_template test_perplexity
+	cmake --build $(ARM_BUILD) -j $(JOBS) --target test_formats test_gguf test_matmul test_layers test_model_load test_tokenizer test_engine test_template test_perplexity test_grammar
 	ctest --test-dir $(ARM_BUILD) --output-on-failure -j $(JOBS) \
-	  -E "^(oracle_|cli$$)|EngineRealModel|EngineTest.*(RandomizedStress|ThreadsSubmit|/scalar_)"
+	  -E "^(oracle_|cli$$|grammar_corpus$$)|EngineRealModel|EngineTest.*(RandomizedStress|ThreadsSubmit|/scalar_)"
 
 $(FUZZ_BUILD)/build.ninja: deps
 	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
