@@ -187,7 +187,12 @@ public:
                 }
                 choices_.push_back(c);
                 texts_.emplace_back();
-                texts_.back().detok = std::make_unique<Detokenizer>(*st_.tok);
+                // Mistral's [TOOL_CALLS], Llama's <|python_tag|> and Harmony's headers are control
+                // tokens: their text must reach the tool-call parser
+                const bool markers_are_special = tools_.enabled() && (tool_format_ == ToolFormat::Mistral ||
+                                                                      tool_format_ == ToolFormat::Llama3 ||
+                                                                      tool_format_ == ToolFormat::Harmony);
+                texts_.back().detok = std::make_unique<Detokenizer>(*st_.tok, markers_are_special);
                 texts_.back().prompt_tokens = n_prompt;
                 if (reasoning_) texts_.back().think = std::make_unique<ReasoningSplitter>(reasoning_inside_);
                 if (tools_.enabled() && tool_format_ != ToolFormat::None) {
