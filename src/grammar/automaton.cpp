@@ -178,6 +178,9 @@ struct GrammarAutomaton::Impl {
             lo = (lo << 6) | (i < k ? (b & 0x3F) : 0x00);
             hi = (hi << 6) | (i < k ? (b & 0x3F) : 0x3F);
         }
+        // E0 / F0 leads with low continuations would be overlong: the range starts at the length's first code point
+        static constexpr uint32_t kFirst[5] = {0, 0, 0x80, 0x800, 0x10000};
+        lo = std::max(lo, kFirst[n]);
         hi = std::min(hi, grammar::kMaxCodePoint);
         if (lo > hi) return false;
         for (int32_t t : sets[size_t(set)])

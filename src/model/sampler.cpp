@@ -128,11 +128,13 @@ int32_t Sampler::sample(const float* logits, int64_t n_vocab, GrammarMatcher* gr
     for (size_t i = 0; i < n; ++i)
         sum += p[i] = std::exp((double(cand_[i].first) - double(cand_[0].first)) / double(opts_.temp));
     double r = uniform() * sum;
+    size_t last = 0;  // rounding can leave r >= 0 after the loop: the last candidate with weight, never a masked one
     for (size_t i = 0; i < n; ++i) {
+        if (p[i] > 0) last = i;
         r -= p[i];
         if (r < 0) return cand_[i].second;
     }
-    return cand_[n - 1].second;
+    return cand_[last].second;
 }
 
 }  // namespace qlm

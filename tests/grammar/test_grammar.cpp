@@ -4,9 +4,11 @@
 // plain path), JSON Schema conversion and refusals.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <random>
 
 #include "qlm/grammar.h"
+#include "qlm/sampler.h"
 
 namespace qlm {
 namespace {
@@ -180,6 +182,44 @@ TEST(Matcher, TriggersStartTheGrammarOutsideReasoning) {
     none.set_triggers({"<tool_call>"}, "<think>", "</think>", false);
     feed(none, "ok <tool_call>");
     EXPECT_TRUE(none.active());
+}
+
+// Sampling under a grammar draws from the masked softmax: the unmasked-first
+// shortcut (no truncation) and the masked chain (top-k) give the frequencies
+// the formula gives, and never a token the grammar refuses.
+TEST(Matcher, SamplerDrawsFromTheMaskedDistribution) {
+    auto g = G("root ::= [a-e]\n");
+    const int n_vocab = 257;
+    std::vector<float> logits(n_vocab);
+    std::mt19937 rng(4);
+    std::normal_distribution<float> nd(0.0f, 2.0f);
+    for (auto& l : logits) l = nd(rng);
+    logits['z'] = 9.0f;  // the unmasked favourite is refused
+    for (int top_k : {0, 3}) {
+        SamplerOptions o;
+        o.temp = 1.0f, o.top_k = top_k, o.top_p = 1.0f, o.min_p = 0.0f, o.seed = 99;
+        Sampler smp(o);
+        std::vector<double> want(n_vocab, 0.0);
+        std::vector<int> allowed;
+        for (int c = 'a'; c <= 'e'; ++c) allowed.push_back(c);
+        std::sort(allowed.begin(), allowed.end(), [&](int x, int y) { return logits[x] > logits[y]; });
+        if (top_k > 0) allowed.resize(size_t(top_k));
+        double z = 0;
+        for (int c : allowed) z += std::exp(double(logits[c]));
+        for (int c : allowed) want[c] = std::exp(double(logits[c])) / z;
+        std::vector<int> count(n_vocab, 0);
+        const int draws = 20000;
+        for (int i = 0; i < draws; ++i) {
+            GrammarMatcher m(std::make_shared<GrammarAutomaton>(g, byte_vocab()));
+            const int32_t t = smp.sample(logits.data(), n_vocab, &m);
+            ASSERT_TRUE(t >= 'a' && t <= 'e') << t;
+            ++count[t];
+        }
+        for (int c = 'a'; c <= 'e'; ++c) {
+            const double p = want[c], sd = std::sqrt(p * (1 - p) / draws);
+            EXPECT_NEAR(double(count[c]) / draws, p, 5 * sd + 1e-9) << "token " << char(c) << " top_k " << top_k;
+        }
+    }
 }
 
 // Random vocabulary over an alphabet that exercises JSON strings, escapes,
