@@ -164,13 +164,12 @@ public:
 
 private:
     std::shared_ptr<GrammarAutomaton> a_;
-    int32_t state_;
+    int32_t state_;  // a DFA state: the parser state and any unfinished UTF-8 character
     bool active_ = true;
     std::vector<std::string> triggers_;
     std::string seen_;  // accepted text while waiting for a trigger (its tail)
     std::string gate_open_, gate_close_;
     enum class Gate { Start, In, Out } gate_ = Gate::Out;
-    uint32_t partial_ = 0;  // bytes of an unfinished UTF-8 character (packed), 0: none
 };
 
 }  // namespace qlm

@@ -24,6 +24,10 @@ namespace {
 constexpr int32_t kUnknown = -2, kDead = -1;
 constexpr size_t kMaxStates = 1 << 20;
 constexpr size_t kMaskCacheEntries = 256;
+// An ambiguous grammar can keep a great many parses alive at once: one
+// character's expansions are bounded (a GrammarError-like qlm::Error ends the
+// sequence instead of stalling the engine).
+constexpr size_t kMaxExpandWork = 20000;
 
 struct VecHash {
     size_t operator()(const std::vector<int32_t>& v) const noexcept {
@@ -69,11 +73,13 @@ struct GrammarAutomaton::Impl {
     std::unordered_map<int32_t, std::vector<uint64_t>> mask_cache;
     bool use_mask_cache = true;
     std::unordered_set<uint64_t> seen;  // (pos, continuation) expanded in one advance
+    size_t work = 0;                    // expansions in this advance
     int32_t start = kDead;
 
     Impl(const grammar::Program& p, const TokenVocab& v) : P(p), V(v) {
         std::vector<int32_t> out;
         seen.clear();
+        work = 0;
         for (int32_t a : P.alt_starts[size_t(P.root)]) expand(a, 0, out);
         start = dstate(intern_set(out), 0);
     }
@@ -100,6 +106,8 @@ struct GrammarAutomaton::Impl {
 
     // Every stack top reachable from (pos, parent) without consuming input.
     void expand(int32_t pos, int32_t parent, std::vector<int32_t>& out) {
+        if (++work > kMaxExpandWork)
+            fail("grammar: too ambiguous: one character keeps over ", kMaxExpandWork, " parses in play");
         for (;;) {
             const Item& it = P.items[size_t(pos)];
             if (it.kind == Item::End) {
@@ -128,6 +136,7 @@ struct GrammarAutomaton::Impl {
         if (v.empty()) return kDead;
         std::sort(v.begin(), v.end());
         v.erase(std::unique(v.begin(), v.end()), v.end());
+        if (v.size() > 2048) fail("grammar: too ambiguous: over 2048 parses in play at once");
         const auto it = set_ids.find(v);
         if (it != set_ids.end()) return it->second;
         const int32_t id = int32_t(sets.size());
@@ -157,6 +166,7 @@ struct GrammarAutomaton::Impl {
     int32_t advance(int32_t set, uint32_t cp) {
         std::vector<int32_t> out;
         seen.clear();
+        work = 0;
         const std::vector<int32_t> tops = sets[size_t(set)];  // copy: interning may grow `sets`
         for (int32_t n : tops) {
             if (n == 0) continue;

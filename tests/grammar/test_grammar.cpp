@@ -222,6 +222,23 @@ TEST(Matcher, SamplerDrawsFromTheMaskedDistribution) {
     }
 }
 
+// A very ambiguous grammar (found by the fuzzer: the parses in play grew
+// without bound) ends with an error quickly instead of stalling the caller.
+TEST(Matcher, AmbiguityIsBounded) {
+    auto g = G("root ::= (expr | num | \"(\" \"=\" ws term \"\\n\")+\n"
+               "expr ::= term ([= [ \\t\\n]*) root*\n"
+               "term ::= ident | num | \"(\" ws expr \"-\" ws\n"
+               "ident ::= [a-z] [a-z1-9_]* ws\n"
+               "num ::= [0-9]+ ws\n"
+               "ws ::= [ \\t\\n]*\n");
+    GrammarMatcher m(std::make_shared<GrammarAutomaton>(g, byte_vocab()));
+    try {
+        for (int i = 0; i < 200; ++i) m.accept_bytes("a ");
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("ambiguous"), std::string::npos) << e.what();
+    }
+}
+
 // Random vocabulary over an alphabet that exercises JSON strings, escapes,
 // digits and multi-byte and split UTF-8.
 std::shared_ptr<const TokenVocab> random_vocab(int n, uint32_t seed) {
