@@ -25,9 +25,18 @@ enum class GgmlType : uint32_t {
     Q5_K = 13,
     Q6_K = 14,
     Q8_K = 15,
+    IQ2_XXS = 16,
+    IQ2_XS = 17,
+    IQ3_XXS = 18,
+    IQ1_S = 19,
     IQ4_NL = 20,
+    IQ3_S = 21,
+    IQ2_S = 22,
     IQ4_XS = 23,
+    IQ1_M = 29,
     BF16 = 30,
+    TQ1_0 = 34,
+    TQ2_0 = 35,
     MXFP4 = 39,
 };
 
@@ -61,6 +70,9 @@ size_t row_size(GgmlType t, int64_t n);
 // against these). n must be a multiple of the block size (throws otherwise).
 void dequantize_row(GgmlType t, const void* src, float* dst, int64_t n);
 void quantize_row(GgmlType t, const float* src, void* dst, int64_t n);
+// Whether quantize_row supports t (the low-bit IQ1/IQ2/IQ3 and ternary TQ
+// types are read from files only: quantizing them needs an importance matrix).
+bool can_quantize(GgmlType t) noexcept;
 
 // Reference dot product of a row of type t with a row of type_info(t).vec_dot_type.
 float vec_dot(GgmlType t, int64_t n, const void* x, const void* y);

@@ -7,6 +7,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "qlm/gguf.h"
@@ -14,18 +15,70 @@
 
 namespace qlm {
 
-enum class Arch { Llama, Qwen2, Qwen3, Gemma3 };
+// Every architecture is a row of one table (src/model/arch.cpp): its name,
+// the tensors it has, RoPE layout, activation, norms, biases, sliding-window
+// rule, embedding scale and mixture-of-experts defaults. The loader and the
+// forward pass read the row; they do not branch on the architecture.
+enum class Arch { Llama, Qwen2, Qwen3, Gemma3, Granite, Phi3, Qwen3Moe, Glm4Moe, GptOss };
+enum class FfnAct : uint8_t { Silu, GeluTanh, SwigluOai };
+enum class Need : uint8_t { No, Optional, Required };
+// Which layers attend through the sliding window: none; all but every
+// `period`-th (gemma3: attention.sliding_window_pattern, default 6).
+enum class SwaRule : uint8_t { None, Period };
+// The scale of q·k: 1/sqrt(head size); gemma3's rule (27B: 1/sqrt(n_embd/n_head));
+// granite's attention.scale key (1/sqrt(head size) when absent); phi3 scales
+// the queries by 1/sqrt(head size) after RoPE and attends with scale 1 (the
+// rounding differs from scaling q·k).
+enum class AttnScaleRule : uint8_t { HeadDim, Gemma3, Key, QueryPreScaled };
+
+struct ArchInfo {
+    Arch arch;
+    const char* name;                 // general.architecture
+    RopeLayout rope;
+    FfnAct act;
+    Need qkv_bias;                    // attn_{q,k,v}.bias
+    Need qk_norm;                     // attn_{q,k}_norm.weight, per head
+    Need out_bias;                    // attn_output.bias
+    bool attn_sinks;                  // attn_sinks.weight: one logit per head in the softmax (gpt-oss)
+    bool post_norms;                  // post_attention_norm / post_ffw_norm after each block (gemma3)
+    bool embd_scale_sqrt;             // embeddings times sqrt(n_embd) (gemma)
+    SwaRule swa;
+    int swa_period;                   // SwaRule::Period: default period
+    bool swa_rope_global;             // local layers keep the global RoPE (base, scaling) unless freq_base_swa says
+    AttnScaleRule attn_scale;
+    bool granite_scales;              // embedding_scale, residual_scale, logit_scale keys
+    bool fused_qkv;                   // attn_qkv.weight holds Q, K, V rows (phi3)
+    bool fused_gate_up;               // ffn_up.weight holds gate rows then up rows (phi3)
+    bool long_rope;                   // rope_factors_long / _short (LongRoPE, phi3)
+    const char* ffn_norm;             // the pre-FFN norm tensor: "ffn_norm" or "post_attention_norm"
+    // Mixture of experts: whether layers have experts; the defaults that apply
+    // when expert_gating_func / expert_weights_norm are missing (as each
+    // architecture's loader in llama.cpp does).
+    Need moe;
+    RouterGating gating;
+    bool weights_norm;
+    bool moe_keys;                    // expert_gating_func, _weights_norm, _weights_scale are read (else fixed)
+    bool selection_bias;              // exp_probs_b.bias
+    bool moe_biases;                  // ffn_gate_inp.bias and ffn_{gate,up,down}_exps.bias (gpt-oss)
+    Need shared_expert;               // ffn_{gate,up,down}_shexp
+    bool leading_dense;               // leading_dense_block_count dense layers first
+    bool nextn;                       // nextn_predict_layers extra layers: loaded and ignored
+};
+std::span<const ArchInfo> arch_table() noexcept;
+const ArchInfo& arch_info(Arch a) noexcept;
 const char* arch_name(Arch a) noexcept;
-// "llama, qwen2, qwen3, gemma3": for error messages and --help.
+// "llama, qwen2, ...": every row's name, for error messages and --help.
 std::string supported_archs();
 
 struct ModelConfig {
     Arch arch = Arch::Llama;
+    const ArchInfo* info = nullptr;
     std::string arch_name;       // general.architecture as written in the file
     int64_t n_vocab = 0;
     int64_t n_ctx_train = 0;
     int64_t n_embd = 0;
-    int64_t n_layer = 0;
+    int64_t n_layer = 0;         // layers the forward pass runs (glm4moe: without the nextn layers)
+    int64_t n_layer_file = 0;    // block_count
     int64_t n_ff = 0;
     int n_head = 0, n_head_kv = 0;
     int head_dim_k = 0, head_dim_v = 0;
@@ -35,16 +88,51 @@ struct ModelConfig {
     int rope_dims = 0;
     float rope_base = 10000.0f, rope_scale = 1.0f;
     float rope_base_swa = 10000.0f, rope_scale_swa = 1.0f;
+    int64_t rope_ctx_orig = 0;    // LongRoPE: original context (rope.scaling.original_context_length)
+    float rope_attn_factor = 1.0f;  // rope.scaling.attn_factor (and YaRN's): cos/sin scaled by it
+    float rope_ext_factor = 0.0f;   // YaRN: 1 (rope.scaling.type yarn), else 0
+    float rope_beta_fast = 32.0f, rope_beta_slow = 1.0f;
     float attn_scale = 1.0f;      // applied to q·k
-    float embd_scale = 1.0f;      // gemma: sqrt(n_embd)
+    float q_scale = 1.0f;         // applied to q after RoPE (phi3)
+    float embd_scale = 1.0f;      // gemma: sqrt(n_embd); granite: embedding_scale
+    float residual_scale = 1.0f;  // granite: each block's output before the residual add
+    float logit_scale = 1.0f;     // granite: logits divided by this
+    FfnAct act = FfnAct::Silu;
     int sliding_window = 0;       // 0: none
     std::vector<bool> layer_swa;  // per layer: uses the sliding window
     bool tied_output = false;     // output projection is token_embd
+    // Mixture of experts (n_expert == 0: dense).
+    int n_expert = 0, n_expert_used = 0, n_expert_shared = 0;
+    int64_t n_ff_exp = 0, n_ff_shexp = 0;
+    int n_layer_dense_lead = 0;   // the first layers are dense
+    RouterGating gating = RouterGating::Softmax;
+    bool expert_weights_norm = false;
+    float expert_weights_scale = 1.0f;
+    bool layer_moe(int64_t l) const noexcept { return n_expert > 0 && l >= n_layer_dense_lead; }
 };
 
 // Reads and checks the hyper-parameters. Throws qlm::Error naming the key;
 // an unsupported architecture lists the supported ones.
 ModelConfig read_model_config(const GgufReader& gguf);
+
+// A dense gated FFN: act(h·W_gateᵀ) * h·W_upᵀ → ·W_downᵀ.
+struct DenseFfn {
+    WeightView gate, up, down;  // (n_ff, n_embd) (n_ff, n_embd) (n_embd, n_ff)
+};
+// A mixture-of-experts FFN: a router picks n_expert_used experts per token,
+// each a gated FFN; their outputs combine with the routing weights, plus an
+// always-on shared expert where the architecture has one.
+struct MoeFfn {
+    WeightView router;                       // (n_expert, n_embd)
+    const float* selection_bias = nullptr;   // (n_expert): added for selection only (glm4moe)
+    const float* router_bias = nullptr;      // (n_expert): added to the router logits (gpt-oss)
+    const float* gate_bias = nullptr;        // per expert (n_expert, n_ff_exp) (n_expert, n_ff_exp) (n_expert, n_embd)
+    const float* up_bias = nullptr;
+    const float* down_bias = nullptr;
+    ExpertsView gate, up, down;              // per expert (n_ff_exp, n_embd) (n_ff_exp, n_embd) (n_embd, n_ff_exp)
+    bool has_shared = false;
+    DenseFfn shared;                         // (n_ff_shexp, n_embd) ...
+};
 
 struct LayerWeights {
     const float* attn_norm = nullptr;    // (n_embd)
@@ -52,11 +140,13 @@ struct LayerWeights {
     const float* bq = nullptr;           // qwen2 biases: (n_head·dk) (n_kv·dk) (n_kv·dv)
     const float* bk = nullptr;
     const float* bv = nullptr;
+    const float* bo = nullptr;           // (n_embd): attention output bias (gpt-oss)
+    const float* sinks = nullptr;        // (n_head): attention sinks (gpt-oss)
     const float* q_norm = nullptr;       // qwen3, gemma3: (dk), per head
     const float* k_norm = nullptr;
     const float* post_attn_norm = nullptr;  // gemma3: (n_embd)
     const float* ffn_norm = nullptr;        // (n_embd)
-    WeightView w_gate, w_up, w_down;        // (n_ff, n_embd) (n_ff, n_embd) (n_embd, n_ff)
+    std::variant<DenseFfn, MoeFfn> ffn;
     const float* post_ffn_norm = nullptr;   // gemma3: (n_embd)
 };
 
@@ -77,7 +167,11 @@ public:
     const WeightView& token_embd() const noexcept { return token_embd_; }
     const WeightView& output() const noexcept { return output_; }
     const float* output_norm() const noexcept { return output_norm_; }
-    const float* rope_freqs() const noexcept { return rope_freqs_; }
+    // RoPE frequency divisors (llama3's rope_freqs; LongRoPE's long or short
+    // factors for a context of n_ctx positions), or null.
+    const float* rope_freqs(int64_t n_ctx = 0) const noexcept {
+        return rope_long_ && n_ctx > cfg_.rope_ctx_orig ? rope_long_ : rope_freqs_;
+    }
     const LayerWeights& layer(int64_t i) const { return layers_.at(size_t(i)); }
     uint64_t weight_bytes() const noexcept { return weight_bytes_; }
     double load_seconds() const noexcept { return load_seconds_; }
@@ -91,6 +185,7 @@ private:
     WeightView token_embd_, output_;
     const float* output_norm_ = nullptr;
     const float* rope_freqs_ = nullptr;
+    const float* rope_long_ = nullptr;
     std::vector<LayerWeights> layers_;
     uint64_t weight_bytes_ = 0;
     double load_seconds_ = 0;
@@ -156,6 +251,14 @@ public:
 
 private:
     struct Scratch;
+    // The blocks of a step of B token rows (in Scratch: ids, positions, x).
+    void embed(int64_t B);
+    void attention_block(int64_t l, KvCache& kv, std::span<const SeqStep> seqs, int64_t B);
+    void ffn_block(int64_t l, int64_t B);
+    void dense_ffn(const DenseFfn& f, const float* h, int64_t B, float* out);
+    void moe_ffn(const MoeFfn& m, const float* h, int64_t B, float* out);
+    void output(float* logits);
+
     const Model& model_;
     Context& ctx_;
     std::unique_ptr<Scratch> s_;

@@ -89,6 +89,71 @@ struct MatmulJob {
 };
 void matmul(Context& ctx, const std::vector<MatmulJob>& jobs);
 
+// ---- Mixture of experts ----
+
+// The experts of one layer: a 3-D GGUF tensor [k, n, n_expert], n_expert
+// matrices of n rows × k columns one after the other in the mapping. Each
+// expert is a zero-copy WeightView of its own bytes.
+struct ExpertsView {
+    GgmlType type = GgmlType::F32;
+    int64_t n_expert = 0, n = 0, k = 0;
+    size_t row_stride = 0, expert_stride = 0;
+    const uint8_t* data = nullptr;
+    std::string name;
+    WeightView expert(int64_t e) const;
+};
+// Throws qlm::Error naming the tensor if it is not 3-D.
+ExpertsView experts_view(const GgufTensor& t);
+
+// The routing of a step of n_tokens tokens: token t uses the experts
+// ids[t·n_used + j] (j < n_used, each < n_expert) with weights[t·n_used + j].
+// Slot s = t·n_used + j is that pair's row in the grouped matmul's output.
+struct ExpertRouting {
+    const int32_t* ids = nullptr;
+    const float* weights = nullptr;
+    int64_t n_tokens = 0;
+    int n_used = 0;
+    int64_t n_expert = 0;
+};
+
+// How router logits become a routing (the MoE gating), per token:
+//   p = softmax(logits) | sigmoid(logits) | logits (SoftmaxSelected);
+//   choose the n_used experts of largest p + selection_bias (the bias only
+//   chooses; ties go to the lower expert id); weights = p of the chosen
+//   (SoftmaxSelected: softmax over the chosen logits), divided by their sum
+//   (clamped below at 6.103515625e-5) if normalize, times scale.
+enum class RouterGating : uint8_t { Softmax, Sigmoid, SoftmaxSelected };
+struct RouterParams {
+    RouterGating gating = RouterGating::Softmax;
+    int n_used = 0;
+    bool normalize = false;
+    float scale = 1.0f;
+    const float* selection_bias = nullptr;  // n_expert, or null
+};
+// logits: n_tokens × n_expert. Writes ids and weights (n_tokens × n_used),
+// chosen experts in order of decreasing selection score.
+void route_experts(const float* logits, int64_t n_tokens, int64_t n_expert, const RouterParams& p, int32_t* ids,
+                   float* weights);
+
+// One grouped-expert product: for every slot s of the routing, y row s
+// (w.n floats) = x_row · W_eᵀ with e the slot's expert, where x_row is
+// activation row s / n_used (per_slot false: one input per token, the gate
+// and up projections) or row s (per_slot true: the down projection).
+struct ExpertJob {
+    const QuantizedActivations* xq = nullptr;
+    bool per_slot = false;
+    ExpertsView w;
+    float* y = nullptr;  // (n_tokens · n_used) × w.n
+};
+// Runs the jobs in one parallel run: the rows routed to each expert are
+// gathered, every active expert runs once over all its rows through the usual
+// matmul paths (m = 1, tiles, GEMM), and the results are scattered back. Each
+// output is the same bits whatever else the step holds (batch invariance).
+void matmul_experts(Context& ctx, const ExpertRouting& r, const std::vector<ExpertJob>& jobs);
+
+// out[t] = Σ_j weights[t·n_used + j] · y[t·n_used + j] over j in order (n floats each).
+void combine_experts(const ExpertRouting& r, const float* y, int64_t n, float* out);
+
 // ---- Float ops of the transformer blocks (rows × n, row-major, float32) ----
 // Each is split over the context's threads by rows; results never depend on the
 // thread count.
@@ -111,6 +176,14 @@ struct RopeParams {
     float freq_base = 10000.0f;
     float freq_scale = 1.0f;             // 1 / linear scaling factor
     const float* freq_factors = nullptr;  // n_dims/2 divisors (llama3 "rope_freqs"), or null
+    float attn_factor = 1.0f;             // cos and sin scaled by this (LongRoPE's rope.scaling.attn_factor)
+    // YaRN (ext_factor > 0): per pair, the angle blends the interpolated
+    // (freq_scale ·) and the original angle by a ramp over the pairs between
+    // the correction dimensions of beta_fast and beta_slow rotations at
+    // n_ctx_orig, and cos/sin gain 1 + 0.1·ln(1/freq_scale), as ggml's rope.
+    float ext_factor = 0.0f;
+    float beta_fast = 32.0f, beta_slow = 1.0f;
+    int64_t n_ctx_orig = 0;
 };
 void rope(Context& ctx, float* x, int64_t rows, int n_heads, int head_dim, const int32_t* positions,
           const RopeParams& p);
@@ -122,6 +195,9 @@ void add_inplace(float* y, const float* x, int64_t n);
 // g[j] = act(g[j]) * u[j]: the gated FFN's activation.
 void silu_mul(Context& ctx, float* g, const float* u, int64_t n);
 void gelu_tanh_mul(Context& ctx, float* g, const float* u, int64_t n);
+// gpt-oss's clamped SwiGLU: x = min(g, limit), y = clamp(u, -limit, limit),
+// g = x / (1 + exp(-alpha·x)) · (y + 1).
+void swiglu_oai_mul(Context& ctx, float* g, const float* u, int64_t n, float alpha, float limit);
 float gelu_tanh(float x) noexcept;
 float silu(float x) noexcept;
 // Softmax numerator on the calling thread with the backend's kernel (n >= 1):
@@ -148,6 +224,9 @@ struct AttentionShape {
     int n_head = 0, n_kv_head = 0, head_dim_k = 0, head_dim_v = 0;
     float scale = 1.0f;  // applied to q·k
     int window = 0;      // 0: full causal
+    // One learned logit per query head that joins each softmax's denominator
+    // (exp(sink) beside the scores) and attends to nothing (gpt-oss), or null.
+    const float* sinks = nullptr;
 };
 void attention(Context& ctx, const float* q, int64_t n_tokens, const int32_t* positions, const KvView& k,
                const KvView& v, const AttentionShape& s, float* out);

@@ -139,6 +139,15 @@ void dispatch_type(GgmlType t, F&& f) {
         case T::IQ4_NL: f.template operator()<T::IQ4_NL>(); break;
         case T::IQ4_XS: f.template operator()<T::IQ4_XS>(); break;
         case T::BF16: f.template operator()<T::BF16>(); break;
+        case T::IQ2_XXS: f.template operator()<T::IQ2_XXS>(); break;
+        case T::IQ2_XS: f.template operator()<T::IQ2_XS>(); break;
+        case T::IQ2_S: f.template operator()<T::IQ2_S>(); break;
+        case T::IQ3_XXS: f.template operator()<T::IQ3_XXS>(); break;
+        case T::IQ3_S: f.template operator()<T::IQ3_S>(); break;
+        case T::IQ1_S: f.template operator()<T::IQ1_S>(); break;
+        case T::IQ1_M: f.template operator()<T::IQ1_M>(); break;
+        case T::TQ1_0: f.template operator()<T::TQ1_0>(); break;
+        case T::TQ2_0: f.template operator()<T::TQ2_0>(); break;
         case T::MXFP4: f.template operator()<T::MXFP4>(); break;
     }
 }

@@ -75,6 +75,26 @@ void dequantize_row_iq4_xs(const void*, float*, int64_t);
 void quantize_row_iq4_xs(const float*, void*, int64_t);
 float vec_dot_iq4_xs(int64_t, const void*, const void*);  // partner Q8_K
 
+// iquants_lowbit.cpp (partner Q8_K; no quantizer)
+void dequantize_row_iq2_xxs(const void*, float*, int64_t);
+float vec_dot_iq2_xxs(int64_t, const void*, const void*);
+void dequantize_row_iq2_xs(const void*, float*, int64_t);
+float vec_dot_iq2_xs(int64_t, const void*, const void*);
+void dequantize_row_iq2_s(const void*, float*, int64_t);
+float vec_dot_iq2_s(int64_t, const void*, const void*);
+void dequantize_row_iq3_xxs(const void*, float*, int64_t);
+float vec_dot_iq3_xxs(int64_t, const void*, const void*);
+void dequantize_row_iq3_s(const void*, float*, int64_t);
+float vec_dot_iq3_s(int64_t, const void*, const void*);
+void dequantize_row_iq1_s(const void*, float*, int64_t);
+float vec_dot_iq1_s(int64_t, const void*, const void*);
+void dequantize_row_iq1_m(const void*, float*, int64_t);
+float vec_dot_iq1_m(int64_t, const void*, const void*);
+void dequantize_row_tq1_0(const void*, float*, int64_t);
+float vec_dot_tq1_0(int64_t, const void*, const void*);
+void dequantize_row_tq2_0(const void*, float*, int64_t);
+float vec_dot_tq2_0(int64_t, const void*, const void*);
+
 // Dequantize a row block by block with the per-block function of the layout header.
 template <typename Block, int QK>
 void dequantize_blocks(const void* x, float* y, int64_t n) {

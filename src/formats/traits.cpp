@@ -65,8 +65,12 @@ void dequantize_row(GgmlType t, const void* src, float* dst, int64_t n) {
     traits_of(t)->dequantize_row(src, dst, n);
 }
 
+bool can_quantize(GgmlType t) noexcept { return traits_of(t)->quantize_row != nullptr; }
+
 void quantize_row(GgmlType t, const float* src, void* dst, int64_t n) {
     row_size(t, n);
+    if (!can_quantize(t))
+        fail("quantize_row: quantizing to ", type_info(t).name, " is not supported (it is read from files only)");
     traits_of(t)->quantize_row(src, dst, n);
 }
 

@@ -9,6 +9,7 @@
 #include "formats/kquants.h"
 #include "formats/legacy.h"
 #include "formats/reference.h"
+#include "formats/ternary.h"
 #include "qlm/formats.h"
 
 namespace qlm::fmt {
@@ -16,7 +17,7 @@ namespace qlm::fmt {
 struct TypeTraits {
     TypeInfo info;
     DequantizeRowFn dequantize_row;
-    QuantizeRowFn quantize_row;
+    QuantizeRowFn quantize_row;  // null: read from files only (low-bit IQ, TQ)
     VecDotFn vec_dot;
 };
 
@@ -38,9 +39,18 @@ inline constexpr TypeTraits kTypeTraits[] = {
     {{T::Q5_K,   "Q5_K",   QK_K,   sizeof(block_q5_K),     T::Q8_K,  true},  dequantize_row_q5_K,   quantize_row_q5_K,   vec_dot_q5_K},
     {{T::Q6_K,   "Q6_K",   QK_K,   sizeof(block_q6_K),     T::Q8_K,  true},  dequantize_row_q6_K,   quantize_row_q6_K,   vec_dot_q6_K},
     {{T::Q8_K,   "Q8_K",   QK_K,   sizeof(block_q8_K),     T::Q8_K,  true},  dequantize_row_q8_K,   quantize_row_q8_K,   vec_dot_q8_K},
+    {{T::IQ2_XXS, "IQ2_XXS", QK_K, sizeof(block_iq2_xxs),  T::Q8_K,  true},  dequantize_row_iq2_xxs, nullptr,           vec_dot_iq2_xxs},
+    {{T::IQ2_XS, "IQ2_XS", QK_K,   sizeof(block_iq2_xs),   T::Q8_K,  true},  dequantize_row_iq2_xs, nullptr,             vec_dot_iq2_xs},
+    {{T::IQ3_XXS, "IQ3_XXS", QK_K, sizeof(block_iq3_xxs),  T::Q8_K,  true},  dequantize_row_iq3_xxs, nullptr,           vec_dot_iq3_xxs},
+    {{T::IQ1_S,  "IQ1_S",  QK_K,   sizeof(block_iq1_s),    T::Q8_K,  true},  dequantize_row_iq1_s,  nullptr,             vec_dot_iq1_s},
     {{T::IQ4_NL, "IQ4_NL", QK4_NL, sizeof(block_iq4_nl),   T::Q8_0,  true},  dequantize_row_iq4_nl, quantize_row_iq4_nl, vec_dot_iq4_nl},
+    {{T::IQ3_S,  "IQ3_S",  QK_K,   sizeof(block_iq3_s),    T::Q8_K,  true},  dequantize_row_iq3_s,  nullptr,             vec_dot_iq3_s},
+    {{T::IQ2_S,  "IQ2_S",  QK_K,   sizeof(block_iq2_s),    T::Q8_K,  true},  dequantize_row_iq2_s,  nullptr,             vec_dot_iq2_s},
     {{T::IQ4_XS, "IQ4_XS", QK_K,   sizeof(block_iq4_xs),   T::Q8_K,  true},  dequantize_row_iq4_xs, quantize_row_iq4_xs, vec_dot_iq4_xs},
+    {{T::IQ1_M,  "IQ1_M",  QK_K,   sizeof(block_iq1_m),    T::Q8_K,  true},  dequantize_row_iq1_m,  nullptr,             vec_dot_iq1_m},
     {{T::BF16,   "BF16",   1,      2,                      T::BF16,  false}, dequantize_row_bf16,   quantize_row_bf16,   vec_dot_bf16},
+    {{T::TQ1_0,  "TQ1_0",  QK_K,   sizeof(block_tq1_0),    T::Q8_K,  true},  dequantize_row_tq1_0,  nullptr,             vec_dot_tq1_0},
+    {{T::TQ2_0,  "TQ2_0",  QK_K,   sizeof(block_tq2_0),    T::Q8_K,  true},  dequantize_row_tq2_0,  nullptr,             vec_dot_tq2_0},
     {{T::MXFP4,  "MXFP4",  QK_MXFP4, sizeof(block_mxfp4),  T::Q8_0,  true},  dequantize_row_mxfp4,  quantize_row_mxfp4,  vec_dot_mxfp4},
 };
 // clang-format on
@@ -67,7 +77,9 @@ constexpr const TypeTraits* traits_of(GgmlType t) { return traits_of(uint32_t(t)
 constexpr bool traits_complete() {
     constexpr GgmlType all[] = {T::F32,  T::F16,  T::Q4_0, T::Q4_1,   T::Q5_0,   T::Q5_1,
                                 T::Q8_0, T::Q8_1, T::Q2_K, T::Q3_K,   T::Q4_K,   T::Q5_K,
-                                T::Q6_K, T::Q8_K, T::IQ4_NL, T::IQ4_XS, T::BF16, T::MXFP4};
+                                T::Q6_K, T::Q8_K, T::IQ2_XXS, T::IQ2_XS, T::IQ3_XXS, T::IQ1_S,
+                                T::IQ4_NL, T::IQ3_S, T::IQ2_S, T::IQ4_XS, T::IQ1_M, T::BF16,
+                                T::TQ1_0, T::TQ2_0, T::MXFP4};
     if (sizeof(all) / sizeof(all[0]) != kTypeCount) return false;
     for (GgmlType t : all) {
         const int i = traits_index(uint32_t(t));

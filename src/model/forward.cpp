@@ -1,10 +1,16 @@
-// The forward pass over a batch of tokens from many sequences: embeddings,
-// then per layer
-//   h = norm(x); q,k,v = h·Wqᵀ,h·Wkᵀ,h·Wvᵀ (+bias) [per-head q/k norm] → rope →
-//   KV cache → attention (per sequence) → ·Woᵀ [post-norm] → x += ...;
-//   h = norm(x); act(h·W_gateᵀ) * h·W_upᵀ → ·W_downᵀ [post-norm] → x += ...
-// and the output norm and projection of the rows that need logits. Every
-// projection runs once over all T tokens of the step.
+// The forward pass over a batch of tokens from many sequences, as blocks:
+//   embed → per layer [attention block → FFN block (dense or mixture of
+//   experts)] → output norm and projection of the rows that need logits.
+// Attention block: h = norm(x); q,k,v = h·Wqᵀ,h·Wkᵀ,h·Wvᵀ (+bias) [per-head
+//   q/k norm] → rope → KV cache → attention (per sequence) → ·Woᵀ [post-norm]
+//   → x += ...
+// FFN block: h = norm(x); act(h·W_gateᵀ) * h·W_upᵀ → ·W_downᵀ, or the same
+//   per routed expert, combined with the routing weights (+ a shared expert)
+//   [post-norm] → x += ...
+// Every projection runs once over all T tokens of the step; each active expert
+// runs once over all the tokens routed to it. Which optional step runs is
+// decided by the weights the model bound (the architecture table), never by
+// the architecture's name.
 #include <algorithm>
 #include <cstring>
 #include <map>
@@ -17,6 +23,8 @@ namespace qlm {
 
 struct Forward::Scratch {
     std::vector<float> x, h, q, k, v, att, o, g, u;
+    std::vector<float> router, ew, eg, eu, ed;  // MoE: logits, weights, per-slot gate/up/down rows
+    std::vector<int32_t> eid;
     std::vector<int32_t> pos, tok;
     std::vector<int64_t> first;  // per sequence: its first row in the step
     std::vector<int64_t> out_rows;
@@ -25,18 +33,24 @@ struct Forward::Scratch {
 
 namespace {
 
+float* fit(std::vector<float>& v, int64_t n) {
+    v.resize(size_t(n));
+    return v.data();
+}
+
 // Projections of one input through several weights, quantizing the input once
 // per activation type (Q, K and V, or gate and up, usually share one).
 class Projector {
 public:
     Projector(Context& ctx, const float* x, int64_t m, int64_t k) : ctx_(ctx), x_(x), m_(m), k_(k) {}
-    // Queues y = x · Wᵀ; run() does all queued products in one parallel run.
-    void operator()(const WeightView& w, float* y) {
-        const GgmlType at = activation_type(w.type);
+    const QuantizedActivations& activations(GgmlType weight_type) {
+        const GgmlType at = activation_type(weight_type);
         auto it = cache_.find(at);
         if (it == cache_.end()) it = cache_.emplace(at, quantize_activations(ctx_, x_, m_, k_, at)).first;
-        jobs_.push_back({&it->second, w, y});
+        return it->second;
     }
+    // Queues y = x · Wᵀ; run() does all queued products in one parallel run.
+    void operator()(const WeightView& w, float* y) { jobs_.push_back({&activations(w.type), w, y}); }
     void run() {
         matmul(ctx_, jobs_);
         jobs_.clear();
@@ -49,6 +63,24 @@ private:
     std::map<GgmlType, QuantizedActivations> cache_;  // node-based: the jobs' pointers stay valid
     std::vector<MatmulJob> jobs_;
 };
+
+void act_mul(Context& ctx, FfnAct act, float* g, const float* u, int64_t n) {
+    switch (act) {
+        case FfnAct::Silu: silu_mul(ctx, g, u, n); break;
+        case FfnAct::GeluTanh: gelu_tanh_mul(ctx, g, u, n); break;
+        case FfnAct::SwigluOai: swiglu_oai_mul(ctx, g, u, n, 1.702f, 7.0f); break;
+    }
+}
+
+// Slot s's row of y (n floats) += row ids[s] of the per-expert bias (n_expert × n).
+void add_expert_bias(const ExpertRouting& r, const float* bias, float* y, int64_t n) {
+    for (int64_t s = 0; s < r.n_tokens * r.n_used; ++s) add_bias(y + s * n, bias + int64_t(r.ids[s]) * n, 1, n);
+}
+
+void scale(float* x, int64_t n, float s) {
+    if (s != 1.0f)
+        for (int64_t i = 0; i < n; ++i) x[i] *= s;
+}
 
 }  // namespace
 
@@ -75,19 +107,6 @@ void Forward::run(KvCache& kv, std::span<const SeqStep> seqs, float* logits) {
         B += int64_t(sq.tokens.size());
     }
     if (B == 0) fail("forward: empty step");
-    const int64_t d = c.n_embd;
-    const int64_t dq = int64_t(c.n_head) * c.head_dim_k, dkv = int64_t(c.n_head_kv) * c.head_dim_k,
-                  dvv = int64_t(c.n_head_kv) * c.head_dim_v, dov = int64_t(c.n_head) * c.head_dim_v;
-    auto fit = [](std::vector<float>& v, int64_t n) { v.resize(size_t(n)); return v.data(); };
-    float* x = fit(s.x, B * d);
-    float* h = fit(s.h, B * d);
-    float* q = fit(s.q, B * dq);
-    float* k = fit(s.k, B * dkv);
-    float* v = fit(s.v, B * dvv);
-    float* att = fit(s.att, B * dov);
-    float* o = fit(s.o, B * d);
-    float* g = fit(s.g, B * c.n_ff);
-    float* u = fit(s.u, B * c.n_ff);
     s.pos.resize(size_t(B)), s.tok.resize(size_t(B));
     for (size_t si = 0; si < seqs.size(); ++si)
         for (size_t i = 0; i < seqs[si].tokens.size(); ++i) {
@@ -95,97 +114,192 @@ void Forward::run(KvCache& kv, std::span<const SeqStep> seqs, float* logits) {
             s.tok[size_t(s.first[si]) + i] = seqs[si].tokens[i];
         }
 
+    embed(B);
+    for (int64_t l = 0; l < c.n_layer; ++l) {
+        attention_block(l, kv, seqs, B);
+        ffn_block(l, B);
+    }
+    output(logits);
+}
+
+void Forward::embed(int64_t B) {
+    const ModelConfig& c = model_.config();
+    Scratch& s = *s_;
+    const int64_t d = c.n_embd;
+    float* x = fit(s.x, B * d);
     // (n_vocab, n_embd) embedding rows, dequantized one row per token.
     const WeightView& E = model_.token_embd();
     for (int64_t i = 0; i < B; ++i) {
         dequantize_row(E.type, E.data + size_t(s.tok[size_t(i)]) * E.row_stride, x + i * d, d);
-        if (c.embd_scale != 1.0f)
-            for (int64_t j = 0; j < d; ++j) x[i * d + j] *= c.embd_scale;
+        scale(x + i * d, d, c.embd_scale);
     }
+}
 
+void Forward::attention_block(int64_t l, KvCache& kv, std::span<const SeqStep> seqs, int64_t B) {
+    const ModelConfig& c = model_.config();
+    Scratch& s = *s_;
+    const LayerWeights& L = model_.layer(l);
+    const int64_t d = c.n_embd;
+    const int64_t dq = int64_t(c.n_head) * c.head_dim_k, dkv = int64_t(c.n_head_kv) * c.head_dim_k,
+                  dvv = int64_t(c.n_head_kv) * c.head_dim_v, dov = int64_t(c.n_head) * c.head_dim_v;
+    float* x = s.x.data();
+    float* h = fit(s.h, B * d);
+    float* q = fit(s.q, B * dq);
+    float* k = fit(s.k, B * dkv);
+    float* v = fit(s.v, B * dvv);
+    float* att = fit(s.att, B * dov);
+    float* o = fit(s.o, B * d);
+    const bool swa = c.layer_swa[size_t(l)];
+    rms_norm(ctx_, x, L.attn_norm, h, B, d, c.norm_eps);
+    {
+        Projector proj(ctx_, h, B, d);
+        proj(L.wq, q);  // (B, n_head·dk)
+        proj(L.wk, k);  // (B, n_kv·dk)
+        proj(L.wv, v);  // (B, n_kv·dv)
+        proj.run();
+    }
+    if (L.bq) add_bias(q, L.bq, B, dq);
+    if (L.bk) add_bias(k, L.bk, B, dkv);
+    if (L.bv) add_bias(v, L.bv, B, dvv);
+    if (L.q_norm) rms_norm(ctx_, q, L.q_norm, q, B * c.n_head, c.head_dim_k, c.norm_eps);
+    if (L.k_norm) rms_norm(ctx_, k, L.k_norm, k, B * c.n_head_kv, c.head_dim_k, c.norm_eps);
+    RopeParams rp;
+    rp.layout = c.rope_layout;
+    rp.n_dims = c.rope_dims;
+    rp.freq_base = swa ? c.rope_base_swa : c.rope_base;
+    rp.freq_scale = swa ? c.rope_scale_swa : c.rope_scale;
+    rp.freq_factors = swa ? nullptr : model_.rope_freqs(kv.n_blocks() * kv.block_size());
+    rp.attn_factor = c.rope_attn_factor;
+    rp.ext_factor = c.rope_ext_factor;
+    rp.beta_fast = c.rope_beta_fast, rp.beta_slow = c.rope_beta_slow;
+    rp.n_ctx_orig = c.rope_ctx_orig;
+    rope(ctx_, q, B, c.n_head, c.head_dim_k, s.pos.data(), rp);
+    rope(ctx_, k, B, c.n_head_kv, c.head_dim_k, s.pos.data(), rp);
+    scale(q, B * dq, c.q_scale);
+
+    // Each token's K and V rows into its sequence's blocks.
     const int64_t bs = kv.block_size();
-    for (int64_t l = 0; l < c.n_layer; ++l) {
-        const LayerWeights& L = model_.layer(l);
-        const bool swa = c.layer_swa[size_t(l)];
-        rms_norm(ctx_, x, L.attn_norm, h, B, d, c.norm_eps);
-        {
-            Projector proj(ctx_, h, B, d);
-            proj(L.wq, q);  // (B, n_head·dk)
-            proj(L.wk, k);  // (B, n_kv·dk)
-            proj(L.wv, v);  // (B, n_kv·dv)
-            proj.run();
-        }
-        if (L.bq) add_bias(q, L.bq, B, dq);
-        if (L.bk) add_bias(k, L.bk, B, dkv);
-        if (L.bv) add_bias(v, L.bv, B, dvv);
-        if (L.q_norm) rms_norm(ctx_, q, L.q_norm, q, B * c.n_head, c.head_dim_k, c.norm_eps);
-        if (L.k_norm) rms_norm(ctx_, k, L.k_norm, k, B * c.n_head_kv, c.head_dim_k, c.norm_eps);
-        RopeParams rp;
-        rp.layout = c.rope_layout;
-        rp.n_dims = c.rope_dims;
-        rp.freq_base = swa ? c.rope_base_swa : c.rope_base;
-        rp.freq_scale = swa ? c.rope_scale_swa : c.rope_scale;
-        rp.freq_factors = swa ? nullptr : model_.rope_freqs();
-        rope(ctx_, q, B, c.n_head, c.head_dim_k, s.pos.data(), rp);
-        rope(ctx_, k, B, c.n_head_kv, c.head_dim_k, s.pos.data(), rp);
-
-        // Each token's K and V rows into its sequence's blocks.
-        for (size_t si = 0; si < seqs.size(); ++si) {
-            const SeqStep& sq = seqs[si];
-            for (size_t i = 0; i < sq.tokens.size(); ++i) {
-                const int64_t p = sq.pos + int64_t(i), row = s.first[si] + int64_t(i);
-                const int32_t blk = sq.blocks[p / bs];
-                for (int hh = 0; hh < c.n_head_kv; ++hh) {
-                    const float* kr = k + row * dkv + int64_t(hh) * c.head_dim_k;
-                    const float* vr = v + row * dvv + int64_t(hh) * c.head_dim_v;
-                    uint8_t* kd = kv.k_row(l, blk, hh, p % bs);
-                    uint8_t* vd = kv.v_row(l, blk, hh, p % bs);
-                    if (kv.type() == GgmlType::F32) {
-                        std::memcpy(kd, kr, size_t(c.head_dim_k) * 4);
-                        std::memcpy(vd, vr, size_t(c.head_dim_v) * 4);
-                    } else {  // rows are 2-byte aligned
-                        to_f16(ctx_, kr, reinterpret_cast<uint16_t*>(kd), c.head_dim_k);
-                        to_f16(ctx_, vr, reinterpret_cast<uint16_t*>(vd), c.head_dim_v);
-                    }
+    for (size_t si = 0; si < seqs.size(); ++si) {
+        const SeqStep& sq = seqs[si];
+        for (size_t i = 0; i < sq.tokens.size(); ++i) {
+            const int64_t p = sq.pos + int64_t(i), row = s.first[si] + int64_t(i);
+            const int32_t blk = sq.blocks[p / bs];
+            for (int hh = 0; hh < c.n_head_kv; ++hh) {
+                const float* kr = k + row * dkv + int64_t(hh) * c.head_dim_k;
+                const float* vr = v + row * dvv + int64_t(hh) * c.head_dim_v;
+                uint8_t* kd = kv.k_row(l, blk, hh, p % bs);
+                uint8_t* vd = kv.v_row(l, blk, hh, p % bs);
+                if (kv.type() == GgmlType::F32) {
+                    std::memcpy(kd, kr, size_t(c.head_dim_k) * 4);
+                    std::memcpy(vd, vr, size_t(c.head_dim_v) * 4);
+                } else {  // rows are 2-byte aligned
+                    to_f16(ctx_, kr, reinterpret_cast<uint16_t*>(kd), c.head_dim_k);
+                    to_f16(ctx_, vr, reinterpret_cast<uint16_t*>(vd), c.head_dim_v);
                 }
             }
         }
-        s.attn.clear();
-        for (size_t si = 0; si < seqs.size(); ++si) {
-            const SeqStep& sq = seqs[si];
-            const int64_t n_pos = sq.pos + int64_t(sq.tokens.size());
-            s.attn.push_back({q + s.first[si] * dq, att + s.first[si] * dov, int64_t(sq.tokens.size()),
-                              s.pos.data() + s.first[si], kv.k_pages(l, sq.blocks, n_pos),
-                              kv.v_pages(l, sq.blocks, n_pos)});
-        }
-        AttentionShape as{c.n_head, c.n_head_kv, c.head_dim_k, c.head_dim_v, c.attn_scale,
-                          swa ? c.sliding_window : 0};
-        attention(ctx_, s.attn, as);      // (B, n_head·dv)
-        matmul(ctx_, att, B, L.wo, o);    // (B, n_embd)
-        if (L.post_attn_norm) rms_norm(ctx_, o, L.post_attn_norm, o, B, d, c.norm_eps);
-        add_inplace(x, o, B * d);
-
-        rms_norm(ctx_, x, L.ffn_norm, h, B, d, c.norm_eps);
-        {
-            Projector proj(ctx_, h, B, d);
-            proj(L.w_gate, g);  // (B, n_ff)
-            proj(L.w_up, u);    // (B, n_ff)
-            proj.run();
-        }
-        if (c.arch == Arch::Gemma3)
-            gelu_tanh_mul(ctx_, g, u, B * c.n_ff);
-        else
-            silu_mul(ctx_, g, u, B * c.n_ff);
-        matmul(ctx_, g, B, L.w_down, o);  // (B, n_embd)
-        if (L.post_ffn_norm) rms_norm(ctx_, o, L.post_ffn_norm, o, B, d, c.norm_eps);
-        add_inplace(x, o, B * d);
     }
-    const int64_t rows = int64_t(s.out_rows.size());
+    s.attn.clear();
+    for (size_t si = 0; si < seqs.size(); ++si) {
+        const SeqStep& sq = seqs[si];
+        const int64_t n_pos = sq.pos + int64_t(sq.tokens.size());
+        s.attn.push_back({q + s.first[si] * dq, att + s.first[si] * dov, int64_t(sq.tokens.size()),
+                          s.pos.data() + s.first[si], kv.k_pages(l, sq.blocks, n_pos), kv.v_pages(l, sq.blocks, n_pos)});
+    }
+    AttentionShape as{c.n_head, c.n_head_kv, c.head_dim_k, c.head_dim_v, c.attn_scale, swa ? c.sliding_window : 0,
+                      L.sinks};
+    attention(ctx_, s.attn, as);      // (B, n_head·dv)
+    matmul(ctx_, att, B, L.wo, o);    // (B, n_embd)
+    if (L.bo) add_bias(o, L.bo, B, d);
+    if (L.post_attn_norm) rms_norm(ctx_, o, L.post_attn_norm, o, B, d, c.norm_eps);
+    scale(o, B * d, c.residual_scale);
+    add_inplace(x, o, B * d);
+}
+
+void Forward::dense_ffn(const DenseFfn& f, const float* h, int64_t B, float* out) {
+    const ModelConfig& c = model_.config();
+    Scratch& s = *s_;
+    const int64_t n_ff = f.gate.n;
+    float* g = fit(s.g, B * n_ff);
+    float* u = fit(s.u, B * n_ff);
+    {
+        Projector proj(ctx_, h, B, c.n_embd);
+        proj(f.gate, g);  // (B, n_ff)
+        proj(f.up, u);    // (B, n_ff)
+        proj.run();
+    }
+    act_mul(ctx_, c.act, g, u, B * n_ff);
+    matmul(ctx_, g, B, f.down, out);  // (B, n_embd)
+}
+
+void Forward::moe_ffn(const MoeFfn& m, const float* h, int64_t B, float* out) {
+    const ModelConfig& c = model_.config();
+    Scratch& s = *s_;
+    const int64_t d = c.n_embd, n_ff = m.gate.n, slots = B * c.n_expert_used;
+    float* logits = fit(s.router, B * c.n_expert);
+    float* w = fit(s.ew, slots);
+    s.eid.resize(size_t(slots));
+    float* eg = fit(s.eg, slots * n_ff);
+    float* eu = fit(s.eu, slots * n_ff);
+    float* ed = fit(s.ed, slots * d);
+    Projector proj(ctx_, h, B, d);
+    proj(m.router, logits);  // (B, n_expert)
+    proj.run();
+    if (m.router_bias) add_bias(logits, m.router_bias, B, c.n_expert);
+    RouterParams rp;
+    rp.gating = c.gating;
+    rp.n_used = c.n_expert_used;
+    rp.normalize = c.expert_weights_norm;
+    rp.scale = c.expert_weights_scale;
+    rp.selection_bias = m.selection_bias;
+    route_experts(logits, B, c.n_expert, rp, s.eid.data(), w);
+    const ExpertRouting r{s.eid.data(), w, B, c.n_expert_used, c.n_expert};
+    matmul_experts(ctx_, r, {{&proj.activations(m.gate.type), false, m.gate, eg},   // (slots, n_ff_exp)
+                             {&proj.activations(m.up.type), false, m.up, eu}});
+    if (m.gate_bias) add_expert_bias(r, m.gate_bias, eg, n_ff);
+    if (m.up_bias) add_expert_bias(r, m.up_bias, eu, n_ff);
+    act_mul(ctx_, c.act, eg, eu, slots * n_ff);
+    const QuantizedActivations gq = quantize_activations(ctx_, eg, slots, n_ff, activation_type(m.down.type));
+    matmul_experts(ctx_, r, {{&gq, true, m.down, ed}});  // (slots, n_embd)
+    if (m.down_bias) add_expert_bias(r, m.down_bias, ed, d);
+    combine_experts(r, ed, d, out);
+    if (m.has_shared) {
+        float* sh = fit(s.ed, B * d);  // the per-slot rows are combined already
+        dense_ffn(m.shared, h, B, sh);
+        add_inplace(out, sh, B * d);
+    }
+}
+
+void Forward::ffn_block(int64_t l, int64_t B) {
+    const ModelConfig& c = model_.config();
+    Scratch& s = *s_;
+    const LayerWeights& L = model_.layer(l);
+    const int64_t d = c.n_embd;
+    float* x = s.x.data();
+    float* h = fit(s.h, B * d);
+    float* o = fit(s.o, B * d);
+    rms_norm(ctx_, x, L.ffn_norm, h, B, d, c.norm_eps);
+    if (const auto* dense = std::get_if<DenseFfn>(&L.ffn))
+        dense_ffn(*dense, h, B, o);
+    else
+        moe_ffn(std::get<MoeFfn>(L.ffn), h, B, o);
+    if (L.post_ffn_norm) rms_norm(ctx_, o, L.post_ffn_norm, o, B, d, c.norm_eps);
+    scale(o, B * d, c.residual_scale);
+    add_inplace(x, o, B * d);
+}
+
+void Forward::output(float* logits) {
+    const ModelConfig& c = model_.config();
+    Scratch& s = *s_;
+    const int64_t rows = int64_t(s.out_rows.size()), d = c.n_embd;
     if (rows == 0) return;
     // Output norm and projection of the rows that need logits, gathered.
-    for (int64_t r = 0; r < rows; ++r) std::memcpy(o + r * d, x + s.out_rows[size_t(r)] * d, size_t(d) * 4);
+    float* o = fit(s.o, rows * d);
+    float* h = fit(s.h, rows * d);
+    for (int64_t r = 0; r < rows; ++r) std::memcpy(o + r * d, s.x.data() + s.out_rows[size_t(r)] * d, size_t(d) * 4);
     rms_norm(ctx_, o, model_.output_norm(), h, rows, d, c.norm_eps);
     matmul(ctx_, h, rows, model_.output(), logits);  // (rows, n_vocab)
+    if (c.logit_scale != 1.0f) scale(logits, rows * c.n_vocab, 1.0f / c.logit_scale);
 }
 
 }  // namespace qlm

@@ -128,7 +128,11 @@ void attention(Context& ctx, const std::vector<AttnSeq>& seqs, const AttentionSh
             float* row = scores.data() + i * cnt;
             float* sc = row + (lo[i] - ulo);
             const int64_t n = hi[i] - lo[i];
-            const float inv = float(1.0 / exp_sum(sc, n, nullptr));
+            // A sink joins the denominator: exp(sink - max) beside the exp(score - max).
+            float mx = 0;
+            double sum = exp_sum(sc, n, s.sinks ? &mx : nullptr);
+            if (s.sinks) sum += std::exp(double(s.sinks[h]) - double(mx));
+            const float inv = float(1.0 / sum);
             for (int64_t j = 0; j < n; ++j) sc[j] *= inv;
             if (sq.v.type == GgmlType::F16) round_f16(sc, n);
             std::fill(row, sc, 0.0f);

@@ -8,6 +8,7 @@
 #include "cpu/kernels.h"
 #include "cpu/thread_pool.h"
 #include "ops/context_impl.h"
+#include "ops/matmul_plan.h"
 #include "qlm/error.h"
 #include "qlm/gguf.h"
 
@@ -35,7 +36,7 @@ WeightView transpose(WeightView w) {
 
 GgmlType activation_type(GgmlType weight_type) noexcept { return type_info(weight_type).vec_dot_type; }
 
-namespace {
+namespace detail {
 
 std::string shape_of(const WeightView& w) {
     return cat(w.name.empty() ? std::string("<unnamed>") : w.name, " (", type_name(w.type), ", ", w.n, " x ", w.k,
@@ -66,6 +67,32 @@ int64_t rows_per_task(int64_t n, int threads) {
     r = (r + 7) / 8 * 8;
     return std::max<int64_t>(r, 8);
 }
+
+KernelChoice choose_kernel(const Context::Impl& c, const WeightView& w, int64_t m) {
+    const uint32_t id = uint32_t(w.type);
+    if (c.table->gemm[id] && m >= c.table->gemm_min_m[id]) return {nullptr, c.table->gemm[id]};
+    return {pick_tile(c, w), nullptr};
+}
+
+void run_rows(const KernelChoice& kc, const WeightView& w, const uint8_t* x, size_t x_stride, int64_t m, float* y,
+              int64_t r0, int64_t r1) {
+    if (kc.gemm) {
+        kc.gemm({w.data, w.row_stride, w.k, x, x_stride, int(m), y, w.n, r0, r1});
+        return;
+    }
+    // The task's weight rows are read from memory once and reused from
+    // cache for every chunk of kMaxTileM rows of x.
+    for (int64_t i0 = 0; i0 < m; i0 += kMaxTileM) {
+        const int mm = int(std::min<int64_t>(kMaxTileM, m - i0));
+        kc.tile({w.data, w.row_stride, w.k, x + size_t(i0) * x_stride, x_stride, mm, y + i0 * w.n, w.n, r0, r1});
+    }
+}
+
+}  // namespace detail
+
+using namespace detail;
+
+namespace {
 
 // Transposed view: y (m x k) = x (m x n) * W. Each task owns a block-aligned
 // column range and walks W's rows in order, one dequantized block range at a
@@ -111,8 +138,7 @@ void matmul(Context& ctx, const std::vector<MatmulJob>& jobs) {
     // Per job: its kernel and row split; tasks of all jobs go to one run.
     struct Plan {
         const MatmulJob* job;
-        cpu::MatmulTileFn tile;
-        cpu::GemmFn gemm;
+        KernelChoice kc;
         int64_t rpt, first_task;
     };
     std::vector<Plan> plans;
@@ -126,12 +152,7 @@ void matmul(Context& ctx, const std::vector<MatmulJob>& jobs) {
             fail("matmul: weight ", shape_of(w), " needs ", type_name(activation_type(w.type)), " activations, got ",
                  type_name(xq.type));
         if (xq.k != w.k) fail("matmul: activations of ", xq.m, " x ", xq.k, " do not fit weight ", shape_of(w));
-        const uint32_t id = uint32_t(w.type);
-        Plan p{&j, nullptr, nullptr, rows_per_task(w.n, c.pool->size()), tasks};
-        if (c.table->gemm[id] && xq.m >= c.table->gemm_min_m[id])
-            p.gemm = c.table->gemm[id];
-        else
-            p.tile = pick_tile(c, w);
+        Plan p{&j, choose_kernel(c, w, xq.m), rows_per_task(w.n, c.pool->size()), tasks};
         tasks += (w.n + p.rpt - 1) / p.rpt;
         plans.push_back(p);
     }
@@ -142,17 +163,7 @@ void matmul(Context& ctx, const std::vector<MatmulJob>& jobs) {
         const WeightView& w = p.job->w;
         const QuantizedActivations& xq = *p.job->xq;
         const int64_t r0 = (t - p.first_task) * p.rpt, r1 = std::min(w.n, r0 + p.rpt);
-        if (p.gemm) {
-            p.gemm({w.data, w.row_stride, w.k, xq.data.data(), xq.row_stride, int(xq.m), p.job->y, w.n, r0, r1});
-            return;
-        }
-        // The task's weight rows are read from memory once and reused from
-        // cache for every chunk of kMaxTileM rows of x.
-        for (int64_t i0 = 0; i0 < xq.m; i0 += kMaxTileM) {
-            const int mm = int(std::min<int64_t>(kMaxTileM, xq.m - i0));
-            p.tile({w.data, w.row_stride, w.k, xq.data.data() + size_t(i0) * xq.row_stride, xq.row_stride, mm,
-                    p.job->y + i0 * w.n, w.n, r0, r1});
-        }
+        run_rows(p.kc, w, xq.data.data(), xq.row_stride, xq.m, p.job->y, r0, r1);
     });
 }
 

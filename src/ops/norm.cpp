@@ -1,6 +1,7 @@
 // RMSNorm and the element-wise ops of the transformer blocks. Plain C++ with
 // fixed-order partial sums, so results are the same on every backend thread
 // split; the compiler vectorizes the inner loops.
+#include <algorithm>
 #include <cmath>
 
 #include "ops/context_impl.h"
@@ -74,6 +75,18 @@ void act_mul(Context& ctx, cpu::ActMulFn cpu::KernelTable::*fn, float* g, const 
 
 double exp_sum(const Context& ctx, float* x, int64_t n, float* max_out) {
     return cpu::kernel_or_scalar(*ctx.impl().table, &cpu::KernelTable::exp_sum)(x, n, max_out);
+}
+
+void swiglu_oai_mul(Context& ctx, float* g, const float* u, int64_t n, float alpha, float limit) {
+    constexpr int64_t kChunk = 4096;
+    const int64_t chunks = (n + kChunk - 1) / kChunk;
+    ctx.impl().pool->run(chunks, [&](int64_t ch) {
+        for (int64_t j = ch * kChunk; j < std::min(n, (ch + 1) * kChunk); ++j) {
+            const float x = std::min(g[j], limit);
+            const float y = std::clamp(u[j], -limit, limit);
+            g[j] = x / (1.0f + std::exp(alpha * -x)) * (y + 1.0f);
+        }
+    });
 }
 
 void silu_mul(Context& ctx, float* g, const float* u, int64_t n) { act_mul(ctx, &cpu::KernelTable::silu_mul, g, u, n); }

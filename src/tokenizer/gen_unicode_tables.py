@@ -6,8 +6,10 @@ Run with Python 3.11 (its unicodedata is Unicode 14.0):
 
 Each codepoint gets one class from its general category, the same grouping
 llama.cpp uses for its pre-tokenizer regexes (\\p{L}, \\p{N}, \\p{P}, ...):
-unassigned (Cn) is "undefined", Cc/Cf/Co/Cs are "control". The table is a
-sorted list of (first codepoint, class) runs. White space is the Unicode
+unassigned (Cn) is "undefined", Cc/Cf/Co/Cs are "control". Letters are kept
+in three kinds, which the o200k (gpt-4o) pattern tells apart: Lu and Lt
+(its upper-case class only), Ll (its lower-case class only), Lm and Lo (both).
+The table is a sorted list of (first codepoint, class) runs. White space is the Unicode
 White_Space property (PropList.txt), which unicodedata does not expose; it is
 a fixed, tiny set.
 """
@@ -17,7 +19,9 @@ import unicodedata
 CLASSES = {  # name -> (enum name, general categories)
     "undefined": ("kUndefined", ["Cn"]),
     "number": ("kNumber", ["Nd", "Nl", "No"]),
-    "letter": ("kLetter", ["Lu", "Ll", "Lt", "Lm", "Lo"]),
+    "upper": ("kLetterUpper", ["Lu", "Lt"]),
+    "lower": ("kLetterLower", ["Ll"]),
+    "other_letter": ("kLetterOther", ["Lm", "Lo"]),
     "separator": ("kSeparator", ["Zs", "Zl", "Zp"]),
     "mark": ("kMark", ["Mn", "Mc", "Me"]),
     "punctuation": ("kPunctuation", ["Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po"]),
@@ -46,10 +50,15 @@ def main() -> None:
               f"(Unicode {unicodedata.unidata_version}). Do not edit.\n")
     out.write('#include "tokenizer/unicode.h"\n\nnamespace qlm::tok {\n\n')
     out.write(f"// {len(runs)} runs: (first codepoint, class); a run ends where the next begins.\n")
+    short = {enum: enum[1:] for enum, _ in CLASSES.values()}  # kLetterUpper -> LetterUpper
+    out.write("namespace {\n")
+    for enum, name in short.items():
+        out.write(f"constexpr CptClass {name} = CptClass::{enum};\n")
+    out.write("}  // namespace\n\n")
     out.write(f"const CptRun kCptRuns[{len(runs)}] = {{\n")
-    for i in range(0, len(runs), 4):
-        row = runs[i:i + 4]
-        out.write("    " + " ".join(f"{{0x{c:05X}, CptClass::{e}}}," for c, e in row) + "\n")
+    for i in range(0, len(runs), 6):
+        row = runs[i:i + 6]
+        out.write("    " + " ".join(f"{{0x{c:05X}, {short[e]}}}," for c, e in row) + "\n")
     out.write("};\n")
     out.write(f"const size_t kCptRunCount = {len(runs)};\n\n")
     out.write("// Unicode White_Space property.\n")

@@ -2,6 +2,7 @@
 // the GPT-2, Llama 3 and Qwen 2 regexes, and, for the other stages, the
 // std::regex it runs over a "collapsed" text where each non-ASCII codepoint
 // stands for its class. Their quirks are kept on purpose: token ids must match.
+// One stage is not llama.cpp's: kO200k, the o200k_base pattern as written.
 #include "tokenizer/pretokenize.h"
 
 #include <cstdint>
@@ -158,6 +159,118 @@ void split_llama3(const Chunk& c, std::vector<size_t>& out, size_t max_digits, b
     }
 }
 
+// The gpt-4o / o200k_base pattern (see Split::kO200k), alternative by
+// alternative in the order a backtracking regex tries them. llama.cpp does not
+// run that pattern: it runs a rewrite through std::regex over its "collapsed"
+// text, where every non-ASCII letter is one stand-in character, so there a
+// non-ASCII letter is in both case classes, marks are in neither, and the
+// contractions are matched as ASCII ('[sS]', ...). exact = false mirrors that
+// (token ids must match llama.cpp); exact = true is the pattern itself, as
+// tiktoken runs it (the case-insensitive 's also takes U+017F, long s).
+void split_gpt4o(const Chunk& c, std::vector<size_t>& out, bool exact) {
+    Cutter cut{out, c.begin};
+    const auto upper = [&](size_t p) {
+        const CptInfo f = c.at(p);
+        if (exact)
+            return f.cls == CptClass::kLetterUpper || f.cls == CptClass::kLetterOther || f.mark();
+        const uint32_t x = c.cpt(p);
+        return f.letter() && !(x >= 'a' && x <= 'z');
+    };
+    const auto lower = [&](size_t p) {
+        const CptInfo f = c.at(p);
+        if (exact)
+            return f.cls == CptClass::kLetterLower || f.cls == CptClass::kLetterOther || f.mark();
+        const uint32_t x = c.cpt(p);
+        return f.letter() && !(x >= 'A' && x <= 'Z');
+    };
+    const auto contraction = [&](size_t p) -> size_t {
+        if (c.cpt(p) != '\'') return 0;
+        const auto fold = [&](size_t q) {
+            const uint32_t x = c.cpt(q);
+            return exact && x == 0x17F ? uint32_t('s') : ascii_lower(x);
+        };
+        const uint32_t n1 = fold(p + 1);
+        if (n1 == 's' || n1 == 't' || n1 == 'm' || n1 == 'd') return 2;
+        const uint32_t n2 = fold(p + 2);
+        if ((n1 == 'r' && n2 == 'e') || (n1 == 'v' && n2 == 'e') || (n1 == 'l' && n2 == 'l')) return 3;
+        return 0;
+    };
+    // U*L+C? from q: U* takes its longest run, then gives back until an L follows.
+    const auto word1 = [&](size_t q) -> size_t {
+        size_t u = 0;
+        while (upper(q + u)) ++u;
+        for (size_t k = u + 1; k-- > 0;) {
+            if (!lower(q + k)) continue;
+            size_t e = q + k;
+            while (lower(e)) ++e;
+            return e + contraction(e);
+        }
+        return 0;
+    };
+    // U+L*C? from q.
+    const auto word2 = [&](size_t q) -> size_t {
+        size_t e = q;
+        while (upper(e)) ++e;
+        if (e == q) return 0;
+        while (lower(e)) ++e;
+        return e + contraction(e);
+    };
+    for (size_t pos = c.begin; pos < c.end;) {
+        const uint32_t cpt = c.cpt(pos);
+        const CptInfo f = c.at(pos);
+        // [^\r\n\p{L}\p{N}]? before either word form, tried with, then without
+        const bool lead = !(cpt == '\r' || cpt == '\n' || f.letter() || f.number());
+        size_t end = 0;
+        if (lead) end = word1(pos + 1);
+        if (!end) end = word1(pos);
+        if (!end && lead) end = word2(pos + 1);
+        if (!end) end = word2(pos);
+        if (end) {
+            pos = end;
+            cut.cut(pos);
+            continue;
+        }
+        if (f.number()) {  // \p{N}{1,3}
+            for (size_t n = 0; n < 3 && c.at(pos).number(); ++n) ++pos;
+            cut.cut(pos);
+            continue;
+        }
+        // ' ?[^\s\p{L}\p{N}]+[\r\n/]*'
+        const auto other = [&](CptInfo g) { return !(g.space || g.letter() || g.number() || g.none()); };
+        if (other(cpt == ' ' ? c.at(pos + 1) : f)) {
+            pos += (cpt == ' ');
+            while (other(c.at(pos))) ++pos;
+            for (uint32_t c2 = c.cpt(pos); c2 == '\r' || c2 == '\n' || c2 == '/'; c2 = c.cpt(++pos)) {
+            }
+            cut.cut(pos);
+            continue;
+        }
+        size_t n_space = 0;
+        size_t last_crlf_end = 0;
+        while (c.at(pos + n_space).space) {
+            const uint32_t c2 = c.cpt(pos + n_space);
+            if (c2 == '\r' || c2 == '\n') last_crlf_end = pos + n_space + 1;
+            ++n_space;
+        }
+        if (last_crlf_end > 0) {  // '\s*[\r\n]+'
+            pos = last_crlf_end;
+            cut.cut(pos);
+            continue;
+        }
+        if (n_space > 1 && c.cpt(pos + n_space) != kOutside) {  // '\s+(?!\S)'
+            pos += n_space - 1;
+            cut.cut(pos);
+            continue;
+        }
+        if (n_space > 0) {  // '\s+'
+            pos += n_space;
+            cut.cut(pos);
+            continue;
+        }
+        cut.cut(++pos);  // no match (cannot happen: every class is covered above)
+    }
+}
+
 // What std::regex's \s matches in llama.cpp's collapsed text: ASCII isspace, and
 // every other White_Space codepoint (collapsed to \v).
 bool regex_space(const CptInfo& f) { return f.space; }
@@ -251,6 +364,8 @@ std::vector<std::string> pretokenize(std::string_view text, const std::vector<Sp
             case Split::kLlama3: split_llama3(c, next, 3, false); break;
             case Split::kQwen2: split_llama3(c, next, 1, false); break;
             case Split::kQwen35: split_llama3(c, next, 1, true); break;
+            case Split::kO200k: split_gpt4o(c, next, true); break;
+            case Split::kGpt4o: split_gpt4o(c, next, false); break;
             default: split_regex(s, c, next); break;
             }
             begin += len;

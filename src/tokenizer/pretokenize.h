@@ -15,6 +15,10 @@ enum class Split {
     kLlama3,       // (?i:'s|...)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
     kQwen2,        // as kLlama3 with \p{N} (one digit per piece)
     kQwen35,       // as kQwen2 with [\p{L}\p{M}]+ for letter runs
+    // gpt-4o (o200k_base): W?U*L+C?|W?U+L*C?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+
+    // with W = [^\r\n\p{L}\p{N}], C = (?i:'s|'t|'re|'ve|'m|'ll|'d), and the case classes
+    kO200k,        // exact: U = [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}], L = [\p{Ll}\p{Lm}\p{Lo}\p{M}]
+    kGpt4o,        // as llama.cpp runs it: U = \p{L} but a-z, L = \p{L} but A-Z, C ASCII-only
     kEachNumber,   // \p{N}
     kNumberRuns,   // \p{N}+
     kPunctRuns,    // [\p{P}\$\+<=>\^~\|]+

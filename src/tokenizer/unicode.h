@@ -1,5 +1,6 @@
 // UTF-8 and Unicode helpers for the tokenizers: codepoint classes (the
-// \p{L}, \p{N}, \p{P}, ... of the pre-tokenizer regexes), White_Space, and
+// \p{L}, \p{N}, \p{P}, ... of the pre-tokenizer regexes, with letters in
+// the three kinds the o200k pattern needs), White_Space, and
 // GPT-2's byte <-> unicode mapping. Decoding follows llama.cpp exactly
 // (including how it replaces invalid bytes), since token ids must match it.
 #pragma once
@@ -16,7 +17,9 @@ enum class CptClass : uint8_t {
     kNone = 0,  // outside the text being matched (never a real codepoint's class)
     kUndefined, // unassigned (Cn)
     kNumber,    // \p{N}
-    kLetter,    // \p{L}
+    kLetterUpper,  // \p{Lu} and \p{Lt}  (the three letter kinds together are \p{L})
+    kLetterLower,  // \p{Ll}
+    kLetterOther,  // \p{Lm} and \p{Lo}
     kSeparator, // \p{Z}
     kMark,      // \p{M}
     kPunctuation,  // \p{P}
@@ -40,7 +43,9 @@ struct CptInfo {
     bool space = false;
 
     bool none() const { return cls == CptClass::kNone; }
-    bool letter() const { return cls == CptClass::kLetter; }
+    bool letter() const {
+        return cls == CptClass::kLetterUpper || cls == CptClass::kLetterLower || cls == CptClass::kLetterOther;
+    }
     bool number() const { return cls == CptClass::kNumber; }
     bool mark() const { return cls == CptClass::kMark; }
     bool punct() const { return cls == CptClass::kPunctuation; }

@@ -61,6 +61,7 @@ const std::vector<PreInfo>& pre_table() {
         {{"stablelm2", "megrez"}, {S::kQwen2}},
         {{"qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "hunyuan", "solar-open", "grok-2"}, {S::kQwen2}, false},
         {{"qwen35"}, {S::kQwen35}, false},
+        {{"gpt-4o", "llama4", "kanana2", "talkie", "minimax-m2"}, {S::kGpt4o}, false},
         {{"deepseek-coder"}, {S::kEachCrLf, S::kSpaceLetters, S::kSpacePunct, S::kCjkRuns, S::kEachNumber}, false},
     };
     return table;

@@ -54,11 +54,12 @@ inline std::vector<float> make_activations(int64_t m, int64_t k, uint32_t seed) 
     return x;
 }
 
-// Every weight type of the CUDA backend (all but the activation-only Q8_1/Q8_K).
+// Every weight type of the CUDA backend (all but the activation-only Q8_1/Q8_K
+// and the read-only low-bit IQ / TQ types, which CUDA does not run yet).
 inline std::vector<GgmlType> weight_types() {
     std::vector<GgmlType> out;
     for (const auto& t : fmt::kTypeTraits)
-        if (t.info.type != GgmlType::Q8_1 && t.info.type != GgmlType::Q8_K) out.push_back(t.info.type);
+        if (t.info.type != GgmlType::Q8_1 && t.info.type != GgmlType::Q8_K && t.quantize_row) out.push_back(t.info.type);
     return out;
 }
 

@@ -457,12 +457,15 @@ TEST_P(EngineTest, RequestErrorsNameTheField) {
 }
 
 std::string name(const testing::TestParamInfo<std::tuple<Isa, std::string>>& p) {
-    return std::string(isa_name(std::get<0>(p.param))) + "_" + std::get<1>(p.param);
+    std::string arch = std::get<1>(p.param);
+    for (char& ch : arch)
+        if (ch == '-') ch = '_';  // gpt-oss
+    return std::string(isa_name(std::get<0>(p.param))) + "_" + arch;
 }
 
 INSTANTIATE_TEST_SUITE_P(IsasArchs, EngineTest,
                          testing::Combine(testing::Values(Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon),
-                                          testing::Values("llama", "qwen3", "gemma3")),
+                                          testing::Values("llama", "qwen3", "gemma3", "qwen3moe", "glm4moe", "gpt-oss")),
                          name);
 
 // The default model (gemma-3-270m Q4_K_M: Q4_K, Q6_K, Q5_0 and Q8_0 weights,

@@ -23,6 +23,14 @@ inline std::vector<GgmlType> every_type() {
     return types;
 }
 
+// The types quantize_row supports (the low-bit IQ and TQ types are read-only).
+inline std::vector<GgmlType> quantizable_types() {
+    std::vector<GgmlType> types;
+    for (GgmlType t : every_type())
+        if (can_quantize(t)) types.push_back(t);
+    return types;
+}
+
 inline std::string type_param_name(const ::testing::TestParamInfo<GgmlType>& p) { return type_name(p.param); }
 
 // llama.cpp's test data (test-quantize-fns): 0.1 + 2 cos(i + offset), in float.

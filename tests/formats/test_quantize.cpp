@@ -47,8 +47,8 @@ double normal_rel_rmse_ceiling(GgmlType t) {
         case GgmlType::IQ4_NL:
         case GgmlType::IQ4_XS: return 0.085;
         case GgmlType::MXFP4: return 0.13;
+        default: return 0.0;  // read-only types (not quantized here)
     }
-    return 0.0;
 }
 
 TEST_P(QuantizeTest, NormalDataRelativeError) {
@@ -188,7 +188,7 @@ TEST(RowSizeTest, OverflowIsAnError) {
     EXPECT_THROW(row_size(GgmlType::F32, std::numeric_limits<int64_t>::max()), Error);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllTypes, QuantizeTest, ::testing::ValuesIn(every_type()), type_param_name);
+INSTANTIATE_TEST_SUITE_P(AllTypes, QuantizeTest, ::testing::ValuesIn(quantizable_types()), type_param_name);
 
 // Q8_K's own contract, which vec_dot relies on: the largest-magnitude element
 // is -127, |q| <= 127 and bsums are the sums of each 16 q's.

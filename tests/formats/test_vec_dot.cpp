@@ -122,7 +122,7 @@ TEST_P(VecDotTest, SignSymmetricAndPicksSingleElements) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllTypes, VecDotTest, ::testing::ValuesIn(every_type()), type_param_name);
+INSTANTIATE_TEST_SUITE_P(AllTypes, VecDotTest, ::testing::ValuesIn(quantizable_types()), type_param_name);
 
 }  // namespace
 }  // namespace qlm::test

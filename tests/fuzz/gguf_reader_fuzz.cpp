@@ -1,13 +1,17 @@
 // libFuzzer target for the GGUF reader. Any input must either parse or throw
 // qlm::Error; anything else (a crash, a sanitizer report, another exception,
 // a leak) is a finding. A file that parses is also written back with
-// GgufWriter and must read back identically.
+// GgufWriter and must read back identically. The first row of every tensor
+// is dequantized (any bytes: NaN / Inf scales give NaN / Inf, never a crash).
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <optional>
 #include <span>
+#include <vector>
 
 #include "qlm/error.h"
+#include "qlm/formats.h"
 #include "qlm/gguf.h"
 
 namespace {
@@ -60,6 +64,15 @@ uint64_t touch_reader(const qlm::GgufReader& r) {
         if (t.offset < r.data_offset() || t.offset + t.size > r.file_size()) __builtin_trap();
         for (uint8_t b : t.bytes()) sum += b;  // ASan checks every byte of the view
         sum += uint64_t(t.n_elements) + uint64_t(t.rows()) + t.info_offset + t.shape.size();
+        if (!t.shape.empty() && t.shape[0] <= 4096) {
+            try {
+                if (qlm::row_size(t.type, t.shape[0]) > t.size) continue;
+                std::vector<float> row(size_t(t.shape[0]));
+                qlm::dequantize_row(t.type, t.data, row.data(), t.shape[0]);
+                for (float v : row) sum += std::isnan(v) ? 1 : 0;
+            } catch (const qlm::Error&) {
+            }
+        }
     }
     return sum;
 }

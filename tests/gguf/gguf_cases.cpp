@@ -109,7 +109,9 @@ std::vector<NamedFile> valid_samples() {
         const GgmlType types[] = {GgmlType::F32,  GgmlType::Q4_1, GgmlType::Q5_0,   GgmlType::Q5_1,
                                   GgmlType::Q8_0, GgmlType::Q2_K, GgmlType::Q3_K,   GgmlType::Q5_K,
                                   GgmlType::Q6_K, GgmlType::BF16, GgmlType::IQ4_NL, GgmlType::IQ4_XS,
-                                  GgmlType::MXFP4};
+                                  GgmlType::MXFP4, GgmlType::IQ2_XXS, GgmlType::IQ2_XS, GgmlType::IQ2_S,
+                                  GgmlType::IQ3_XXS, GgmlType::IQ3_S, GgmlType::IQ1_S, GgmlType::IQ1_M,
+                                  GgmlType::TQ1_0, GgmlType::TQ2_0};
         uint8_t seed = 10;
         for (GgmlType t : types) {
             const int64_t n = int64_t(type_info(t).block_size) * (t == GgmlType::F32 || t == GgmlType::BF16 ? 5 : 1);
@@ -198,7 +200,7 @@ std::vector<CorruptCase> corrupt_cases() {
         return r;
     };
     add("unknown_ggml_type", one({32}, 77, 0), "tensor 't': type 77 is not a known ggml type", 45);
-    add("unsupported_ggml_type", one({256}, 16, 0), "tensor 't': type 16 (IQ2_XXS) is not supported", 45);
+    add("unsupported_ggml_type", one({256}, 28, 0), "tensor 't': type 28 (F64) is not supported", 45);
     add("unsupported_ggml_type_i32", one({4}, 26, 0), "type 26 (I32) is not supported", 45);
     add("n_dims_0", one({}, 0, 0), "tensor 't': n_dims 0 is outside 1..4", 33);
     add("n_dims_5", one({1, 1, 1, 1, 1}, 0, 0), "tensor 't': n_dims 5 is outside 1..4", 33);

@@ -55,6 +55,13 @@ MODELS = {
     "tiny_qwen2": "tiny-qwen2",
     "tiny_qwen3": "tiny-qwen3",
     "tiny_gemma3": "tiny-gemma3",
+    "tiny_qwen3moe": "tiny-qwen3moe",
+    "tiny_mixtral": "tiny-mixtral",
+    "tiny_glm4moe": "tiny-glm4moe",
+    "tiny_gptoss": "tiny-gptoss",
+    "tiny_granite": "tiny-granite",
+    "tiny_phi3": "tiny-phi3",
+    "tiny_lowbit": "tiny-lowbit",
 }
 
 

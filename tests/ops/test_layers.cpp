@@ -114,6 +114,51 @@ TEST_P(Layers, RopeBothLayouts) {
         }
 }
 
+// YaRN (gpt-oss): per pair the angle blends the interpolated and the original
+// angle by a ramp between the correction dimensions, and cos/sin gain
+// 1 + 0.1 ln(1/scale), against the formula evaluated in double.
+TEST_P(Layers, RopeYarn) {
+    const int64_t rows = 5;
+    const int heads = 2, hd = 64, n_dims = 64;
+    std::vector<int32_t> pos = {0, 3, 40, 1000, 20000};
+    for (int64_t orig : {4096, 256}) {
+        auto x = randn(size_t(rows * heads * hd), 4);
+        const std::vector<float> x0 = x;
+        RopeParams p;
+        p.layout = RopeLayout::Neox, p.n_dims = n_dims, p.freq_base = 150000.0f, p.freq_scale = 1.0f / 32;
+        p.ext_factor = 1.0f, p.n_ctx_orig = orig, p.attn_factor = 0.9f;
+        rope(ctx, x.data(), rows, heads, hd, pos.data(), p);
+        auto corr = [&](double n_rot) { return n_dims * std::log(orig / (n_rot * 2 * M_PI)) / (2 * std::log(150000.0)); };
+        const double lo = std::max(0.0, std::floor(corr(32))), hi = std::min(double(n_dims - 1), std::ceil(corr(1)));
+        const double mscale = 0.9 * (1 + 0.1 * std::log(32.0));
+        for (int64_t r = 0; r < rows; ++r)
+            for (int h = 0; h < heads; ++h)
+                for (int i = 0; i < n_dims / 2; ++i) {
+                    const double extrap = pos[size_t(r)] * std::pow(150000.0, -2.0 * i / n_dims);
+                    const double ramp = 1 - std::min(1.0, std::max(0.0, (i - lo) / std::max(0.001, hi - lo)));
+                    const double th = extrap / 32 * (1 - ramp) + extrap * ramp;
+                    const size_t a = size_t((r * heads + h) * hd + i), b = a + n_dims / 2;
+                    const double ra = (x0[a] * std::cos(th) - x0[b] * std::sin(th)) * mscale;
+                    const double rb = (x0[a] * std::sin(th) + x0[b] * std::cos(th)) * mscale;
+                    const double tol = (extrap * (i + 3) * 1.2e-7 + 2e-6) * 8;
+                    ASSERT_NEAR(x[a], ra, tol) << "orig " << orig << " pos " << pos[size_t(r)] << " pair " << i;
+                    ASSERT_NEAR(x[b], rb, tol) << "orig " << orig << " pos " << pos[size_t(r)] << " pair " << i;
+                }
+    }
+}
+
+TEST_P(Layers, SwigluOai) {
+    auto g = randn(1000, 5), u = randn(1000, 6);
+    for (size_t i = 0; i < g.size(); ++i) g[i] *= 6.0f, u[i] *= 6.0f;  // reach the clamps
+    std::vector<float> out = g;
+    swiglu_oai_mul(ctx, out.data(), u.data(), int64_t(out.size()), 1.702f, 7.0f);
+    for (size_t i = 0; i < g.size(); ++i) {
+        const double x = std::min(double(g[i]), 7.0), y = std::clamp(double(u[i]), -7.0, 7.0);
+        const double ref = x / (1 + std::exp(-1.702 * x)) * (y + 1);
+        ASSERT_NEAR(out[i], ref, 1e-5 * std::max(1.0, std::abs(ref))) << "g " << g[i] << " u " << u[i];
+    }
+}
+
 TEST_P(Layers, RopeRejectsBadDims) {
     std::vector<float> x(64);
     std::vector<int32_t> pos = {0};
@@ -151,7 +196,8 @@ TEST_P(Layers, AttentionMatchesDouble) {
     for (AttnCase c : {AttnCase{4, 1, 256, 256, 0, GgmlType::F16}, AttnCase{8, 2, 64, 32, 0, GgmlType::F32},
                        AttnCase{4, 4, 32, 32, 5, GgmlType::F16}, AttnCase{6, 3, 16, 48, 1, GgmlType::F32}})
     // 11 queries make tasks of 4, 4 and 3; 6 of 4 and 2; 1 a decode step
-    for (const int64_t n_tok : {11, 6, 1}) {
+    for (const int64_t n_tok : {11, 6, 1})
+    for (const bool with_sinks : {false, true}) {
         const int64_t n_pos = 23;  // queries at the last n_tok positions
         const size_t es = c.kv == GgmlType::F16 ? 2 : 4;
         auto kf = randn(size_t(c.n_kv * n_pos * c.dk), 6), vf = randn(size_t(c.n_kv * n_pos * c.dv), 7);
@@ -179,7 +225,10 @@ TEST_P(Layers, AttentionMatchesDouble) {
         std::vector<int32_t> pos(static_cast<size_t>(n_tok));
         for (int64_t i = 0; i < n_tok; ++i) pos[size_t(i)] = int32_t(n_pos - n_tok + i);
         const float scale = 1.0f / std::sqrt(float(c.dk));
-        AttentionShape s{c.n_head, c.n_kv, c.dk, c.dv, scale, c.window};
+        // Sinks (gpt-oss): one logit per head beside the scores in each softmax.
+        auto sinks = randn(size_t(c.n_head), 9);
+        for (auto& x : sinks) x *= 2.0f;
+        AttentionShape s{c.n_head, c.n_kv, c.dk, c.dv, scale, c.window, with_sinks ? sinks.data() : nullptr};
         std::vector<float> out(size_t(n_tok * c.n_head * c.dv));
         attention(ctx, q.data(), n_tok, pos.data(), k, v, s, out.data());
         for (int64_t i = 0; i < n_tok; ++i)
@@ -195,7 +244,8 @@ TEST_P(Layers, AttentionMatchesDouble) {
                     sc.push_back(d * scale);
                     mx = std::max(mx, sc.back());
                 }
-                double sum = 0;
+                if (with_sinks) mx = std::max(mx, double(sinks[size_t(h)]));
+                double sum = with_sinks ? std::exp(double(sinks[size_t(h)]) - mx) : 0.0;
                 for (double& x : sc) sum += x = std::exp(x - mx);
                 for (int e = 0; e < c.dv; ++e) {
                     double o = 0;
@@ -203,7 +253,8 @@ TEST_P(Layers, AttentionMatchesDouble) {
                     // F16 cache: q and the probabilities are rounded to F16
                     // (llama.cpp's numbers), ~2^-11 relative.
                     ASSERT_NEAR(out[size_t((i * c.n_head + h) * c.dv + e)], o, c.kv == GgmlType::F16 ? 3e-3 : 1e-5)
-                        << "head " << h << " query " << i << " dim " << e << " window " << c.window;
+                        << "head " << h << " query " << i << " dim " << e << " window " << c.window << " sinks "
+                        << with_sinks;
                 }
             }
     }

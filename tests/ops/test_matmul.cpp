@@ -15,6 +15,7 @@
 #include "qlm/error.h"
 #include "qlm/ops.h"
 #include "ops/backends.h"
+#include "../formats/random_blocks.h"
 
 namespace qlm {
 namespace {
@@ -34,8 +35,10 @@ Weights make_weights(GgmlType type, int64_t n, int64_t k, uint32_t seed) {
     const size_t rs = row_size(type, k);
     out.bytes.resize(rs * size_t(n));
     out.deq.resize(w.size());
+    // types qlm does not quantize (low-bit IQ, TQ): random blocks of order-one values
+    if (!can_quantize(type)) out.bytes = test::random_rows(type, n, k, seed);
     for (int64_t r = 0; r < n; ++r) {
-        quantize_row(type, w.data() + r * k, out.bytes.data() + r * rs, k);
+        if (can_quantize(type)) quantize_row(type, w.data() + r * k, out.bytes.data() + r * rs, k);
         dequantize_row(type, out.bytes.data() + r * rs, out.deq.data() + r * k, k);
     }
     out.view = {type, n, k, rs, out.bytes.data(), std::string("test.") + type_name(type), false};
@@ -58,7 +61,14 @@ void PrintTo(GgmlType t, std::ostream* os) { *os << type_name(t); }
 
 namespace {
 
-bool low_bit(GgmlType t) { return t == GgmlType::Q2_K || t == GgmlType::Q3_K; }
+bool low_bit(GgmlType t) {
+    switch (t) {
+        case GgmlType::Q2_K: case GgmlType::Q3_K: case GgmlType::IQ2_XXS: case GgmlType::IQ2_XS:
+        case GgmlType::IQ2_S: case GgmlType::IQ3_XXS: case GgmlType::IQ3_S: case GgmlType::IQ1_S:
+        case GgmlType::IQ1_M: case GgmlType::TQ1_0: case GgmlType::TQ2_0: return true;
+        default: return false;
+    }
+}
 
 std::vector<GgmlType> weight_types() {
     std::vector<GgmlType> out;

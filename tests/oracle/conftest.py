@@ -18,6 +18,8 @@ FP16_FIELDS = {
     T.Q4_0: [0], T.Q4_1: [0, 2], T.Q5_0: [0], T.Q5_1: [0, 2], T.Q8_0: [0],
     T.Q2_K: [80, 82], T.Q3_K: [108], T.Q4_K: [0, 2], T.Q5_K: [0, 2], T.Q6_K: [208],
     T.IQ4_NL: [0], T.IQ4_XS: [0],
+    T.IQ2_XXS: [0], T.IQ2_XS: [0], T.IQ2_S: [0], T.IQ3_XXS: [0], T.IQ3_S: [0], T.IQ1_S: [0],
+    T.TQ1_0: [52], T.TQ2_0: [64],
 }
 
 # Scales worth forcing: the largest finite half, the smallest subnormal, the
@@ -64,6 +66,15 @@ def random_blocks(qtype, n_blocks, rng) -> np.ndarray:
         # 0xFF is the E8M0 NaN; above 252 the largest element (12 * 2^(e-128)) overflows float32
         e[e > 252] = 252
         e[:4] = [0, 1, 2, 252]
+    if qtype == T.IQ1_M:
+        # the fp16 d is the top nibbles of the 4 uint16 scales (bytes 48..55)
+        h = random_finite_halves(rng, n_blocks)
+        k = min(len(EXTREME_HALVES), n_blocks)
+        h[:k] = EXTREME_HALVES[:k]
+        sc = raw[:, 48:56].copy().view(np.uint16) & np.uint16(0x0FFF)
+        for i in range(4):
+            sc[:, i] |= ((h >> np.uint16(4 * i)) & np.uint16(0xF)) << np.uint16(12)
+        raw[:, 48:56] = sc.view(np.uint8)
     for off in FP16_FIELDS.get(qtype, []):
         h = random_finite_halves(rng, n_blocks)
         k = min(len(EXTREME_HALVES), n_blocks)

@@ -11,6 +11,13 @@ tests/fixtures/tokenizer/<name>.json with, per string, the token ids for every
 (add_special, parse_special) pair, and llama_detokenize of the ids; plus
 token_to_piece for a sample of ids, the end-of-generation ids and the special
 ids. tests/tokenizer/test_tokenizer_oracle.cpp checks qlm against these.
+
+DERIVED vocabularies stand in for ones we cannot fetch: a fetched vocab with
+metadata changed (another tokenizer.ggml.pre, some tokens renamed), written
+with gguf-py to a temporary file for llama.cpp; the fixture records the source
+file and the changes ("derive"), which the C++ test applies in memory. The
+o200k ("gpt-4o") pre-tokenizer is checked that way on Llama 3's byte-level BPE
+vocabulary, with gpt-oss's Harmony tokens in place of reserved ones.
 """
 import ctypes
 import hashlib
@@ -18,7 +25,9 @@ import json
 import os
 import random
 import sys
+import tempfile
 
+import gguf
 import llama_cpp
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
@@ -36,6 +45,29 @@ VOCABS = {
     "falcon": "models/vocab/ggml-vocab-falcon.gguf",
     "deepseek-coder": "models/vocab/ggml-vocab-deepseek-coder.gguf",
 }
+
+HARMONY = ["<|start|>", "<|channel|>", "<|message|>", "<|end|>", "<|return|>", "<|call|>", "<|constrain|>"]
+DERIVED = {
+    "llama-bpe-as-gpt-4o": {
+        "from": "models/vocab/ggml-vocab-llama-bpe.gguf",
+        "pre": "gpt-4o",
+        "rename": {f"<|reserved_special_token_{10 + k}|>": t for k, t in enumerate(HARMONY)},
+    },
+}
+
+# Strings for the o200k pattern: its case classes, contractions and [\r\n/]*.
+O200K_STRINGS = [
+    "HelloWorld", "helloWorld", "HELLOWorld", "HTTPServer", "iPhone", "McDonald's", "XMLHttpRequest",
+    "IT'S", "iT'S", "It'S", "THEY'RE", "They'Re", "WE'VE", "I'M", "YOU'LL", "You'Ll", "HE'D", "DON'T",
+    "a's's", "A'S'S", "'''s", "x'\u017f", "ǅemal ǅEMAL", "ÉCOLE normale", "ÉcoleNormale", "МоскваРОССИЯ",
+    "ΑθήναΑΘΗΝΑ", "straße STRASSE", "ʰello", "Xʰ", "日本語ABCabc漢字", "e\u0301cole E\u0301COLE", " \u0301",
+    "\u0301a", "'\u0301s", "!\n/", ".\r\n/x", " /\n/", "//\n//", "a/b/c\n", "http://example.com/path/\n\n",
+    "x \u00a0 y", "end \u3000", "12345678", "x123y", "٣٤٥٦٧", "\r\n\r\n  x", "tab\t\n\tx",
+    "<|start|>user<|message|>Hi<|end|><|start|>assistant<|channel|>analysis<|message|>Think.<|end|>"
+    "<|start|>assistant<|channel|>final<|message|>Hello!<|return|>",
+    "<|start|>assistant to=functions.get_weather<|channel|>commentary <|constrain|>json<|message|>"
+    "{\"city\": \"Paris\"}<|call|>",
+]
 
 # Strings written for these tests. Kept in one list so every vocabulary sees
 # the same text; special tokens of each vocabulary are added per vocabulary.
@@ -175,15 +207,43 @@ def special_strings(texts, attrs, vocab) -> list:
     return out
 
 
-def record(name: str, rel: str) -> dict:
+def derive(spec: dict, out_path: str) -> dict:
+    """Copy spec["from"] with tokenizer.ggml.pre and token texts changed; returns the changes by id."""
+    reader = gguf.GGUFReader(os.path.join(ROOT, spec["from"]))
+    arch = reader.fields["general.architecture"].contents()
+    writer = gguf.GGUFWriter(out_path, arch=arch)
+    renamed = {}
+    for key, field in reader.fields.items():
+        if key.startswith("GGUF.") or key == "general.architecture":
+            continue
+        value = field.contents()
+        if key == "tokenizer.ggml.pre":
+            value = spec["pre"]
+        elif key == "tokenizer.ggml.tokens":
+            for i, t in enumerate(value):
+                if t in spec["rename"]:
+                    renamed[str(i)] = spec["rename"][t]
+                    value[i] = spec["rename"][t]
+            assert len(renamed) == len(spec["rename"]), "a token to rename is missing"
+        vtype = field.types[0]
+        sub = field.types[-1] if vtype == gguf.GGUFValueType.ARRAY else None
+        writer.add_key_value(key, value, vtype, sub_type=sub)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return {"pre": spec["pre"], "tokens": renamed}
+
+
+def record(name: str, rel: str, load_path: str = "", extra: tuple = ()) -> dict:
     path = os.path.join(ROOT, rel)
-    llm = llama_cpp.Llama(model_path=path, vocab_only=True, verbose=False)
+    llm = llama_cpp.Llama(model_path=load_path or path, vocab_only=True, verbose=False)
     vocab = llm._model.vocab
     n = llama_cpp.llama_vocab_n_tokens(vocab)
     texts = [llama_cpp.llama_vocab_get_text(vocab, i).decode("utf-8", "replace") for i in range(n)]
     attrs = [llama_cpp.llama_vocab_get_attr(vocab, i) for i in range(n)]
 
-    strings = COMMON + special_strings(texts, attrs, vocab)
+    strings = COMMON + list(extra) + special_strings(texts, attrs, vocab)
     seen = set()
     strings = [s for s in strings if not (s in seen or seen.add(s))]
     cases = []
@@ -230,10 +290,18 @@ def record(name: str, rel: str) -> dict:
 
 
 def main() -> None:
-    names = sys.argv[1:] or list(VOCABS)
+    names = sys.argv[1:] or list(VOCABS) + list(DERIVED)
     os.makedirs(OUT_DIR, exist_ok=True)
     for name in names:
-        data = record(name, VOCABS[name])
+        if name in DERIVED:
+            spec = DERIVED[name]
+            with tempfile.TemporaryDirectory() as tmp:
+                derived = os.path.join(tmp, name + ".gguf")
+                changes = derive(spec, derived)
+                data = record(name, spec["from"], derived, O200K_STRINGS)
+            data["derive"] = changes
+        else:
+            data = record(name, VOCABS[name])
         out = os.path.join(OUT_DIR, f"{name}.json")
         with open(out, "w", encoding="utf-8") as f:
             json.dump(data, f, ensure_ascii=False, separators=(",", ":"))

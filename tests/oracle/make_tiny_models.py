@@ -11,6 +11,21 @@ whole-model oracle tests (tests/model/test_model_oracle.py):
   tiny-gemma3.gguf  arch gemma3, llama-spm vocab, 6 layers so the default sliding-window pattern
                     (every 6th layer global) applies, sliding_window 12 < the test length,
                     separate output.weight (the default model covers the tied gemma3 head)
+  tiny-lowbit.gguf  arch llama, llama-spm vocab, every tensor in one of the low-bit types
+                    IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, TQ1_0, TQ2_0
+
+  tiny-qwen3moe     arch qwen3moe, qwen2 vocab, 8 experts of which 3 per token (softmax,
+                    renormalised), K-quant / Q8_0 / MXFP4 experts, F32 router
+  tiny-mixtral      arch llama with 4 experts, 2 per token (Mixtral), llama-spm vocab
+  tiny-glm4moe      arch glm4moe, qwen2 vocab, Q/K/V biases, partial rotary (half the head),
+                    first layer dense, then 8 experts (3 per token) with sigmoid gating, a
+                    selection bias, normalised and scaled weights, a shared expert; one extra
+                    next-token-prediction layer that llama.cpp and qlm load and do not run
+  tiny-granite      arch granite (llama + embedding/residual/attention/logit scales)
+  tiny-phi3         arch phi3, phi-3 vocab, fused attn_qkv and gate/up in ffn_up
+  tiny-gptoss       arch gpt-oss, qwen2 vocab (the tokenizer does not depend on the architecture),
+                    Q/K/V/output biases, attention sinks, every other layer local (window 12),
+                    YaRN RoPE, 8 MXFP4/Q8_0 experts with biases (3 per token, softmax over the chosen)
 
 All use GQA and spread the weight types over the tensors (legacy, K-quants,
 IQ4_NL/IQ4_XS, F16/BF16, F32 norms). The output is deterministic: the same
@@ -52,9 +67,21 @@ DEFAULT_VOCAB_DIR = REPO / "models" / "vocab"
 FP16_FIELDS = {
     T.Q2_K: [80, 82], T.Q3_K: [108], T.Q4_K: [0, 2], T.Q5_K: [0, 2], T.Q6_K: [208],
     T.IQ4_NL: [0], T.IQ4_XS: [0],
+    T.IQ2_XXS: [0], T.IQ2_XS: [0], T.IQ2_S: [0], T.IQ3_XXS: [0], T.IQ3_S: [0], T.IQ1_S: [0],
+    T.IQ1_M: [],  # its fp16 d is the top nibbles of the four scale words: _put_iq1_m_d
 }
 # Types gguf.quants can quantize: built from Gaussian values.
-GGUF_QUANTIZES = {T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0, T.BF16}
+GGUF_QUANTIZES = {T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0, T.BF16, T.MXFP4, T.TQ1_0, T.TQ2_0}
+
+
+def _put_iq1_m_d(raw, d):
+    """IQ1_M blocks (bytes 48..55: four uint16 scale words): nibble i of the fp16
+    d goes to the top nibble of word i."""
+    h = d.astype(np.float16).view(np.uint16)
+    sc = raw[:, 48:56].copy().view(np.uint16) & np.uint16(0x0FFF)
+    for i in range(4):
+        sc[:, i] |= ((h >> np.uint16(4 * i)) & np.uint16(0xF)) << np.uint16(12)
+    raw[:, 48:56] = sc.view(np.uint8)
 
 
 @dataclass
@@ -85,6 +112,22 @@ class Spec:
     post_norm: float = 1.0        # gemma: mean of the post-attention / post-ffw norm weights
     qk_gain: float = 0.0          # q/k weight scale (no q/k norms) or q/k norm weight mean; 0: default
     resid_gain: float = 1.0       # attn_output / ffn_down scale: how much the layers outweigh the embedding
+    # Mixture of experts (n_expert 0: dense).
+    n_expert: int = 0
+    n_expert_used: int = 0
+    n_ff_exp: int = 0
+    n_expert_shared: int = 0
+    expert_types: list[tuple] = None  # per layer: (gate, up, down) types of the experts
+    dense_lead: int = 0           # glm4moe: leading dense layers
+    nextn: int = 0                # glm4moe: next-token-prediction layers after the trunk
+    selection_bias: bool = False  # glm4moe: exp_probs_b
+    moe_keys: dict = None         # extra MoE metadata (gating func, norm, scale)
+    rope_dims: int = 0            # 0: the head size
+    router_std: float = 1.0       # spread of the router logits
+    granite: dict = None          # granite scalar keys
+    fused: bool = False           # phi3: attn_qkv, ffn_up = [gate; up]
+    oss: bool = False             # gpt-oss: output bias, sinks, router/expert biases, YaRN
+    yarn: tuple = None            # (factor, original context)
 
 
 def _layers(*rows):
@@ -138,6 +181,82 @@ SPECS = {
             (T.Q5_1, T.IQ4_NL, T.Q5_1, T.IQ4_XS, T.Q5_1, T.Q5_0, T.IQ4_XS),
             (T.Q5_0, T.Q8_0, T.Q8_0, T.Q2_K, T.IQ4_NL, T.Q4_1, T.Q3_K)),
     ),
+    "tiny-qwen3moe": Spec(
+        name="tiny-qwen3moe", arch="qwen3moe", vocab="qwen2", seed=505,
+        n_embd=256, n_layer=2, n_head=4, n_head_kv=2, head_dim=64, n_ff=384,
+        eps=1e-6, rope_base=1e6, tied=False, qk_norm=True, write_head_dim=True, logit_std=6.0, qk_gain=1.2,
+        embd_type=T.Q8_0, output_type=T.Q6_K,
+        layer_types=_layers(
+            (T.Q8_0, T.Q4_K, T.Q5_0, T.Q4_K, None, None, None),
+            (T.Q5_K, T.Q8_0, T.Q6_K, T.Q8_0, None, None, None)),
+        n_expert=8, n_expert_used=3, n_ff_exp=256, router_std=1.5,
+        expert_types=[(T.Q4_K, T.Q4_K, T.Q6_K), (T.MXFP4, T.Q8_0, T.Q5_K)],
+    ),
+    "tiny-mixtral": Spec(
+        name="tiny-mixtral", arch="llama", vocab="llama-spm", seed=606,
+        n_embd=256, n_layer=2, n_head=8, n_head_kv=2, head_dim=32, n_ff=512,
+        eps=1e-5, rope_base=1e6, tied=False, qk_gain=1.0, logit_std=6.0,
+        embd_type=T.Q4_K, output_type=T.Q8_0,
+        layer_types=_layers(
+            (T.Q4_0, T.Q8_0, T.Q5_1, T.Q4_K, None, None, None),
+            (T.Q8_0, T.Q4_1, T.Q6_K, T.Q5_0, None, None, None)),
+        n_expert=4, n_expert_used=2, n_ff_exp=512, router_std=1.5,
+        expert_types=[(T.Q4_0, T.Q4_0, T.Q8_0), (T.Q5_K, T.Q4_K, T.Q6_K)],
+    ),
+    "tiny-glm4moe": Spec(
+        name="tiny-glm4moe", arch="glm4moe", vocab="qwen2", seed=707,
+        n_embd=256, n_layer=3, n_head=4, n_head_kv=2, head_dim=64, n_ff=512,
+        eps=1e-5, rope_base=1e6, tied=False, qkv_bias=True, write_head_dim=True, logit_std=6.0, qk_gain=0.7,
+        embd_type=T.Q8_0, output_type=T.Q8_0, rope_dims=32,
+        layer_types=_layers(
+            (T.Q8_0, T.Q5_0, T.Q4_K, T.Q8_0, T.Q4_K, T.Q5_K, T.Q6_K),
+            (T.Q4_K, T.Q8_0, T.Q8_0, T.Q5_K, T.Q8_0, T.Q8_0, T.Q8_0),
+            (T.Q5_1, T.Q4_0, T.Q6_K, T.Q4_K, T.Q8_0, T.Q8_0, T.Q8_0),
+            (T.Q8_0, T.Q8_0, T.Q8_0, T.Q8_0, T.Q8_0, T.Q8_0, T.Q8_0)),
+        n_expert=8, n_expert_used=3, n_ff_exp=256, n_expert_shared=1, dense_lead=1, nextn=1,
+        selection_bias=True, router_std=4.0,
+        moe_keys={"expert_gating_func": 2, "expert_weights_norm": True, "expert_weights_scale": 2.5},
+        expert_types=[None, (T.Q4_K, T.Q5_K, T.Q8_0), (T.Q8_0, T.Q4_K, T.Q6_K), (T.Q8_0, T.Q8_0, T.Q8_0)],
+    ),
+    "tiny-granite": Spec(
+        name="tiny-granite", arch="granite", vocab="llama-spm", seed=808,
+        n_embd=128, n_layer=2, n_head=4, n_head_kv=2, head_dim=32, n_ff=256,
+        eps=1e-5, rope_base=1e4, tied=False, qk_gain=1.0, logit_std=12.0, resid_gain=4.0,
+        embd_type=T.Q8_0, output_type=T.Q8_0,
+        layer_types=_layers(
+            (T.Q4_0, T.Q8_0, T.Q5_0, T.Q4_1, T.Q8_0, T.Q5_1, T.Q4_0),
+            (T.Q8_0, T.Q5_1, T.Q4_0, T.Q8_0, T.Q4_1, T.Q8_0, T.Q5_0)),
+        granite={"embedding_scale": 2.0, "residual_scale": 0.5, "attention.scale": 0.25, "logit_scale": 2.0},
+    ),
+    "tiny-gptoss": Spec(
+        name="tiny-gptoss", arch="gpt-oss", vocab="qwen2", seed=1010,
+        n_embd=256, n_layer=4, n_head=4, n_head_kv=2, head_dim=64, n_ff=256,
+        eps=1e-5, rope_base=1.5e5, tied=False, qkv_bias=True, write_head_dim=True, logit_std=6.0, qk_gain=0.7,
+        embd_type=T.Q8_0, output_type=T.Q8_0, sliding_window=12, oss=True, yarn=(32.0, 4096),
+        layer_types=_layers(*[(T.Q8_0, T.Q5_0, T.Q8_0, T.Q4_0, None, None, None)] * 4),
+        n_expert=8, n_expert_used=3, n_ff_exp=256, router_std=2.0,
+        expert_types=[(T.MXFP4, T.MXFP4, T.MXFP4), (T.MXFP4, T.Q8_0, T.MXFP4), (T.Q8_0, T.MXFP4, T.MXFP4),
+                      (T.MXFP4, T.MXFP4, T.Q8_0)],
+    ),
+    "tiny-phi3": Spec(
+        name="tiny-phi3", arch="phi3", vocab="phi-3", seed=909,
+        n_embd=128, n_layer=2, n_head=4, n_head_kv=4, head_dim=32, n_ff=256,
+        eps=1e-5, rope_base=1e4, tied=False, qk_gain=1.0, logit_std=6.0,
+        embd_type=T.Q8_0, output_type=T.Q8_0, fused=True,
+        layer_types=_layers(
+            (T.Q8_0, None, None, T.Q4_0, T.Q5_0, None, T.Q8_0),
+            (T.Q5_1, None, None, T.Q8_0, T.Q4_0, None, T.Q4_1)),
+    "tiny-lowbit": Spec(
+        name="tiny-lowbit", arch="llama", vocab="llama-spm", seed=505,
+        n_embd=256, n_layer=3, n_head=8, n_head_kv=2, head_dim=32, n_ff=512,
+        eps=1e-5, rope_base=None, tied=False, qk_gain=1.0,
+        embd_type=T.IQ3_S, output_type=T.IQ2_S,
+        #         q          k          v          o          gate       up         down (in = n_ff)
+        layer_types=_layers(
+            (T.IQ2_XXS, T.IQ2_XS, T.IQ2_S, T.IQ3_XXS, T.IQ3_S, T.IQ1_S, T.IQ1_M),
+            (T.TQ1_0, T.TQ2_0, T.IQ3_S, T.IQ2_XS, T.IQ2_XXS, T.IQ3_XXS, T.IQ2_S),
+            (T.IQ1_M, T.IQ3_XXS, T.IQ1_S, T.TQ2_0, T.TQ1_0, T.IQ2_S, T.IQ3_S)),
+    ),
 }
 
 
@@ -167,6 +286,8 @@ def _random_blocks(qtype, n_rows, n_cols, std, rng):
     }.get(qtype, [d])                       # Q3_K, Q6_K, IQ4_*: signed, already centred
 
     def put(scale):
+        if qtype == T.IQ1_M:
+            _put_iq1_m_d(raw, d * scale)
         for off, v in zip(FP16_FIELDS[qtype], fields):
             raw[:, off:off + 2] = (v * scale).astype(np.float16).view(np.uint8).reshape(n_blocks, 2)
 
@@ -289,14 +410,37 @@ def build(spec: Spec, out_path: Path, vocab_dir: Path, verbose=False):
     w.add_name(spec.name)
     w.add_uint32(f"{a}.context_length", spec.ctx_train)
     w.add_uint32(f"{a}.embedding_length", spec.n_embd)
-    w.add_uint32(f"{a}.block_count", spec.n_layer)
+    w.add_uint32(f"{a}.block_count", spec.n_layer + spec.nextn)
     w.add_uint32(f"{a}.feed_forward_length", spec.n_ff)
     w.add_uint32(f"{a}.attention.head_count", spec.n_head)
     w.add_uint32(f"{a}.attention.head_count_kv", spec.n_head_kv)
     w.add_float32(f"{a}.attention.layer_norm_rms_epsilon", spec.eps)
     if spec.rope_base is not None:
         w.add_float32(f"{a}.rope.freq_base", spec.rope_base)
-    w.add_uint32(f"{a}.rope.dimension_count", spec.head_dim)
+    w.add_uint32(f"{a}.rope.dimension_count", spec.rope_dims or spec.head_dim)
+    if spec.n_expert:
+        w.add_uint32(f"{a}.expert_count", spec.n_expert)
+        w.add_uint32(f"{a}.expert_used_count", spec.n_expert_used)
+        w.add_uint32(f"{a}.expert_feed_forward_length", spec.n_ff_exp)
+        if spec.n_expert_shared:
+            w.add_uint32(f"{a}.expert_shared_count", spec.n_expert_shared)
+        if spec.dense_lead:
+            w.add_uint32(f"{a}.leading_dense_block_count", spec.dense_lead)
+        if spec.nextn:
+            w.add_uint32(f"{a}.nextn_predict_layers", spec.nextn)
+        for key, val in (spec.moe_keys or {}).items():
+            if isinstance(val, bool):
+                w.add_bool(f"{a}.{key}", val)
+            elif isinstance(val, int):
+                w.add_uint32(f"{a}.{key}", val)
+            else:
+                w.add_float32(f"{a}.{key}", val)
+    for key, val in (spec.granite or {}).items():
+        w.add_float32(f"{a}.{key}", val)
+    if spec.yarn:
+        w.add_string(f"{a}.rope.scaling.type", "yarn")
+        w.add_float32(f"{a}.rope.scaling.factor", spec.yarn[0])
+        w.add_uint32(f"{a}.rope.scaling.original_context_length", spec.yarn[1])
     if spec.write_head_dim:
         w.add_uint32(f"{a}.attention.key_length", spec.head_dim)
         w.add_uint32(f"{a}.attention.value_length", spec.head_dim)
@@ -320,17 +464,26 @@ def build(spec: Spec, out_path: Path, vocab_dir: Path, verbose=False):
     def weight(name, qtype, n_rows, n_cols, std):
         tensors.append((name, qtype, make_weight(qtype, n_rows, n_cols, std, rng), n_rows, n_cols, std))
 
+    def experts(name, qtype, n_rows, n_cols, std):
+        # n_expert matrices of n_rows x n_cols, one after the other (GGUF [n_cols, n_rows, n_expert]).
+        arr = make_weight(qtype, spec.n_expert * n_rows, n_cols, std, rng)
+        tensors.append((name, qtype, arr, spec.n_expert * n_rows, n_cols, std, (spec.n_expert, n_rows)))
+
     def norm(name, n, mean, spread):
         tensors.append((name, T.F32, (mean + _gaussian(rng, (n,), spread)).astype(np.float32), 1, n, None))
 
+    ffn_norm = "post_attention_norm" if a in ("glm4moe", "gpt-oss") else "ffn_norm"
     # Embedding: tied models read logits through it, so it carries the output scale.
     weight("token_embd.weight", spec.embd_type, n_vocab, E, out_std if spec.tied else 0.5)
     for i, lt in enumerate(spec.layer_types):
         p = f"blk.{i}."
         norm(p + "attn_norm.weight", E, 1.0, 0.2)
-        weight(p + "attn_q.weight", lt["attn_q"], q_out, E, qk_std)
-        weight(p + "attn_k.weight", lt["attn_k"], kv_out, E, qk_std)
-        weight(p + "attn_v.weight", lt["attn_v"], kv_out, E, inv(E))
+        if spec.fused:
+            weight(p + "attn_qkv.weight", lt["attn_q"], q_out + 2 * kv_out, E, qk_std)
+        else:
+            weight(p + "attn_q.weight", lt["attn_q"], q_out, E, qk_std)
+            weight(p + "attn_k.weight", lt["attn_k"], kv_out, E, qk_std)
+            weight(p + "attn_v.weight", lt["attn_v"], kv_out, E, inv(E))
         if spec.qkv_bias:
             norm(p + "attn_q.bias", q_out, 0.0, 0.5)
             norm(p + "attn_k.bias", kv_out, 0.0, 0.5)
@@ -340,23 +493,55 @@ def build(spec: Spec, out_path: Path, vocab_dir: Path, verbose=False):
             norm(p + "attn_q_norm.weight", D, spec.qk_gain or 1.7, 0.3)
             norm(p + "attn_k_norm.weight", D, spec.qk_gain or 1.7, 0.3)
         weight(p + "attn_output.weight", lt["attn_output"], E, q_out, spec.resid_gain * inv(q_out))
+        if spec.oss:
+            norm(p + "attn_output.bias", E, 0.0, 0.1)
+            norm(p + "attn_sinks.weight", spec.n_head, 0.0, 1.0)
         if spec.gemma:
             norm(p + "post_attention_norm.weight", E, spec.post_norm, 0.2)
-        norm(p + "ffn_norm.weight", E, 1.0, 0.2)
-        weight(p + "ffn_gate.weight", lt["ffn_gate"], F, E, inv(E))
-        weight(p + "ffn_up.weight", lt["ffn_up"], F, E, inv(E))
-        weight(p + "ffn_down.weight", lt["ffn_down"], E, F, spec.resid_gain * inv(F))
+        norm(p + ffn_norm + ".weight", E, 1.0, 0.2)
+        if spec.n_expert and i >= spec.dense_lead:
+            Fx = spec.n_ff_exp
+            gt, ut, dt = spec.expert_types[i]
+            weight(p + "ffn_gate_inp.weight", T.F32, spec.n_expert, E, spec.router_std * inv(E))
+            if spec.selection_bias:
+                norm(p + "exp_probs_b.bias", spec.n_expert, 0.0, 0.1)
+            experts(p + "ffn_gate_exps.weight", gt, Fx, E, inv(E))
+            experts(p + "ffn_up_exps.weight", ut, Fx, E, inv(E))
+            experts(p + "ffn_down_exps.weight", dt, E, Fx, spec.resid_gain * inv(Fx))
+            if spec.oss:
+                norm(p + "ffn_gate_inp.bias", spec.n_expert, 0.0, 0.5)
+                for nm, n in (("ffn_gate_exps.bias", Fx), ("ffn_up_exps.bias", Fx), ("ffn_down_exps.bias", E)):
+                    tensors.append((p + nm, T.F32, _gaussian(rng, (spec.n_expert, n), 0.1), spec.n_expert, n, None))
+            if spec.n_expert_shared:
+                Fs = Fx * spec.n_expert_shared
+                weight(p + "ffn_gate_shexp.weight", lt["ffn_gate"], Fs, E, inv(E))
+                weight(p + "ffn_up_shexp.weight", lt["ffn_up"], Fs, E, inv(E))
+                weight(p + "ffn_down_shexp.weight", lt["ffn_down"], E, Fs, spec.resid_gain * inv(Fs))
+        elif spec.fused:
+            weight(p + "ffn_up.weight", lt["ffn_gate"], 2 * F, E, inv(E))
+            weight(p + "ffn_down.weight", lt["ffn_down"], E, F, spec.resid_gain * inv(F))
+        else:
+            weight(p + "ffn_gate.weight", lt["ffn_gate"], F, E, inv(E))
+            weight(p + "ffn_up.weight", lt["ffn_up"], F, E, inv(E))
+            weight(p + "ffn_down.weight", lt["ffn_down"], E, F, spec.resid_gain * inv(F))
         if spec.gemma:
             norm(p + "post_ffw_norm.weight", E, spec.post_norm, 0.2)
+        if i >= spec.n_layer:  # a next-token-prediction layer: loaded, never run
+            weight(p + "nextn.eh_proj.weight", T.Q8_0, E, 2 * E, inv(2 * E))
+            norm(p + "nextn.enorm.weight", E, 1.0, 0.2)
+            norm(p + "nextn.hnorm.weight", E, 1.0, 0.2)
+            norm(p + "nextn.shared_head_norm.weight", E, 1.0, 0.2)
     norm("output_norm.weight", E, 1.0, 0.2)
     if not spec.tied:
         weight("output.weight", spec.output_type, n_vocab, E, out_std)
 
-    for name, qtype, arr, n_rows, n_cols, std in tensors:
+    for name, qtype, arr, n_rows, n_cols, std, *split in tensors:
         if std is not None:
             s = check_weight(name, qtype, arr, n_rows, n_cols, std)
             if verbose:
                 print(f"  {name:32s} {qtype.name:7s} [{n_cols}, {n_rows}] std {s:.4f}")
+        if split:  # experts: [n_expert, rows, row bytes]
+            arr = arr.reshape(split[0][0], split[0][1], -1)
         if qtype in (T.F32, T.F16):
             w.add_tensor(name, arr if n_rows > 1 else arr.reshape(-1))
         else:

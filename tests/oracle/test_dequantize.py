@@ -8,7 +8,8 @@ from gguf import quants
 from conftest import qlm_dequantize, random_blocks
 
 QUANT_TYPES = [T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0, T.Q2_K, T.Q3_K, T.Q4_K, T.Q5_K, T.Q6_K,
-               T.IQ4_NL, T.IQ4_XS, T.MXFP4]
+               T.IQ4_NL, T.IQ4_XS, T.MXFP4,
+               T.IQ2_XXS, T.IQ2_XS, T.IQ2_S, T.IQ3_XXS, T.IQ3_S, T.IQ1_S, T.IQ1_M, T.TQ1_0, T.TQ2_0]
 
 
 @pytest.mark.parametrize("qtype", QUANT_TYPES, ids=lambda t: t.name)

@@ -276,3 +276,101 @@ def test_corpus_summary(results):
           f"{raised} raise_exception (same message), {len(cases) - rendered - raised} fail in both engines")
     listed = set(out_of_reach())
     assert listed <= set(results), f"out_of_reach.txt names templates not in the corpus: {listed - set(results)}"
+
+
+# The gpt-oss chat template (Harmony format) reads fields the common message
+# lists above do not carry: an assistant's "thinking", tool calls followed by
+# a final answer, the developer role, reasoning_effort, model_identity,
+# builtin_tools, and tool parameter schemas of every shape its TypeScript
+# rendering handles. These cases run on that template only.
+GPT_OSS = "openai-gpt-oss-120b.jinja"
+_WEATHER_CALL = {"id": "c1", "type": "function",
+                 "function": {"name": "get_weather", "arguments": {"city": "Paris", "days": 3}}}
+_TOOLS = [
+    {"type": "function", "function": {
+        "name": "get_weather", "description": "Current weather.\nSecond line of description.",
+        "parameters": {"type": "object", "required": ["city"], "properties": {
+            "city": {"type": "string", "description": "City name"},
+            "unit": {"type": "string", "enum": ["celsius", "fahrenheit"], "default": "celsius"},
+            "days": {"type": "integer", "description": "How many days", "default": 1},
+            "detail": {"type": "boolean"},
+            "ratio": {"type": "number", "nullable": True},
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "scores": {"type": "array", "items": {"type": "number"}, "nullable": True},
+            "flags": {"type": "array", "items": {"type": "boolean"}},
+            "ids": {"type": "array", "items": {"type": "integer"}},
+            "points": {"type": "array", "items": {"type": "object", "properties": {"x": {"type": "number"}}}},
+            "any_list": {"type": "array"},
+            "either": {"type": ["string", "null"]},
+            "single": {"type": ["integer"]},
+            "choice": {"oneOf": [{"type": "string"}, {"type": "integer", "default": 2}]},
+            "mixed": {"oneOf": [{"type": "object"}, {"type": "string"}]},
+            "opts": {"type": "object", "properties": {"verbose": {"type": "boolean"}}, "required": ["verbose"]},
+            "free": {},
+        }}}},
+    {"type": "function", "function": {"name": "no_params", "description": "Takes nothing."}},
+    {"type": "function", "function": {"name": "empty_params", "description": "", "parameters": {"type": "object", "properties": {}}}},
+]
+GPT_OSS_SETS = {
+    "thinking": ([{"role": "user", "content": "Why is the sky blue?"},
+                  {"role": "assistant", "content": "Rayleigh scattering.", "thinking": "Short waves scatter."},
+                  {"role": "user", "content": "And sunsets?"}], True, {}),
+    "final_last": ([{"role": "user", "content": "Hi"},
+                    {"role": "assistant", "content": "Hello!", "thinking": "Greet back."}], False, {}),
+    "developer_effort": ([{"role": "developer", "content": "Answer in French."},
+                          {"role": "user", "content": "Bonjour"}], True,
+                         {"reasoning_effort": "high", "model_identity": "You are a test model."}),
+    "system_low": ([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "2+2?"}], True,
+                   {"reasoning_effort": "low", "builtin_tools": ["browser", "python"]}),
+    "builtin_python": ([{"role": "user", "content": "Run code"}], True, {"builtin_tools": ["python"]}),
+    "tool_round_trip": ([
+        {"role": "system", "content": "Use tools."},
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "thinking": "I should call the tool.", "tool_calls": [_WEATHER_CALL]},
+        {"role": "tool", "tool_call_id": "c1", "content": "{\"temp\": 21.5}"},
+        {"role": "assistant", "content": "It is 21.5 °C.", "thinking": "Report it."},
+        {"role": "user", "content": "Thanks"},
+    ], True, {"tools": _TOOLS}),
+    "tool_pending": ([
+        {"role": "user", "content": "Weather in Paris and Rome?"},
+        {"role": "assistant", "content": "Calling twice.", "tool_calls": [_WEATHER_CALL]},
+        {"role": "tool", "content": "sunny"},
+        {"role": "assistant", "thinking": "Now Rome.", "tool_calls": [
+            {"function": {"name": "get_weather", "arguments": {"city": "Rome"}}}]},
+        {"role": "tool", "content": "{\"temp\": 25}"},
+    ], True, {"tools": _TOOLS, "builtin_tools": ["browser"]}),
+    "tools_only": ([{"role": "user", "content": "hi"}], True, {"tools": _TOOLS}),
+    "channel_in_content": ([{"role": "assistant", "content": "x<|channel|>final<|message|>y"}], True, {}),
+    "channel_in_thinking": ([{"role": "assistant", "content": "ok", "thinking": "<|channel|>analysis<|message|>"}],
+                            True, {}),
+    "content_and_thinking_call": ([{"role": "user", "content": "q"},
+                                   {"role": "assistant", "content": "a", "thinking": "b",
+                                    "tool_calls": [_WEATHER_CALL]}], True, {"tools": _TOOLS}),
+    "tool_without_call": ([{"role": "user", "content": "q"}, {"role": "tool", "content": "r"}], True, {}),
+    "unicode": ([{"role": "user", "content": "日本語 🙂 \"q\" <tag> & \\ ça"},
+                 {"role": "assistant", "content": "Ответ ✓", "thinking": "ß Ω\n\nnew para"}], True, {}),
+}
+
+
+def test_gpt_oss_harmony_cases(tmp_path):
+    path = TEMPLATE_DIR / GPT_OSS
+    if not path.is_file():
+        pytest.skip(f"no {GPT_OSS} in {TEMPLATE_DIR} (run 'make templates')")
+    if not RENDER or not os.access(RENDER, os.X_OK):
+        pytest.skip("QLM_TEMPLATE_RENDER does not name the template_render helper")
+    cases = [{"template": str(path), "set": name, "messages": messages, "add_generation_prompt": agp,
+              "bos_token": "<s>", "eos_token": "</s>", "now": NOW, "extra": extra}
+             for name, (messages, agp, extra) in GPT_OSS_SETS.items()]
+    case_file = tmp_path / "cases.json"
+    case_file.write_text(json.dumps(cases, ensure_ascii=False))
+    proc = subprocess.run([RENDER, str(case_file)], capture_output=True, timeout=120, env={**os.environ, "TZ": "UTC"})
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    ours = json.loads(proc.stdout)
+    env, source = make_env(), path.read_text(encoding="utf-8")
+    rows = [(case["set"], mine, jinja_render(env, source, case["messages"], case["add_generation_prompt"], case["extra"]))
+            for case, mine in zip(cases, ours)]
+    # the cases reach the template's branches: most render, the four misuse cases raise
+    assert sum("output" in theirs for _, _, theirs in rows) == len(rows) - 4, describe(rows)
+    assert sum(theirs.get("raised", False) for _, _, theirs in rows) == 4, describe(rows)
+    bad = disagreements(rows)
+    assert not bad, f"{GPT_OSS}: {len(bad)} of {len(rows)} Harmony cases differ from jinja2\n{describe(bad)}"

@@ -1,7 +1,9 @@
 // qlm's tokenizers against llama.cpp: fixtures recorded from llama-cpp-python
 // by tests/oracle/gen_tokenizer_fixtures.py, one per vocabulary. Each string is
 // checked for every (add_special, parse_special) pair, its detokenization three
-// ways, a sample of single-token pieces, the EOG set and the special ids.
+// ways, a sample of single-token pieces, the EOG set and the special ids. A
+// fixture with "derive" was recorded from its GGUF with some metadata changed
+// (tokenizer.ggml.pre, token texts); the same changes are made here in memory.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -48,6 +50,21 @@ std::string gguf_path(const std::string& rel) {
     return std::string(QLM_VOCAB_DIR) + "/" + std::filesystem::path(rel).filename().string();
 }
 
+// The GGUF at path with the fixture's "derive" changes applied, as bytes.
+std::vector<uint8_t> derived_gguf(const std::string& path, const json& derive) {
+    const qlm::GgufReader src = qlm::GgufReader::open(path);
+    qlm::GgufWriter w;
+    for (const qlm::GgufKV& kv : src.metadata()) {
+        qlm::GgufValue v = kv.value;
+        if (kv.key == "tokenizer.ggml.pre") v = qlm::GgufValue::of_string(derive.at("pre").get<std::string>());
+        if (kv.key == "tokenizer.ggml.tokens")
+            for (const auto& [id, text] : derive.at("tokens").items())
+                v.items.at(std::stoul(id)).str = text.get<std::string>();
+        w.add(kv.key, std::move(v));
+    }
+    return w.to_bytes();
+}
+
 class OracleTest : public testing::TestWithParam<std::string> {};
 
 TEST_P(OracleTest, MatchesLlamaCpp) {
@@ -63,7 +80,10 @@ TEST_P(OracleTest, MatchesLlamaCpp) {
     const std::string sha = data.at("sha256").get<std::string>();
     ASSERT_EQ(qlm::test::sha256_file(path), sha) << path << " is not the file the fixture was recorded from";
 
-    const qlm::Tokenizer tok = qlm::Tokenizer::from_gguf(qlm::GgufReader::open(path));
+    std::vector<uint8_t> derived;
+    if (data.contains("derive")) derived = derived_gguf(path, data.at("derive"));
+    const qlm::Tokenizer tok = qlm::Tokenizer::from_gguf(
+        derived.empty() ? qlm::GgufReader::open(path) : qlm::GgufReader::from_memory(derived, GetParam() + ".gguf"));
 
     const json& meta = data.at("meta");
     EXPECT_EQ(tok.n_vocab(), meta.at("n_vocab").get<int>());

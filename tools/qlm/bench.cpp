@@ -28,7 +28,9 @@ struct Shape {
 };
 
 struct Opts {
-    std::string types = "F32,F16,BF16,Q4_0,Q4_1,Q5_0,Q5_1,Q8_0,Q2_K,Q3_K,Q4_K,Q5_K,Q6_K,IQ4_NL,IQ4_XS,MXFP4";
+    std::string types =
+        "F32,F16,BF16,Q4_0,Q4_1,Q5_0,Q5_1,Q8_0,Q2_K,Q3_K,Q4_K,Q5_K,Q6_K,IQ4_NL,IQ4_XS,MXFP4,"
+        "IQ1_S,IQ1_M,IQ2_XXS,IQ2_XS,IQ2_S,IQ3_XXS,IQ3_S,TQ1_0,TQ2_0";
     // n x k: the large FFN shapes, then the default model's (Gemma 3 270M) projections
     std::string shapes = "4096x14336,14336x4096,1024x640,256x640,640x1024,2048x640,640x2048";
     std::string ms = "1,2,4,8,16,512";
@@ -58,6 +60,8 @@ Shape parse_shape(const std::string& s) {
 
 // One weight matrix filled from 64 quantized random rows (quantizing tens of
 // millions of values with the reference K-quant quantizers would take minutes).
+// Types qlm only reads (low-bit IQ, TQ): random bytes with bit 14 of every
+// 16-bit word clear, so every fp16 scale (wherever the block keeps it) is finite.
 std::vector<uint8_t> make_weight_bytes(GgmlType type, Shape sh, std::mt19937& rng) {
     const size_t rs = row_size(type, sh.k);
     const int64_t distinct = std::min<int64_t>(64, sh.n);
@@ -65,8 +69,13 @@ std::vector<uint8_t> make_weight_bytes(GgmlType type, Shape sh, std::mt19937& rn
     std::vector<float> row(static_cast<size_t>(sh.k));
     std::vector<uint8_t> bytes(rs * size_t(sh.n));
     for (int64_t r = 0; r < distinct; ++r) {
+        uint8_t* out = bytes.data() + size_t(r) * rs;
+        if (!can_quantize(type)) {
+            for (size_t i = 0; i < rs; ++i) out[i] = uint8_t(rng() >> 24) & (i % 2 ? 0xbf : 0xff);
+            continue;
+        }
         for (auto& v : row) v = nd(rng);
-        quantize_row(type, row.data(), bytes.data() + size_t(r) * rs, sh.k);
+        quantize_row(type, row.data(), out, sh.k);
     }
     for (int64_t r = distinct; r < sh.n; ++r)
         std::copy_n(bytes.data() + size_t(r % distinct) * rs, rs, bytes.data() + size_t(r) * rs);

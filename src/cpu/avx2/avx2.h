@@ -10,6 +10,7 @@ void register_kernels(KernelTable& k);
 // Per-family registration (legacy.cpp, kquants.cpp, floats.cpp, quantize.cpp).
 void register_legacy(KernelTable& k);
 void register_kquants(KernelTable& k);
+void register_iquants(KernelTable& k);
 void register_floats(KernelTable& k);
 void register_quantizers(KernelTable& k);
 void register_activations(KernelTable& k);

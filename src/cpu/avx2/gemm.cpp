@@ -19,9 +19,26 @@
 #include "cpu/avx2/common.h"
 #include "cpu/avx2/kquant_decode.h"
 #include "cpu/avx2/legacy_decode.h"
+#include "formats/iquants.h"
 #include "formats/legacy.h"
+#include "formats/ternary.h"
 
 namespace qlm::cpu::avx2 {
+
+// Low-bit IQ and TQ decoders as Bias-mode K-quant blocks (iquants.cpp).
+namespace iq {
+using BiasDec = kq::KDec<kq::Mode::Bias>;
+void biased_iq2_xxs(const uint8_t*, BiasDec&);
+void biased_iq2_xs(const uint8_t*, BiasDec&);
+void biased_iq2_s(const uint8_t*, BiasDec&);
+void biased_iq3_xxs(const uint8_t*, BiasDec&);
+void biased_iq3_s(const uint8_t*, BiasDec&);
+void biased_iq1_s(const uint8_t*, BiasDec&);
+void biased_iq1_m(const uint8_t*, BiasDec&);
+void biased_tq1_0(const uint8_t*, BiasDec&);
+void biased_tq2_0(const uint8_t*, BiasDec&);
+}  // namespace iq
+
 namespace {
 
 using namespace fmt;
@@ -361,6 +378,19 @@ void register_gemm(KernelTable& k) {
     k.gemm[uint32_t(GgmlType::Q4_K)] = gemm<KQuant<block_q4_K, Mode::Min, kq::decode_q4_k, 4>>;
     k.gemm[uint32_t(GgmlType::Q5_K)] = gemm<KQuant<block_q5_K, Mode::Min, kq::decode_q5_k, 4>>;
     k.gemm[uint32_t(GgmlType::Q6_K)] = gemm<KQuant<block_q6_K, Mode::Bias, kq::decode_q6_k, 2>>;
+    // low-bit IQ and TQ: codes q + 64 (<= 126), one group per int16 flush
+    k.gemm[uint32_t(GgmlType::IQ2_XXS)] = gemm<KQuant<block_iq2_xxs, Mode::Bias, iq::biased_iq2_xxs, 1>>;
+    k.gemm[uint32_t(GgmlType::IQ2_XS)] = gemm<KQuant<block_iq2_xs, Mode::Bias, iq::biased_iq2_xs, 1>>;
+    k.gemm[uint32_t(GgmlType::IQ2_S)] = gemm<KQuant<block_iq2_s, Mode::Bias, iq::biased_iq2_s, 1>>;
+    k.gemm[uint32_t(GgmlType::IQ3_XXS)] = gemm<KQuant<block_iq3_xxs, Mode::Bias, iq::biased_iq3_xxs, 1>>;
+    k.gemm[uint32_t(GgmlType::IQ3_S)] = gemm<KQuant<block_iq3_s, Mode::Bias, iq::biased_iq3_s, 1>>;
+    k.gemm[uint32_t(GgmlType::IQ1_S)] = gemm<KQuant<block_iq1_s, Mode::Bias, iq::biased_iq1_s, 1>>;
+    k.gemm[uint32_t(GgmlType::IQ1_M)] = gemm<KQuant<block_iq1_m, Mode::Bias, iq::biased_iq1_m, 1>>;
+    k.gemm[uint32_t(GgmlType::TQ1_0)] = gemm<KQuant<block_tq1_0, Mode::Bias, iq::biased_tq1_0, 1>>;
+    k.gemm[uint32_t(GgmlType::TQ2_0)] = gemm<KQuant<block_tq2_0, Mode::Bias, iq::biased_tq2_0, 1>>;
+    for (const GgmlType t : {GgmlType::IQ2_XXS, GgmlType::IQ2_XS, GgmlType::IQ2_S, GgmlType::IQ3_XXS, GgmlType::IQ3_S,
+                             GgmlType::IQ1_S, GgmlType::IQ1_M, GgmlType::TQ1_0, GgmlType::TQ2_0})
+        k.gemm_min_m[uint32_t(t)] = 16;
     // From where the GEMM was measured faster than the per-row tiles (2 threads,
     // 4096x14336 and 2048x640): packing a legacy block is cheap, a K-quant
     // super-block's scales are not.

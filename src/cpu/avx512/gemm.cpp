@@ -10,6 +10,7 @@
 // so an output is the same bits whether the GEMM or the tiles computed it.
 // K-quant panels carry int32 scales per 16 elements (S = sum_h sc_h * <u, x>_h
 // through vpmulld) and the bsum coefficients as int16 pairs (vpdpwssd).
+#include "cpu/avx512/iquant_decode.h"
 #include "cpu/avx512/kquant_decode.h"
 #include "cpu/avx512/rows.h"
 #include "cpu/avx512/vec.h"
@@ -173,7 +174,7 @@ struct KQuantPanel : D {
             for (int k = 0; k < 16; ++k) qb[(64 + k) * H] = _mm256_load_si256(reinterpret_cast<const __m256i*>(sc[k]));
             for (int k = 0; k < 8; ++k) qb[(80 + k) * H] = _mm256_load_si256(reinterpret_cast<const __m256i*>(co[k]));
             __m256 d, dmin;
-            D::scales(gather32(wb + D::kDOff, offs), d, dmin);
+            block_scales<D>(wb + D::kDOff, offs, d, dmin);
             _mm256_store_ps(f + b * kFloats * H + 8 * h, d);
             _mm256_store_ps(f + (b * kFloats + 8) * H + 8 * h, dmin);
         }
@@ -304,6 +305,16 @@ void register_gemm(KernelTable& k, bool wide) {
     set<GgmlType::Q5_K, KQuantPanel<DecQ5_K>>(k, kGemmMinK, wide);
     set<GgmlType::Q6_K, KQuantPanel<DecQ6_K>>(k, kGemmMinK, wide);
     set<GgmlType::IQ4_XS, KQuantPanel<DecIq4Xs>>(k, kGemmMinK, wide);
+    // low-bit IQ and TQ (iquant_decode.h): the tiles' S and block scales
+    set<GgmlType::IQ2_XXS, KQuantPanel<iq::AsKQuant<iq::DecIq2Xxs>>>(k, kGemmMinK, wide);
+    set<GgmlType::IQ2_XS, KQuantPanel<iq::AsKQuant<iq::DecIq2Xs>>>(k, kGemmMinK, wide);
+    set<GgmlType::IQ2_S, KQuantPanel<iq::AsKQuant<iq::DecIq2S>>>(k, kGemmMinK, wide);
+    set<GgmlType::IQ3_XXS, KQuantPanel<iq::AsKQuant<iq::DecIq3Xxs>>>(k, kGemmMinK, wide);
+    set<GgmlType::IQ3_S, KQuantPanel<iq::AsKQuant<iq::DecIq3S>>>(k, kGemmMinK, wide);
+    set<GgmlType::IQ1_S, KQuantPanel<iq::AsKQuant<iq::DecIq1S>>>(k, kGemmMinK, wide);
+    set<GgmlType::IQ1_M, KQuantPanel<iq::AsKQuant<iq::DecIq1M>>>(k, kGemmMinK, wide);
+    set<GgmlType::TQ1_0, KQuantPanel<iq::AsKQuant<iq::DecTq1>>>(k, kGemmMinK, wide);
+    set<GgmlType::TQ2_0, KQuantPanel<iq::AsKQuant<iq::DecTq2>>>(k, kGemmMinK, wide);
 }
 
 }  // namespace qlm::cpu::QLM_AVX512_NS

@@ -14,6 +14,7 @@ KernelTable make_table(KernelTable k, bool wide) {
     KernelTable own;
     QLM_AVX512_NS::register_legacy(own, wide);
     QLM_AVX512_NS::register_kquants(own);
+    QLM_AVX512_NS::register_iquants(own);
     QLM_AVX512_NS::register_gemm(own, wide);
     // A type this table multiplies takes all its paths from here (an output
     // must not depend on which path computed it, cpu/kernels.h).

@@ -186,6 +186,18 @@ inline void row_group(const uint8_t* w, int nv, const uint8_t* x, size_t xs, int
 // 2.18-2.29 vs 2.47-2.68 ms (Intel Xeon, 2 threads).
 inline constexpr int kPrefetchRows = 8;
 
+// The block scales of 8 blocks (lane c: the block at offsets[c] - kDOff):
+// K::scales of the dword at kDOff, or K::scales2 of the dwords at kDOff and
+// kDOff2 where d is spread over more bytes (IQ1_M).
+template <class K>
+inline void block_scales(const uint8_t* w, __m256i offsets, __m256& dw, __m256& mw) {
+    if constexpr (requires { K::kDOff2; })
+        K::scales2(gather32(w, offsets), gather32(w, _mm256_add_epi32(offsets, _mm256_set1_epi32(int(K::kDOff2 - K::kDOff)))),
+                   dw, mw);
+    else
+        K::scales(gather32(w, offsets), dw, mw);
+}
+
 template <class K, int M, int H>
 void tile_m(const MatmulTile& t) {
     constexpr bool kWide = H == 2 && sizeof(typename K::Dec) == 32;
@@ -238,10 +250,10 @@ void tile_m(const MatmulTile& t) {
                         _mm_prefetch(reinterpret_cast<const char*>(wg + pf + o), _MM_HINT_T1);
                     __m256 dw, mw;
                     if (nv == 8) {
-                        K::scales(gather32(wg, boffs), dw, mw);
+                        block_scales<K>(wg, boffs, dw, mw);
                     } else {  // lanes past the row's end read its last block
                         const __m256i o = _mm256_min_epi32(boffs, _mm256_set1_epi32(int32_t((nv - 1) * W + K::kDOff)));
-                        K::scales(gather32(wg, o), dw, mw);
+                        block_scales<K>(wg, o, dw, mw);
                     }
                     DW[g * 8 + j] = _mm256_castps_si256(dw);
                     MW[g * 8 + j] = _mm256_castps_si256(mw);

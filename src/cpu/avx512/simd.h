@@ -33,6 +33,7 @@ namespace qlm::cpu::QLM_AVX512_NS {
 
 void register_legacy(KernelTable& k, bool wide);
 void register_kquants(KernelTable& k);
+void register_iquants(KernelTable& k);  // iquants.cpp: low-bit IQ, TQ
 // wide: 512-bit vectors where they measured faster (vec.h, kernels.cpp)
 void register_gemm(KernelTable& k, bool wide);
 

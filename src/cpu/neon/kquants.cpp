@@ -12,6 +12,7 @@
 #include "cpu/neon/common.h"
 #include "formats/iquants.h"
 #include "formats/kquants.h"
+#include "formats/ternary.h"
 
 namespace qlm::cpu::neon {
 namespace {
@@ -234,9 +235,182 @@ void decode_iq4_xs(const uint8_t* p, KDec& d) {
     }
 }
 
+// ---- low-bit lattice formats and TQ: the integer form of formats/iquants.h
+// (values q and scales per 16, d * factor), so KQuant<Block, 16, false> takes
+// them with the reference's integer sums and float order. Group g of 8
+// elements: a grid point (8 bytes; IQ3: two 4-byte points) and a sign byte.
+
+// The 128 IQ2/IQ3 sign bytes (iq2_sign_byte), as data.
+struct SignTable {
+    uint8_t v[128];
+    constexpr SignTable() : v{} {
+        for (uint32_t i = 0; i < 128; ++i) v[i] = iq2_sign_byte(i);
+    }
+};
+inline constexpr SignTable kSigns{};
+
+inline uint32_t u32_at(const uint8_t* p) {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+}
+
+// Elements 16k..16k+15 from two groups' magnitudes and sign bytes.
+inline int8x16_t signed16(uint64_t g0, uint64_t g1, uint8_t s0, uint8_t s1) {
+    const uint8x16_t g = vcombine_u8(vcreate_u8(g0), vcreate_u8(g1));
+    const uint8x16_t bit = vreinterpretq_u8_u64(vdupq_n_u64(0x8040201008040201ull));
+    const uint8x16_t neg = vtstq_u8(vcombine_u8(vdup_n_u8(s0), vdup_n_u8(s1)), bit);
+    return vreinterpretq_s8_u8(vsubq_u8(veorq_u8(g, neg), neg));
+}
+
+// IQ1: 8 * grid + delta, grid int8 in {-1, 0, 1}, delta +-1 per group.
+inline int8x16_t iq1_16(uint64_t g0, uint64_t g1, int d0, int d1) {
+    const int8x16_t g = vreinterpretq_s8_u8(vcombine_u8(vcreate_u8(g0), vcreate_u8(g1)));
+    return vaddq_s8(vshlq_n_s8(g, 3), vcombine_s8(vdup_n_s8(int8_t(d0)), vdup_n_s8(int8_t(d1))));
+}
+
+inline void odd_scales_nibbles(KDec& d, const uint8_t* s8) {
+    int8_t s[16];
+    for (int h = 0; h < 16; ++h) s[h] = int8_t(2 * ((s8[h / 2] >> (4 * (h % 2))) & 15) + 1);
+    set_scales16(d, vld1q_s8(s));
+}
+inline void odd_scales_per32(KDec& d, const int* ls) {
+    int8_t s[16];
+    for (int h = 0; h < 16; ++h) s[h] = int8_t(ls[h / 2]);
+    set_scales16(d, vld1q_s8(s));
+}
+
+void decode_iq2_xxs(const uint8_t* p, KDec& d) {
+    d.d = fp16_load(p) * 0.125f, d.dmin = 0;
+    const uint8_t* qs = p + offsetof(block_iq2_xxs, qs);
+    int ls[8];
+    for (int c = 0; c < 8; ++c) {
+        const uint32_t a0 = u32_at(qs + 8 * c), a1 = u32_at(qs + 8 * c + 4);
+        ls[c] = int(2 * (a1 >> 28) + 1);
+        for (int h = 0; h < 2; ++h) {
+            const int l = 2 * h;
+            d.q[2 * c + h] = signed16(kIq2xxsGrid[(a0 >> (8 * l)) & 255], kIq2xxsGrid[(a0 >> (8 * l + 8)) & 255],
+                                      kSigns.v[(a1 >> (7 * l)) & 127], kSigns.v[(a1 >> (7 * l + 7)) & 127]);
+        }
+    }
+    odd_scales_per32(d, ls);
+}
+
+void decode_iq2_xs(const uint8_t* p, KDec& d) {
+    d.d = fp16_load(p) * 0.125f, d.dmin = 0;
+    odd_scales_nibbles(d, p + offsetof(block_iq2_xs, scales));
+    uint16_t q[32];
+    std::memcpy(q, p + offsetof(block_iq2_xs, qs), 64);
+    for (int k = 0; k < 16; ++k)
+        d.q[k] = signed16(kIq2xsGrid[q[2 * k] & 511], kIq2xsGrid[q[2 * k + 1] & 511], kSigns.v[q[2 * k] >> 9],
+                          kSigns.v[q[2 * k + 1] >> 9]);
+}
+
+void decode_iq2_s(const uint8_t* p, KDec& d) {
+    const auto& b = *reinterpret_cast<const block_iq2_s*>(p);
+    d.d = fp16_load(p) * 0.125f, d.dmin = 0;
+    odd_scales_nibbles(d, b.scales);
+    for (int k = 0; k < 16; ++k) {
+        const int g0 = 2 * k, g1 = 2 * k + 1;
+        const int i0 = b.qs[g0] | (((b.qh[g0 / 4] >> (2 * (g0 % 4))) & 3) << 8);
+        const int i1 = b.qs[g1] | (((b.qh[g1 / 4] >> (2 * (g1 % 4))) & 3) << 8);
+        d.q[k] = signed16(kIq2sGrid[i0], kIq2sGrid[i1], b.signs[g0], b.signs[g1]);
+    }
+}
+
+inline uint64_t pair32(uint32_t lo, uint32_t hi) { return uint64_t(lo) | uint64_t(hi) << 32; }
+
+void decode_iq3_xxs(const uint8_t* p, KDec& d) {
+    const auto& b = *reinterpret_cast<const block_iq3_xxs*>(p);
+    d.d = fp16_load(p) * 0.25f, d.dmin = 0;
+    int ls[8];
+    for (int c = 0; c < 8; ++c) {
+        const uint32_t a = u32_at(b.sas + 4 * c);
+        ls[c] = int(2 * (a >> 28) + 1);
+        const uint8_t* q = b.qs + 8 * c;
+        for (int h = 0; h < 2; ++h) {
+            const int l = 2 * h;
+            d.q[2 * c + h] = signed16(pair32(kIq3xxsGrid[q[2 * l]], kIq3xxsGrid[q[2 * l + 1]]),
+                                      pair32(kIq3xxsGrid[q[2 * l + 2]], kIq3xxsGrid[q[2 * l + 3]]),
+                                      kSigns.v[(a >> (7 * l)) & 127], kSigns.v[(a >> (7 * l + 7)) & 127]);
+        }
+    }
+    odd_scales_per32(d, ls);
+}
+
+void decode_iq3_s(const uint8_t* p, KDec& d) {
+    const auto& b = *reinterpret_cast<const block_iq3_s*>(p);
+    d.d = fp16_load(p), d.dmin = 0;
+    int ls[8];
+    for (int c = 0; c < 8; ++c) {
+        ls[c] = 2 * ((b.scales[c / 2] >> (4 * (c % 2))) & 15) + 1;
+        uint32_t g[8];
+        for (int k = 0; k < 8; ++k) g[k] = kIq3sGrid[b.qs[8 * c + k] | ((b.qh[c] >> k) & 1) << 8];
+        for (int h = 0; h < 2; ++h)
+            d.q[2 * c + h] = signed16(pair32(g[4 * h], g[4 * h + 1]), pair32(g[4 * h + 2], g[4 * h + 3]),
+                                      b.signs[4 * c + 2 * h], b.signs[4 * c + 2 * h + 1]);
+    }
+    odd_scales_per32(d, ls);
+}
+
+void decode_iq1_s(const uint8_t* p, KDec& d) {
+    const auto& b = *reinterpret_cast<const block_iq1_s*>(p);
+    d.d = fp16_load(p) * 0.125f, d.dmin = 0;
+    int ls[8];
+    for (int c = 0; c < 8; ++c) {
+        uint16_t qh;
+        std::memcpy(&qh, p + offsetof(block_iq1_s, qh) + 2 * c, 2);
+        ls[c] = 2 * ((qh >> 12) & 7) + 1;
+        const int delta = qh & 0x8000 ? -1 : 1;
+        const uint8_t* q = b.qs + 4 * c;
+        for (int h = 0; h < 2; ++h) {
+            const int l = 2 * h;
+            d.q[2 * c + h] = iq1_16(kIq1sGrid[q[l] | ((qh >> (3 * l)) & 7) << 8],
+                                    kIq1sGrid[q[l + 1] | ((qh >> (3 * l + 3)) & 7) << 8], delta, delta);
+        }
+    }
+    odd_scales_per32(d, ls);
+}
+
+void decode_iq1_m(const uint8_t* p, KDec& d) {
+    const auto& b = *reinterpret_cast<const block_iq1_m*>(p);
+    uint16_t sc[4];
+    std::memcpy(sc, p + offsetof(block_iq1_m, scales), 8);
+    const uint16_t h = uint16_t((sc[0] >> 12) | ((sc[1] >> 8) & 0x00f0) | ((sc[2] >> 4) & 0x0f00) | (sc[3] & 0xf000));
+    uint8_t hb[2] = {uint8_t(h & 0xff), uint8_t(h >> 8)};
+    d.d = fp16_load(hb) * 0.125f, d.dmin = 0;
+    int8_t s[16];
+    for (int k = 0; k < 16; ++k) s[k] = int8_t(2 * ((sc[k / 4] >> (3 * (k % 4))) & 7) + 1);
+    set_scales16(d, vld1q_s8(s));
+    for (int k = 0; k < 16; ++k) {  // groups 2k, 2k + 1: the two nibbles of qh[k]
+        const int qh = b.qh[k];
+        d.q[k] = iq1_16(kIq1sGrid[b.qs[2 * k] | (qh & 7) << 8], kIq1sGrid[b.qs[2 * k + 1] | ((qh >> 4) & 7) << 8],
+                        qh & 0x08 ? -1 : 1, qh & 0x80 ? -1 : 1);
+    }
+}
+
+// TQ1_0 / TQ2_0: the reference's to_ints (q = t - 1, scales 1).
+template <class Block>
+void decode_ternary(const uint8_t* p, KDec& d) {
+    IqInts w;
+    to_ints(*reinterpret_cast<const Block*>(p), w);
+    d.d = w.d, d.dmin = 0;
+    set_scales16(d, vdupq_n_s8(1));
+    for (int k = 0; k < 16; ++k) d.q[k] = vld1q_s8(w.q + 16 * k);
+}
+
 }  // namespace
 
 void register_kquants(KernelTable& k) {
+    k.tile[uint32_t(GgmlType::IQ2_XXS)] = tile<KQuant<block_iq2_xxs, 16, false, decode_iq2_xxs>>;
+    k.tile[uint32_t(GgmlType::IQ2_XS)] = tile<KQuant<block_iq2_xs, 16, false, decode_iq2_xs>>;
+    k.tile[uint32_t(GgmlType::IQ2_S)] = tile<KQuant<block_iq2_s, 16, false, decode_iq2_s>>;
+    k.tile[uint32_t(GgmlType::IQ3_XXS)] = tile<KQuant<block_iq3_xxs, 16, false, decode_iq3_xxs>>;
+    k.tile[uint32_t(GgmlType::IQ3_S)] = tile<KQuant<block_iq3_s, 16, false, decode_iq3_s>>;
+    k.tile[uint32_t(GgmlType::IQ1_S)] = tile<KQuant<block_iq1_s, 16, false, decode_iq1_s>>;
+    k.tile[uint32_t(GgmlType::IQ1_M)] = tile<KQuant<block_iq1_m, 16, false, decode_iq1_m>>;
+    k.tile[uint32_t(GgmlType::TQ1_0)] = tile<KQuant<block_tq1_0, 16, false, decode_ternary<block_tq1_0>>>;
+    k.tile[uint32_t(GgmlType::TQ2_0)] = tile<KQuant<block_tq2_0, 16, false, decode_ternary<block_tq2_0>>>;
     k.tile[uint32_t(GgmlType::Q2_K)] = tile<KQuant<block_q2_K, 16, true, decode_q2_k>>;
     k.tile[uint32_t(GgmlType::Q3_K)] = tile<KQuant<block_q3_K, 16, false, decode_q3_k>>;
     k.tile[uint32_t(GgmlType::Q4_K)] = tile<KQuant<block_q4_K, 32, true, decode_q4_k>>;
