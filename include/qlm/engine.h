@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "qlm/grammar.h"
 #include "qlm/model.h"
 #include "qlm/sampler.h"
 
@@ -80,6 +81,10 @@ struct Request {
     int top_logprobs = -1;             // -1: none; n >= 0: the chosen token's logprob and the n best
     bool return_logits = false;
     std::vector<std::pair<int32_t, float>> logit_bias;  // added to those tokens' logits before sampling
+    // Constrains sampling (qlm/grammar.h); each sampled token is accepted
+    // into it, and the sequence stops (Stop) once the grammar is complete
+    // with nothing that could follow. Used on the stepping thread only.
+    std::shared_ptr<GrammarMatcher> grammar;
     std::function<void(const EngineEvent&)> on_event;  // called on the stepping thread
 };
 

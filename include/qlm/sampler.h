@@ -10,6 +10,8 @@
 
 namespace qlm {
 
+class GrammarMatcher;
+
 struct SamplerOptions {
     float temp = 0.8f;
     int top_k = 40;              // <= 0: off
@@ -27,8 +29,15 @@ struct SamplerOptions {
 class Sampler {
 public:
     explicit Sampler(const SamplerOptions& opts);
-    // Picks a token from n_vocab logits (read only).
-    int32_t sample(const float* logits, int64_t n_vocab);
+    // Picks a token from n_vocab logits (read only). With a grammar (an
+    // active matcher), the tokens it does not allow are masked out before
+    // the chain (their logits -inf); the caller then accepts the token into
+    // the matcher. When the draw without the mask is exact for the chain
+    // (greedy, or no top-k / top-p / min-p truncation), the unmasked draw is
+    // tried first and kept if allowed: the same distribution, one token
+    // check instead of a whole mask. Throws qlm::Error when the grammar
+    // allows no token at all.
+    int32_t sample(const float* logits, int64_t n_vocab, GrammarMatcher* grammar = nullptr);
     // Records a token (prompt or generated) for the repetition penalty.
     void accept(int32_t token);
     const SamplerOptions& options() const noexcept { return opts_; }
@@ -40,6 +49,8 @@ private:
     uint64_t state_;
     std::deque<int32_t> recent_;
     std::vector<std::pair<float, int32_t>> cand_;
+    std::vector<float> masked_;
+    std::vector<uint64_t> bits_;
 };
 
 // Index of the largest value (lowest index on ties).

@@ -263,7 +263,20 @@ struct Engine::Impl {
             for (const auto& [t, b] : s.req.logit_bias) biased[size_t(t)] += b;
             row = biased.data();
         }
-        const int32_t tok = s.sampler.sample(row, n_vocab);
+        int32_t tok;
+        try {
+            tok = s.sampler.sample(row, n_vocab, s.req.grammar.get());
+            const bool eog = std::find(s.req.stop_tokens.begin(), s.req.stop_tokens.end(), tok) != s.req.stop_tokens.end();
+            if (s.req.grammar && !eog) s.req.grammar->accept(tok);
+        } catch (const std::exception& e) {
+            release_blocks(s);
+            ++totals.finished;
+            EngineEvent ev;
+            ev.finish = FinishReason::Error;
+            ev.error = e.what();
+            emit(s, ev);
+            return;
+        }
         EngineEvent ev;
         if (s.req.return_logits) ev.logits = std::span<const float>(row, size_t(n_vocab));
         const bool stop = std::find(s.req.stop_tokens.begin(), s.req.stop_tokens.end(), tok) != s.req.stop_tokens.end();
@@ -296,7 +309,11 @@ struct Engine::Impl {
         ++s.generated;
         ++totals.generated_tokens;
         ev.token = tok;
-        if (s.generated >= s.req.max_tokens || int64_t(s.tokens.size()) >= n_ctx) {
+        if (s.req.grammar && s.req.grammar->done()) {
+            ev.finish = FinishReason::Stop;
+            release_blocks(s);
+            ++totals.finished;
+        } else if (s.generated >= s.req.max_tokens || int64_t(s.tokens.size()) >= n_ctx) {
             ev.finish = FinishReason::Length;
             release_blocks(s);
             ++totals.finished;

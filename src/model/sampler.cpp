@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "qlm/error.h"
+#include "qlm/grammar.h"
 
 namespace qlm {
 
@@ -41,8 +43,25 @@ void Sampler::accept(int32_t token) {
     while (int(recent_.size()) > opts_.repeat_last_n) recent_.pop_front();
 }
 
-int32_t Sampler::sample(const float* logits, int64_t n_vocab) {
+int32_t Sampler::sample(const float* logits, int64_t n_vocab, GrammarMatcher* grammar) {
     if (n_vocab <= 0) fail("sampler: empty vocabulary");
+    if (grammar && grammar->active()) {
+        const bool truncates = (opts_.top_k > 0 && opts_.top_k < n_vocab) || opts_.top_p < 1.0f || opts_.min_p > 0;
+        if (opts_.temp <= 0 || !truncates) {
+            const int32_t t = sample(logits, n_vocab, nullptr);
+            if (grammar->allows(t)) return t;
+        }
+        grammar->fill_mask(bits_);
+        masked_.assign(logits, logits + n_vocab);
+        bool any = false;
+        for (int64_t i = 0; i < n_vocab; ++i) {
+            const bool ok = size_t(i >> 6) < bits_.size() && ((bits_[size_t(i >> 6)] >> (i & 63)) & 1);
+            if (!ok) masked_[size_t(i)] = -std::numeric_limits<float>::infinity();
+            any = any || ok;
+        }
+        if (!any) fail("grammar: no token can continue the text");
+        return sample(masked_.data(), n_vocab, nullptr);
+    }
     const bool penalties = opts_.repeat_penalty != 1.0f || opts_.frequency_penalty != 0.0f || opts_.presence_penalty != 0.0f;
     if (opts_.temp <= 0 && !penalties) {  // greedy: the first largest logit, without the candidate copy
         int64_t best = 0;
@@ -109,11 +128,13 @@ int32_t Sampler::sample(const float* logits, int64_t n_vocab) {
     for (size_t i = 0; i < n; ++i)
         sum += p[i] = std::exp((double(cand_[i].first) - double(cand_[0].first)) / double(opts_.temp));
     double r = uniform() * sum;
+    size_t last = 0;  // rounding can leave r >= 0 after the loop: the last candidate with weight, never a masked one
     for (size_t i = 0; i < n; ++i) {
+        if (p[i] > 0) last = i;
         r -= p[i];
         if (r < 0) return cand_[i].second;
     }
-    return cand_[n - 1].second;
+    return cand_[last].second;
 }
 
 }  // namespace qlm

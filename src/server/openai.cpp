@@ -1,9 +1,11 @@
 #include "server/openai.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "qlm/error.h"
+#include "qlm/grammar.h"
 
 namespace qlm::server {
 
@@ -130,9 +132,64 @@ Generation parse_generation(const ojson& body, int64_t n_vocab, bool chat) {
             g.logit_bias.push_back({int32_t(id), float(v.get<double>())});
         }
     }
+    parse_structured_output(body, g);
     const auto user = body.find("user");
     if (user != body.end() && !user->is_null() && !user->is_string()) bad_request("user", "must be a string");
     return g;
+}
+
+namespace {
+
+std::string schema_grammar(const ojson& schema, const std::string& param) {
+    try {
+        return json_schema_to_gbnf(schema);
+    } catch (const GrammarError& e) {
+        bad_request(param, e.what(),
+                    e.kind() == GrammarError::Kind::UnsupportedSchema ? "unsupported_schema_keyword" : "invalid_schema");
+    }
+}
+
+}  // namespace
+
+void parse_structured_output(const ojson& body, Generation& g) {
+    const auto gr = body.find("grammar");
+    if (gr != body.end() && !gr->is_null()) {
+        if (!gr->is_string() || gr->get<std::string>().empty()) bad_request("grammar", "must be a GBNF grammar (a string)");
+        g.grammar = gr->get<std::string>();
+        g.grammar_param = "grammar";
+    }
+    const auto js = body.find("json_schema");  // llama.cpp's field
+    if (js != body.end() && !js->is_null()) {
+        if (!g.grammar.empty()) bad_request("json_schema", "give either 'grammar' or a schema, not both");
+        g.grammar = schema_grammar(*js, "json_schema");
+        g.grammar_param = "json_schema";
+    }
+    const auto rf = body.find("response_format");
+    if (rf == body.end() || rf->is_null()) return;
+    if (!rf->is_object() || !rf->contains("type") || !(*rf)["type"].is_string())
+        bad_request("response_format", "must be an object with a 'type'");
+    const std::string type = (*rf)["type"].get<std::string>();
+    if (type == "text") return;
+    if (!g.grammar.empty()) bad_request("response_format", "give either 'grammar' or 'response_format', not both");
+    if (type == "json_object") {
+        if (rf->contains("schema")) {  // llama.cpp accepts a schema here too
+            g.grammar = schema_grammar((*rf)["schema"], "response_format.schema");
+        } else {
+            g.grammar = json_object_gbnf();
+        }
+    } else if (type == "json_schema") {
+        const auto j = rf->find("json_schema");
+        if (j == rf->end() || !j->is_object()) bad_request("response_format.json_schema", "must be an object with a 'schema'");
+        if (j->contains("name") && !(*j)["name"].is_string()) bad_request("response_format.json_schema.name", "must be a string");
+        if (j->contains("strict") && !(*j)["strict"].is_null() && !(*j)["strict"].is_boolean())
+            bad_request("response_format.json_schema.strict", "must be a boolean");
+        const auto sc = j->find("schema");
+        g.grammar = schema_grammar(sc == j->end() || sc->is_null() ? ojson::object() : *sc,
+                                   "response_format.json_schema.schema");
+    } else {
+        bad_request("response_format.type", "'" + type + "' is not one of text, json_object, json_schema");
+    }
+    g.grammar_param = "response_format";
 }
 
 std::vector<std::vector<int32_t>> parse_prompts(const ojson& body, const Tokenizer& tok) {
@@ -184,6 +241,7 @@ ojson parse_messages(const ojson& body) {
     if (it == body.end() || it->is_null()) bad_request("messages", "is required");
     if (!it->is_array() || it->empty()) bad_request("messages", "must be a non-empty list of messages");
     ojson out = ojson::array();
+    std::vector<std::string> call_ids;
     for (size_t i = 0; i < it->size(); ++i) {
         const ojson& m = (*it)[i];
         const std::string where = "messages[" + std::to_string(i) + "]";
@@ -211,6 +269,40 @@ ojson parse_messages(const ojson& body) {
             msg["content"] = text;
         } else if (!content->is_string()) {
             bad_request(where + ".content", "must be a string or a list of text parts");
+        }
+        if (r == "assistant" && m.contains("tool_calls") && !m["tool_calls"].is_null()) {
+            const ojson& calls = m["tool_calls"];
+            if (!calls.is_array()) bad_request(where + ".tool_calls", "must be a list");
+            ojson fixed = ojson::array();
+            for (size_t k = 0; k < calls.size(); ++k) {
+                const std::string cw = where + ".tool_calls[" + std::to_string(k) + "]";
+                ojson c = calls[k];
+                if (!c.is_object() || !c.contains("function") || !c["function"].is_object() ||
+                    !c["function"].contains("name") || !c["function"]["name"].is_string())
+                    bad_request(cw, "must be {\"id\", \"type\": \"function\", \"function\": {\"name\", \"arguments\"}}");
+                if (c.contains("id") && c["id"].is_string()) call_ids.push_back(c["id"].get<std::string>());
+                // templates expect the arguments as an object (they print it with tojson)
+                ojson& args = c["function"]["arguments"];
+                if (args.is_string()) {
+                    try {
+                        args = ojson::parse(args.get<std::string>());
+                    } catch (const std::exception&) {
+                        bad_request(cw + ".function.arguments", "must be JSON (an object, as a string)");
+                    }
+                } else if (args.is_null()) {
+                    args = ojson::object();
+                }
+                fixed.push_back(std::move(c));
+            }
+            msg["tool_calls"] = std::move(fixed);
+        }
+        if (r == "tool") {
+            const auto id = m.find("tool_call_id");
+            if (id != m.end() && !id->is_null()) {
+                if (!id->is_string()) bad_request(where + ".tool_call_id", "must be a string");
+                if (std::find(call_ids.begin(), call_ids.end(), id->get<std::string>()) == call_ids.end())
+                    bad_request(where + ".tool_call_id", "'" + id->get<std::string>() + "' matches no earlier tool call");
+            }
         }
         out.push_back(std::move(msg));
     }

@@ -32,8 +32,16 @@ struct Generation {
     bool logprobs = false;
     int top_logprobs = 0;
     std::vector<std::pair<int32_t, float>> logit_bias;
+    // Structured output: GBNF from `grammar`, or from `response_format`
+    // (json_object, json_schema) / `json_schema`; empty: none.
+    std::string grammar;
+    std::string grammar_param;  // the request field it came from (for errors)
 };
 Generation parse_generation(const ojson& body, int64_t n_vocab, bool chat);
+
+// response_format / grammar / json_schema -> GBNF (a 400 naming the field,
+// and for a schema the keyword we do not support).
+void parse_structured_output(const ojson& body, Generation& g);
 
 // The prompts of /v1/completions: a string, a list of strings, a list of
 // token ids or a list of lists of token ids (one choice set per prompt).

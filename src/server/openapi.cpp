@@ -73,7 +73,18 @@ const char* const kOpenApiSpec = R"JSON({
             "content": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "object", "required": ["type", "text"],
               "properties": {"type": {"type": "string", "enum": ["text"]}, "text": {"type": "string"}}}}], "nullable": true}}}},
           "max_completion_tokens": {"type": "integer", "minimum": 0, "maximum": 1073741824},
-          "logprobs": {"type": "boolean"}, "top_logprobs": {"type": "integer", "minimum": 0, "maximum": 20}}}]}}}},
+          "logprobs": {"type": "boolean"}, "top_logprobs": {"type": "integer", "minimum": 0, "maximum": 20},
+          "response_format": {"type": "object", "description": "text, json_object, or json_schema {name, schema, strict}: the answer is constrained by a grammar; an unsupported schema keyword is a 400 (code unsupported_schema_keyword)",
+            "required": ["type"], "properties": {"type": {"type": "string", "enum": ["text", "json_object", "json_schema"]}, "json_schema": {"type": "object"}}},
+          "grammar": {"type": "string", "description": "a GBNF grammar (as llama.cpp accepts it) for the answer"},
+          "tools": {"type": "array", "items": {"type": "object", "required": ["type", "function"], "properties": {
+            "type": {"type": "string", "enum": ["function"]}, "function": {"type": "object", "required": ["name"], "properties": {
+              "name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"}, "description": {"type": "string"}, "parameters": {"type": "object"}}}}}},
+          "tool_choice": {"oneOf": [{"type": "string", "enum": ["auto", "none", "required"]}, {"type": "object"}]},
+          "parallel_tool_calls": {"type": "boolean"},
+          "reasoning_format": {"type": "string", "enum": ["auto", "none"]},
+          "reasoning_effort": {"type": "string"},
+          "chat_template_kwargs": {"type": "object"}}}]}}}},
       "responses": {
         "200": {"description": "a chat.completion (or its SSE stream)", "content": {
           "application/json": {"schema": {"type": "object", "required": ["id", "object", "choices"], "properties": {
@@ -81,6 +92,32 @@ const char* const kOpenApiSpec = R"JSON({
           "text/event-stream": {"schema": {"type": "object", "properties": {"event": {"type": "string"}, "data": {"type": "string"}}}}}},
         "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"},
         "413": {"$ref": "#/components/responses/TooLarge"}, "503": {"$ref": "#/components/responses/Busy"}}}},
+    "/v1/responses": {"post": {"description": "OpenAI Responses: input (text or message / function_call / function_call_output items), instructions, tools, tool_choice, text.format, max_output_tokens, previous_response_id, stream (typed events)",
+      "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["input"], "properties": {
+        "input": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}]}, "instructions": {"type": "string"},
+        "max_output_tokens": {"type": "integer", "minimum": 0, "maximum": 4096}, "previous_response_id": {"type": "string"},
+        "stream": {"type": "boolean"}, "tools": {"type": "array", "items": {"type": "object"}}, "text": {"type": "object"}}}}}},
+      "responses": {"200": {"description": "a response object (or its SSE events)", "content": {"application/json": {"schema": {"type": "object"}},
+          "text/event-stream": {"schema": {"type": "object", "properties": {"event": {"type": "string"}, "data": {"type": "string"}}}}}},
+        "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"},
+        "413": {"$ref": "#/components/responses/TooLarge"}, "503": {"$ref": "#/components/responses/Busy"}}}},
+    "/v1/messages": {"post": {"description": "Anthropic Messages: system, messages with text / tool_use / tool_result blocks, tools (input_schema), tool_choice, stop_sequences, stream (Anthropic events); errors in Anthropic's envelope",
+      "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["max_tokens", "messages"], "properties": {
+        "max_tokens": {"type": "integer", "minimum": 1, "maximum": 4096}, "messages": {"type": "array", "items": {"type": "object"}},
+        "system": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}]}, "stream": {"type": "boolean"},
+        "tools": {"type": "array", "items": {"type": "object"}}}}}}},
+      "responses": {"200": {"description": "a message (or its SSE events)", "content": {"application/json": {"schema": {"type": "object"}},
+          "text/event-stream": {"schema": {"type": "object", "properties": {"event": {"type": "string"}, "data": {"type": "string"}}}}}},
+        "400": {"description": "Anthropic's error envelope", "content": {"application/json": {"schema": {"type": "object"}}}},
+        "401": {"$ref": "#/components/responses/Unauthorized"}, "413": {"$ref": "#/components/responses/TooLarge"},
+        "503": {"$ref": "#/components/responses/Busy"}}}},
+    "/v1/messages/count_tokens": {"post": {
+      "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["messages"], "properties": {
+        "messages": {"type": "array", "items": {"type": "object"}}, "system": {"type": "string"}, "tools": {"type": "array", "items": {"type": "object"}}}}}}},
+      "responses": {"200": {"description": "the prompt's token count", "content": {"application/json": {"schema": {"type": "object",
+          "properties": {"input_tokens": {"type": "integer"}}}}}},
+        "400": {"description": "Anthropic's error envelope", "content": {"application/json": {"schema": {"type": "object"}}}},
+        "401": {"$ref": "#/components/responses/Unauthorized"}, "503": {"$ref": "#/components/responses/Busy"}}}},
     "/tokenize": {"post": {
       "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["content"],
         "properties": {"content": {"type": "string"}, "add_special": {"type": "boolean"}}}}}},

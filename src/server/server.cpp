@@ -20,9 +20,12 @@
 #include <sstream>
 #include <thread>
 
+#include "server/apis.h"
 #include "server/metrics.h"
 #include "server/openai.h"
+#include "server/tools.h"
 #include "qlm/error.h"
+#include "qlm/grammar.h"
 #include "qlm/template.h"
 #include "qlm/tokenizer.h"
 
@@ -57,6 +60,10 @@ struct State {
     std::unique_ptr<Tokenizer> tok;
     std::unique_ptr<Engine> engine;
     std::unique_ptr<ChatTemplate> chat;
+    std::shared_ptr<const TokenVocab> vocab;  // for grammars
+    ToolFormat tool_format = ToolFormat::None;
+    bool thinks = false;  // the template has <think> blocks
+    ResponseStore responses;  // for previous_response_id
     std::string bos_text, eos_text;
     std::mutex wake_mu;
     std::condition_variable wake;
@@ -113,6 +120,10 @@ struct ChoiceText {
     std::string finish;
     bool done = false;
     int64_t prompt_tokens = 0, cached = 0;
+    std::unique_ptr<ToolCallParser> tools;   // when the request has tools
+    std::unique_ptr<ReasoningSplitter> think;  // when the template thinks
+    std::string reasoning, reasoning_delta;
+    std::vector<ToolDelta> tool_pending;     // tool-call deltas not yet streamed
 };
 
 class Job {
@@ -131,6 +142,8 @@ public:
             throw make_error(503, "the server is busy: " + std::to_string(es.waiting) + " requests are waiting",
                              "server_busy", "queue_full");
         std::random_device rd;
+        std::shared_ptr<GrammarAutomaton> automaton;
+        if (grammar_) automaton = std::make_shared<GrammarAutomaton>(grammar_, st_.vocab);
         for (size_t p = 0; p < prompts_.size(); ++p)
             for (int i = 0; i < g_.n; ++i) {
                 auto c = std::make_shared<Choice>();
@@ -145,6 +158,14 @@ public:
                 r.stop_tokens = st_.tok->eog_ids();
                 r.top_logprobs = g_.logprobs ? g_.top_logprobs : -1;
                 r.logit_bias = g_.logit_bias;
+                if (automaton) {
+                    r.grammar = std::make_shared<GrammarMatcher>(automaton);
+                    if (!triggers_.empty()) {
+                        // a marker written while reasoning does not start the grammar
+                        if (reasoning_) r.grammar->set_triggers(triggers_, "<think>", "</think>", reasoning_inside_);
+                        else r.grammar->set_triggers(triggers_);
+                    }
+                }
                 std::weak_ptr<Choice> wc = c;
                 r.on_event = [wc](const EngineEvent& ev) {
                     auto ch = wc.lock();
@@ -166,8 +187,20 @@ public:
                 }
                 choices_.push_back(c);
                 texts_.emplace_back();
-                texts_.back().detok = std::make_unique<Detokenizer>(*st_.tok);
+                // Mistral's [TOOL_CALLS], Llama's <|python_tag|> and Harmony's headers are control
+                // tokens: their text must reach the tool-call parser
+                const bool markers_are_special = tools_.enabled() && (tool_format_ == ToolFormat::Mistral ||
+                                                                      tool_format_ == ToolFormat::Llama3 ||
+                                                                      tool_format_ == ToolFormat::Harmony);
+                texts_.back().detok = std::make_unique<Detokenizer>(*st_.tok, markers_are_special);
                 texts_.back().prompt_tokens = n_prompt;
+                if (reasoning_) texts_.back().think = std::make_unique<ReasoningSplitter>(reasoning_inside_);
+                if (tools_.enabled() && tool_format_ != ToolFormat::None) {
+                    std::vector<std::string> names;
+                    for (const ToolSpec& ts : tools_.tools) names.push_back(ts.name);
+                    texts_.back().tools = std::make_unique<ToolCallParser>(
+                        tool_format_, names, "call_" + id_.substr(id_.find('-') + 1) + "_" + std::to_string(c->index) + "_");
+                }
             }
         st_.metrics.request_started();
         st_.kick();
@@ -258,9 +291,18 @@ public:
         for (size_t i = 0; i < texts_.size(); ++i) {
             const ChoiceText& t = texts_[i];
             ojson c = {{"index", int(i)}};
-            if (chat_)
+            if (chat_) {
                 c["message"] = {{"role", "assistant"}, {"content", t.sent}};
-            else
+                if (!t.reasoning.empty()) c["message"]["reasoning_content"] = t.reasoning;
+                if (t.tools && !t.tools->calls().empty()) {
+                    ojson calls = ojson::array();
+                    for (const ToolCall& tc : t.tools->calls())
+                        calls.push_back({{"id", tc.id}, {"type", "function"},
+                                         {"function", {{"name", tc.name}, {"arguments", tc.arguments}}}});
+                    c["message"]["tool_calls"] = calls;
+                    if (t.sent.empty()) c["message"]["content"] = nullptr;
+                }
+            } else
                 c["text"] = t.sent;
             c["logprobs"] = g_.logprobs ? logprobs_json(i, 0, t.tokens.size()) : ojson(nullptr);
             c["finish_reason"] = t.finish;
@@ -311,9 +353,46 @@ public:
         const double gen = secs - ttft;
         std::fprintf(stderr, "qlm serve: %s tokens in %lld out %lld ttft %.3f s %.1f tok/s\n", id_.c_str(),
                      (long long)in, (long long)out, ttft, gen > 0 && out > 1 ? double(out - 1) / gen : 0.0);
+        if (!error_.empty()) std::fprintf(stderr, "qlm serve: %s ended with an error: %s\n", id_.c_str(), error_.c_str());
     }
 
     const Generation& gen() const { return g_; }
+    void set_tools(const ToolRequest& tr, ToolFormat f) {
+        tools_ = tr;
+        tool_format_ = f;
+    }
+    std::vector<ToolDelta> take_tool_deltas(size_t i) { return std::exchange(texts_[i].tool_pending, {}); }
+    std::string take_reasoning_delta(size_t i) { return std::exchange(texts_[i].reasoning_delta, {}); }
+    void set_reasoning(bool on, bool inside) {
+        reasoning_ = on;
+        reasoning_inside_ = inside;
+    }
+    ojson reasoning_chunk(size_t i, const std::string& text) const {
+        ojson ch = {{"index", int(i)}, {"delta", {{"reasoning_content", text}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}};
+        return {{"id", id_}, {"object", "chat.completion.chunk"}, {"created", st_.created}, {"model", st_.opts.model_id},
+                {"choices", ojson::array({ch})}};
+    }
+    ojson tool_chunk(size_t i, const std::vector<ToolDelta>& ds) const {
+        ojson calls = ojson::array();
+        for (const ToolDelta& d : ds) {
+            ojson c = {{"index", d.index}};
+            if (d.first) {
+                c["id"] = d.id;
+                c["type"] = "function";
+                c["function"] = {{"name", d.name}, {"arguments", ""}};
+            } else {
+                c["function"] = {{"arguments", d.arguments}};
+            }
+            calls.push_back(c);
+        }
+        ojson ch = {{"index", int(i)}, {"delta", {{"tool_calls", calls}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}};
+        return {{"id", id_}, {"object", "chat.completion.chunk"}, {"created", st_.created}, {"model", st_.opts.model_id},
+                {"choices", ojson::array({ch})}};
+    }
+    void set_grammar(std::shared_ptr<const Grammar> g, std::vector<std::string> triggers = {}) {
+        grammar_ = std::move(g);
+        triggers_ = std::move(triggers);
+    }
     size_t n_choices() const { return choices_.size(); }
     const ChoiceText& text(size_t i) const { return texts_[i]; }
 
@@ -342,10 +421,23 @@ private:
         size_t safe = ev.finish != FinishReason::None && g_.stop.empty() ? t.pending.size()
                                                                           : stop_safe_prefix(t.pending, g_.stop, hit);
         if (ev.finish != FinishReason::None && hit == std::string::npos) safe = t.pending.size();
-        const std::string out = t.pending.substr(0, safe);
+        std::string out = t.pending.substr(0, safe);
+        t.pending.erase(0, safe);
+        const bool final = hit != std::string::npos || ev.finish != FinishReason::None;
+        if (t.think) {
+            std::string reasoning, content;
+            t.think->feed(out, final, reasoning, content);
+            t.reasoning += reasoning;
+            t.reasoning_delta += reasoning;
+            out = std::move(content);
+        }
+        if (t.tools) {
+            std::string content;
+            t.tools->feed(out, final, content, t.tool_pending);
+            out = std::move(content);
+        }
         t.sent += out;
         if (delta) *delta += out;
-        t.pending.erase(0, safe);
         if (hit != std::string::npos) {
             t.pending.clear();
             t.done = true;
@@ -357,6 +449,7 @@ private:
         if (ev.finish != FinishReason::None) {
             t.done = true;
             t.finish = ev.finish == FinishReason::Length ? "length" : ev.finish == FinishReason::Error ? "error" : "stop";
+            if (t.finish == "stop" && t.tools && !t.tools->calls().empty()) t.finish = "tool_calls";
             if (ev.finish == FinishReason::Error) error_ = ev.error;
         }
     }
@@ -364,6 +457,11 @@ private:
     State& st_;
     bool chat_;
     Generation g_;
+    std::shared_ptr<const Grammar> grammar_;
+    std::vector<std::string> triggers_;
+    ToolRequest tools_;
+    ToolFormat tool_format_ = ToolFormat::None;
+    bool reasoning_ = false, reasoning_inside_ = false;
     std::vector<std::vector<int32_t>> prompts_;
     std::vector<std::shared_ptr<Choice>> choices_;
     std::vector<ChoiceText> texts_;
@@ -372,23 +470,58 @@ private:
     std::optional<clock_type::time_point> first_token_, last_token_;
 };
 
-std::string sse(const ojson& j) { return "data: " + j.dump(-1, ' ', false, ojson::error_handler_t::replace) + "\n\n"; }
 
-void handle_generate(State& st, const httplib::Request& req, httplib::Response& res, bool chat) {
-    const ojson body = parse_body(req);
+using MakeApi = std::function<std::shared_ptr<ApiAdapter>(int64_t prompt_tokens)>;
+
+// The rendered chat prompt's tokens (count_tokens).
+std::vector<int32_t> chat_prompt(State& st, const ojson& body);
+
+void handle_generate(State& st, const ojson& body, httplib::Response& res, bool chat, MakeApi make_api = {}) {
     if (!body.is_object()) bad_request("", "the request body must be a JSON object");
     Generation g = parse_generation(body, st.model->config().n_vocab, chat);
     std::vector<std::vector<int32_t>> prompts;
+    ToolRequest tools;
+    std::vector<std::string> triggers;
+    bool reasoning = false, reasoning_inside = false;
+    std::string grammar_root = "root";
     if (chat) {
         const ojson messages = parse_messages(body);
+        tools = parse_tools(body);
         ojson extra = ojson::object();
         if (body.contains("chat_template_kwargs") && body["chat_template_kwargs"].is_object())
             extra = body["chat_template_kwargs"];
+        if (body.contains("reasoning_effort") && body["reasoning_effort"].is_string())
+            extra["reasoning_effort"] = body["reasoning_effort"];
+        reasoning = st.thinks;
+        if (body.contains("reasoning_format") && !body["reasoning_format"].is_null()) {
+            if (!body["reasoning_format"].is_string()) bad_request("reasoning_format", "must be a string (auto, none)");
+            const std::string rf = body["reasoning_format"].get<std::string>();
+            if (rf == "none") reasoning = false;
+            else if (rf != "auto" && rf != "deepseek") bad_request("reasoning_format", "must be auto or none");
+        }
+        if (tools.enabled()) {
+            extra["tools"] = body["tools"];
+            extra["tool_choice"] = body.contains("tool_choice") ? body["tool_choice"] : ojson("auto");
+            extra["parallel_tool_calls"] = tools.parallel;
+            const std::string tg = tool_call_grammar(st.tool_format, tools, triggers);
+            if (!tg.empty()) {
+                if (!g.grammar.empty()) bad_request("response_format", "cannot be combined with tools");
+                g.grammar = tg;
+                g.grammar_param = "tools";
+                if (tools.choice != "auto") triggers.clear();  // required / named: constrained from the first token
+            }
+        }
         std::string text;
         try {
             text = apply_chat_template(*st.chat, messages, true, st.bos_text, st.eos_text, extra);
         } catch (const TemplateError& e) {
             bad_request("messages", std::string("the chat template failed: ") + e.what());
+        }
+        if (reasoning) {
+            reasoning_inside = prompt_opens_thinking(text);
+            // the answer's grammar starts after the reasoning (tool grammars start at their own marker)
+            if (!g.grammar.empty() && g.grammar_param != "tools")
+                grammar_root = grammar_after_reasoning(g.grammar, reasoning_inside);
         }
         std::vector<int32_t> ids = st.tok->encode_chat(text);
         if (ids.empty()) bad_request("messages", "the rendered conversation is empty");
@@ -396,12 +529,25 @@ void handle_generate(State& st, const httplib::Request& req, httplib::Response& 
     } else {
         prompts = parse_prompts(body, *st.tok);
     }
+    std::shared_ptr<const Grammar> grammar;
+    if (!g.grammar.empty()) {
+        try {
+            grammar = Grammar::parse_gbnf(g.grammar, grammar_root);
+        } catch (const GrammarError& e) {
+            bad_request(g.grammar_param, e.what(), "invalid_grammar");
+        }
+    }
     auto job = std::make_shared<Job>(st, chat, std::move(g), std::move(prompts));
+    job->set_grammar(std::move(grammar), std::move(triggers));
+    job->set_tools(tools, st.tool_format);
+    job->set_reasoning(reasoning, reasoning_inside);
     job->submit();
+    std::shared_ptr<ApiAdapter> api =
+        make_api ? make_api(job->text(0).prompt_tokens) : std::make_shared<ApiAdapter>();
     const auto probe = std::chrono::milliseconds(100);
     if (!job->gen().stream) {
         res.status = 200;
-        res.set_chunked_content_provider("application/json", [job, &st, probe](size_t, httplib::DataSink& sink) {
+        res.set_chunked_content_provider("application/json", [job, api, &st, probe](size_t, httplib::DataSink& sink) {
             while (!job->all_done()) {
                 job->pump(probe, nullptr, nullptr);
                 if (!job->all_done() && !sink.write(" ", 1)) {  // the client is gone
@@ -410,7 +556,7 @@ void handle_generate(State& st, const httplib::Request& req, httplib::Response& 
                     return false;
                 }
             }
-            const std::string out = job->final_body().dump(-1, ' ', false, ojson::error_handler_t::replace);
+            const std::string out = api->final_body(job->final_body()).dump(-1, ' ', false, ojson::error_handler_t::replace);
             const bool ok = sink.write(out.data(), out.size());
             job->log_line();
             st.metrics.request_finished(ok);
@@ -421,7 +567,7 @@ void handle_generate(State& st, const httplib::Request& req, httplib::Response& 
     }
     res.status = 200;
     res.set_header("Cache-Control", "no-cache");
-    res.set_chunked_content_provider("text/event-stream", [job, &st, probe](size_t, httplib::DataSink& sink) {
+    res.set_chunked_content_provider("text/event-stream", [job, api, &st, probe](size_t, httplib::DataSink& sink) {
         const size_t n = job->n_choices();
         std::vector<bool> started(n, false), ended(n, false);
         std::vector<size_t> tok_sent(n, 0);
@@ -442,17 +588,27 @@ void handle_generate(State& st, const httplib::Request& req, httplib::Response& 
                 const bool fin = t.done;
                 if (!started[i] && (fin || !deltas[i].empty() || new_tokens[i] > 0)) {
                     // the role alone in the first delta
-                    if (!write(sse(job->chunk(i, "", true, "", 0, 0)))) return gone();
+                    if (!write(api->chunk(job->chunk(i, "", true, "", 0, 0)))) return gone();
                     started[i] = true;
                 }
                 if (!deltas[i].empty() || (job->gen().logprobs && t.tokens.size() > tok_sent[i])) {
                     const size_t to = t.tokens.size();
-                    if (!write(sse(job->chunk(i, deltas[i], false, "", tok_sent[i], to)))) return gone();
+                    if (!write(api->chunk(job->chunk(i, deltas[i], false, "", tok_sent[i], to)))) return gone();
                     tok_sent[i] = to;
                     wrote = true;
                 }
+                const std::string rd = job->take_reasoning_delta(i);
+                if (!rd.empty()) {
+                    if (!write(api->chunk(job->reasoning_chunk(i, rd)))) return gone();
+                    wrote = true;
+                }
+                const std::vector<ToolDelta> td = job->take_tool_deltas(i);
+                if (!td.empty()) {
+                    if (!write(api->chunk(job->tool_chunk(i, td)))) return gone();
+                    wrote = true;
+                }
                 if (fin) {
-                    if (!write(sse(job->chunk(i, "", false, t.finish, 0, 0)))) return gone();
+                    if (!write(api->chunk(job->chunk(i, "", false, t.finish, 0, 0)))) return gone();
                     ended[i] = true;
                     wrote = true;
                 }
@@ -460,8 +616,8 @@ void handle_generate(State& st, const httplib::Request& req, httplib::Response& 
             if (job->all_done()) break;
             if (!wrote && !write(": keep-alive\n\n")) return gone();
         }
-        if (job->gen().include_usage && !write(sse(job->usage_chunk()))) return gone();
-        if (!write("data: [DONE]\n\n")) return gone();
+        if ((job->gen().include_usage || api->wants_usage()) && !write(api->chunk(job->usage_chunk()))) return gone();
+        if (!api->done().empty() && !write(api->done())) return gone();
         job->log_line();
         st.metrics.request_finished(true);
         sink.done();
@@ -485,6 +641,8 @@ void route(httplib::Server& svr, State& st, const std::string& path, const std::
             send_error(res, make_error(400, e.what(), "invalid_request_error"));
         } catch (const Error& e) {
             send_error(res, make_error(400, e.what(), "invalid_request_error"));
+        } catch (const nlohmann::json::exception& e) {  // a field of an unexpected JSON type deep in a request
+            send_error(res, make_error(400, std::string("a field has the wrong type: ") + e.what(), "invalid_request_error"));
         } catch (const std::exception& e) {
             send_error(res, make_error(500, std::string("internal error: ") + e.what(), "server_error"));
         }
@@ -503,6 +661,21 @@ void route(httplib::Server& svr, State& st, const std::string& path, const std::
         if (x == "DELETE") svr.Delete(path, h);
         if (x == "PATCH") svr.Patch(path, h);
     }
+}
+
+std::vector<int32_t> chat_prompt(State& st, const ojson& body) {
+    const ojson messages = parse_messages(body);
+    const ToolRequest tools = parse_tools(body);
+    ojson extra = ojson::object();
+    if (body.contains("chat_template_kwargs") && body["chat_template_kwargs"].is_object()) extra = body["chat_template_kwargs"];
+    if (tools.enabled()) extra["tools"] = body["tools"];
+    std::string text;
+    try {
+        text = apply_chat_template(*st.chat, messages, true, st.bos_text, st.eos_text, extra);
+    } catch (const TemplateError& e) {
+        bad_request("messages", std::string("the chat template failed: ") + e.what());
+    }
+    return st.tok->encode_chat(text);
 }
 
 void load(State& st) {
@@ -529,6 +702,13 @@ void load(State& st) {
         }
         if (source.empty()) source = kChatMl;
         st.chat = std::make_unique<ChatTemplate>(ChatTemplate::parse(source));
+        st.tool_format = detect_tool_format(source);
+        st.thinks = template_thinks(source);
+        std::fprintf(stderr, "qlm serve: tool-call format: %s\n", tool_format_name(st.tool_format));
+        std::vector<std::string> pieces;
+        for (int32_t i = 0; i < st.tok->n_vocab(); ++i)
+            pieces.push_back(st.tok->is_control(i) ? std::string() : st.tok->token_to_piece(i, false));
+        st.vocab = TokenVocab::build(std::move(pieces), st.tok->eog_ids());
         if (st.tok->bos() != Tokenizer::kNone) st.bos_text = st.tok->token_text(st.tok->bos());
         if (st.tok->eos() != Tokenizer::kNone) st.eos_text = st.tok->token_text(st.tok->eos());
         st.engine = std::make_unique<Engine>(*st.model, *st.ctx, o.engine);
@@ -628,9 +808,47 @@ int serve(const ServerOptions& opts_in) {
         send_json(res, 200, {{"object", "list"}, {"data", ojson::array({m})}});
     });
     route(svr, st, "/v1/completions", "POST",
-          [&st](const httplib::Request& req, httplib::Response& res) { handle_generate(st, req, res, false); });
+          [&st](const httplib::Request& req, httplib::Response& res) { handle_generate(st, parse_body(req), res, false); });
     route(svr, st, "/v1/chat/completions", "POST",
-          [&st](const httplib::Request& req, httplib::Response& res) { handle_generate(st, req, res, true); });
+          [&st](const httplib::Request& req, httplib::Response& res) { handle_generate(st, parse_body(req), res, true); });
+    // Anthropic Messages: its own error envelope
+    auto anthropic = [&st](const httplib::Request& req, httplib::Response& res, bool count) {
+        try {
+            ojson body = parse_body(req);
+            if (count && body.is_object() && !body.contains("max_tokens")) body["max_tokens"] = 1;
+            const ojson chat = anthropic_to_chat(body);
+            if (count) {
+                send_json(res, 200, {{"input_tokens", int64_t(chat_prompt(st, chat).size())}});
+                return;
+            }
+            const std::string model = st.opts.model_id;
+            handle_generate(st, chat, res, true, [model](int64_t n) { return make_anthropic_adapter(model, n); });
+        } catch (const HttpError& e) {
+            send_json(res, e.status, anthropic_error(e));
+        } catch (const Error& e) {
+            HttpError h;
+            h.message = e.what();
+            send_json(res, 400, anthropic_error(h));
+        } catch (const nlohmann::json::exception& e) {
+            HttpError h;
+            h.message = std::string("a field has the wrong type: ") + e.what();
+            send_json(res, 400, anthropic_error(h));
+        }
+    };
+    auto responses = [&st](const httplib::Request& req, httplib::Response& res) {
+        const ojson chat = responses_to_chat(parse_body(req), st.responses);
+        const std::string model = st.opts.model_id;
+        const int64_t created = st.created;
+        const ojson msgs = chat["messages"];
+        ResponseStore* store = &st.responses;
+        handle_generate(st, chat, res, true,
+                        [model, created, msgs, store](int64_t) { return make_responses_adapter(model, created, msgs, *store); });
+    };
+    for (const char* path : {"/v1/responses", "/responses"}) route(svr, st, path, "POST", responses);
+    for (const char* path : {"/v1/messages", "/messages"})
+        route(svr, st, path, "POST", [anthropic](const httplib::Request& q, httplib::Response& r) { anthropic(q, r, false); });
+    for (const char* path : {"/v1/messages/count_tokens", "/messages/count_tokens"})
+        route(svr, st, path, "POST", [anthropic](const httplib::Request& q, httplib::Response& r) { anthropic(q, r, true); });
     route(svr, st, "/tokenize", "POST", [&st](const httplib::Request& req, httplib::Response& res) {
         const ojson body = parse_body(req);
         if (!body.is_object() || !body.contains("content") || !body["content"].is_string())

@@ -13,6 +13,7 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -269,6 +270,48 @@ TEST_P(EngineTest, SeededSamplingIndependentOfBatch) {
     e.run_until_idle();
     for (size_t i = 0; i < reqs.size(); ++i)
         expect_same(run_alone(*model_, *ctx_, eo, reqs[i]), c.results[ids[i]], "seeded " + std::to_string(i));
+}
+
+// A grammar constrains what sequences sample (temperature 1, several seeds,
+// batched): every output matches the same language written as a std::regex,
+// and ends (Stop) as soon as the grammar is complete with nothing to follow.
+TEST_P(EngineTest, GrammarConstrainsSampledTokens) {
+    std::vector<std::string> pieces;
+    for (int i = 0; i < test::kVocab - 1; ++i) {
+        if (i < 26) pieces.push_back(std::string(1, char('a' + i)));
+        else if (i < 36) pieces.push_back(std::string(1, char('0' + i - 26)));
+        else pieces.push_back(std::vector<std::string>{"ab", "bc", "cb", "d1", "\xc3\xa9", "\xc3", "\xa9", "12", ".",
+                                                       "7.", "bb", "x", "cd"}[size_t(i - 36)]);
+    }
+    pieces.push_back("");  // end of generation
+    auto vocab = TokenVocab::build(pieces, {test::kVocab - 1});
+    auto g = Grammar::parse_gbnf("root ::= \"a\" [bc]{2,4} (\"d\" | \"\u00e9\") [0-9]{1,3} \".\"\n");
+    const std::regex oracle("a[bc]{2,4}(d|\xc3\xa9)[0-9]{1,3}\\.");
+    EngineOptions eo;
+    eo.n_ctx = 128;
+    Engine e(*model_, *ctx_, eo);
+    Collector c;
+    std::mt19937 rng(9);
+    std::vector<uint64_t> ids;
+    for (int i = 0; i < 6; ++i) {
+        Request r = greedy(random_prompt(rng, 4 + i, test::kVocab), 60, c);
+        r.sampling.temp = 1.0f;
+        r.sampling.top_k = i % 2 ? 0 : 5;  // the unmasked-first path and the masked one
+        r.sampling.top_p = 1.0f;
+        r.sampling.min_p = 0;
+        r.sampling.seed = 77 + uint64_t(i);
+        r.stop_tokens = {test::kVocab - 1};
+        r.grammar = std::make_shared<GrammarMatcher>(std::make_shared<GrammarAutomaton>(g, vocab));
+        ids.push_back(e.submit(std::move(r)));
+    }
+    e.run_until_idle();
+    for (uint64_t id : ids) {
+        const Result& r = c.results[id];
+        std::string text;
+        for (int32_t t : r.tokens) text += pieces[size_t(t)];
+        EXPECT_EQ(r.finish, FinishReason::Stop) << text;
+        EXPECT_TRUE(std::regex_match(text, oracle)) << text;
+    }
 }
 
 // Hundreds of sequences of random lengths through a small pool, with random

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Run the fuzzers for a while: the GGUF reader for half of SECONDS, then the
-# chat-template engine for the other half. Builds nothing: build first with
+# Run the fuzzers for a while: the GGUF reader, the chat-template engine and
+# the grammar engine, a third of SECONDS each. Builds nothing: build first with
 #   CC=clang CXX=clang++ cmake -S . -B build-fuzz -DQLM_FUZZ=ON -DQLM_BUILD_TESTS=OFF
-#   cmake --build build-fuzz -j2 --target gguf_reader_fuzz gguf_fuzz_seeds template_fuzz
+#   cmake --build build-fuzz -j2 --target gguf_reader_fuzz gguf_fuzz_seeds template_fuzz grammar_fuzz
 #
 # Usage: tests/fuzz/run.sh SECONDS OUTDIR [BUILD_DIR] [-- extra libFuzzer flags]
 #   SECONDS    total fuzzing time (one process at a time, one core)
@@ -19,6 +19,7 @@
 # fuzzer found something. Reproduce a finding with:
 #   BUILD_DIR/tests/fuzz/gguf_reader_fuzz OUTDIR/artifacts/crash-...
 #   BUILD_DIR/tests/fuzz/template_fuzz OUTDIR/template/artifacts/crash-...
+#   BUILD_DIR/tests/fuzz/grammar_fuzz OUTDIR/grammar/artifacts/crash-...
 set -euo pipefail
 
 if [[ $# -lt 2 ]]; then
@@ -35,11 +36,13 @@ root=$(cd "$here/../.." && pwd)
 gguf_fuzzer=$build/tests/fuzz/gguf_reader_fuzz
 seeds_tool=$build/tests/fuzz/gguf_fuzz_seeds
 template_fuzzer=$build/tests/fuzz/template_fuzz
-for f in "$gguf_fuzzer" "$seeds_tool" "$template_fuzzer"; do
+grammar_fuzzer=$build/tests/fuzz/grammar_fuzz
+for f in "$gguf_fuzzer" "$seeds_tool" "$template_fuzzer" "$grammar_fuzzer"; do
     [[ -x $f ]] || { echo "error: $f not found; build it first (see the top of $0)" >&2; exit 2; }
 done
-first=$(( (seconds + 1) / 2 )) second=$(( seconds / 2 ))
+first=$(( (seconds + 2) / 3 )) second=$(( (seconds + 1) / 3 )) third=$(( seconds / 3 ))
 (( second > 0 )) || second=1
+(( third > 0 )) || third=1
 
 # fuzz NAME FUZZER DIR SECONDS DICT MAX_LEN [flags]: one libFuzzer run in DIR.
 failed=0
@@ -75,6 +78,14 @@ mkdir -p "$tdir/seeds" "$tdir/corpus" "$tdir/artifacts"
 cp "$here"/template_seeds/* "$tdir/seeds/"
 if compgen -G "$root/models/templates/*.jinja" > /dev/null; then cp "$root"/models/templates/*.jinja "$tdir/seeds/"; fi
 fuzz template "$template_fuzzer" "$tdir" "$second" "$here/template.dict" 20000 "$@"
+
+gdir=$outdir/grammar
+mkdir -p "$gdir/seeds" "$gdir/corpus" "$gdir/artifacts"
+cp "$here"/grammar_seeds/* "$gdir/seeds/"
+if compgen -G "$root/models/grammar-cases/gbnf/*.gbnf" > /dev/null; then
+    for f in "$root"/models/grammar-cases/gbnf/*.gbnf; do { printf '\0'; cat "$f"; } > "$gdir/seeds/llama-$(basename "$f")"; done
+fi
+fuzz grammar "$grammar_fuzzer" "$gdir" "$third" "$here/grammar.dict" 8192 "$@"
 
 if [[ $failed -ne 0 ]]; then exit 1; fi
 echo "no findings"
