@@ -62,6 +62,7 @@ struct Opts {
     double llc_factor = 4;
     uint64_t seed = 42;
     bool json = false;
+    bool stages = false;
 };
 
 std::vector<std::string> split(const std::string& s, char sep) {
@@ -198,23 +199,39 @@ int bench_moe(const Opts& o) {
                 out(size_t(m * d));
             std::uniform_real_distribution<float> ud(-1, 1);
             for (auto& v : x) v = ud(rng);
+            // Per-stage seconds (--stages): quantize x, gate+up, activation, quantize, down, combine.
+            double stage[6] = {0, 0, 0, 0, 0, 0};
+            auto tick = [&](int i, std::chrono::steady_clock::time_point& t) {
+                if (!o.stages) return;
+                const auto now = std::chrono::steady_clock::now();
+                stage[i] += std::chrono::duration<double>(now - t).count();
+                t = now;
+            };
             auto layer = [&](int c, const Routing& rt) {
+                auto t = std::chrono::steady_clock::now();
                 const ExpertsView gate = experts(sh.gate_up, E, ff, d, G[size_t(c)], "gate_exps");
                 const ExpertsView up = experts(sh.gate_up, E, ff, d, U[size_t(c)], "up_exps");
                 const ExpertsView down = experts(sh.down, E, d, ff, D[size_t(c)], "down_exps");
                 const ExpertRouting r{rt.ids.data(), rt.weights.data(), m, int(sh.n_used), E};
                 const QuantizedActivations xq = quantize_activations(ctx, x.data(), m, d, activation_type(sh.gate_up));
+                tick(0, t);
                 matmul_experts(ctx, r, {{&xq, false, gate, eg.data()}, {&xq, false, up, eu.data()}});
+                tick(1, t);
                 if (sh.oai)
                     swiglu_oai_mul(ctx, eg.data(), eu.data(), slots * ff, 1.702f, 7.0f);
                 else
                     silu_mul(ctx, eg.data(), eu.data(), slots * ff);
+                tick(2, t);
                 const QuantizedActivations gq = quantize_activations(ctx, eg.data(), slots, ff, activation_type(sh.down));
+                tick(3, t);
                 matmul_experts(ctx, r, {{&gq, true, down, ed.data()}});
+                tick(4, t);
                 combine_experts(r, ed.data(), d, out.data());
+                tick(5, t);
             };
             int it = 0;
             for (int c = 0; c < copies; ++c) layer(c, routings[size_t(it++ % kRoutings)]);  // warm-up
+            std::fill(std::begin(stage), std::end(stage), 0.0);
             std::vector<double> times;
             double total = 0;
             for (int rep = 0; o.reps ? rep < o.reps : (rep < 3 || (total < 0.5 && rep < 200)); ++rep) {
@@ -228,6 +245,15 @@ int bench_moe(const Opts& o) {
             std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
             const double s = times[times.size() / 2];
             const double touched = mean_distinct * expert_bytes, gbps = touched / s / 1e9;
+            const double runs = double(times.size()) * copies;
+            static const char* const kStage[6] = {"quantize_x", "gate_up", "activation", "quantize_h", "down", "combine"};
+            nlohmann::json stages = nlohmann::json::object();
+            std::string stage_text;
+            if (o.stages)
+                for (int i = 0; i < 6; ++i) {
+                    stages[kStage[i]] = stage[i] / runs * 1e6;
+                    stage_text += cat("  ", kStage[i], " ", int64_t(stage[i] / runs * 1e6 + 0.5));
+                }
             records.push_back({{"config", sh.name},
                                {"n_expert", E},
                                {"n_used", sh.n_used},
@@ -245,10 +271,11 @@ int bench_moe(const Opts& o) {
                                {"tokens_per_s", double(m) / s},
                                {"gbps", gbps},
                                {"pct_bandwidth", 100 * gbps / bw}});
+            if (o.stages) records.back()["stage_us_mean"] = stages;
             if (!o.json)
-                std::printf("%-26s %5lld %6d %8.1f %6zu %11.1f %11.1f %11.1f %9.2f %6.1f%%\n", sh.name.c_str(),
+                std::printf("%-26s %5lld %6d %8.1f %6zu %11.1f %11.1f %11.1f %9.2f %6.1f%%%s\n", sh.name.c_str(),
                             (long long)m, copies, mean_distinct, times.size(), s * 1e6, best * 1e6, double(m) / s, gbps,
-                            100 * gbps / bw);
+                            100 * gbps / bw, stage_text.c_str());
             std::fflush(stdout);
         }
     }
@@ -280,6 +307,7 @@ Command add_bench_moe(CLI::App& bench) {
     s->add_option("--reps", o->reps, "timed repetitions (default: ~0.5 s worth, at least 3)");
     s->add_option("--llc-factor", o->llc_factor, "for m <= 16, weight copies totalling >= this x the LLC (default 4)");
     s->add_option("--seed", o->seed, "routing seed (default 42)");
+    s->add_flag("--stages", o->stages, "also time each stage (mean us): quantize, gate+up, activation, quantize, down, combine");
     s->add_flag("--json", o->json, "print one JSON document");
     return [o]() { return bench_moe(*o); };
 }
