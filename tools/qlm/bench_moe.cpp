@@ -241,6 +241,57 @@ int bench_moe(const Opts& o) {
                 times.push_back(s / copies);
                 total += s;
             }
+            // Reference (--stages): the same products as plain matmul jobs, one per
+            // (active expert, weight) in one parallel run over activations gathered
+            // beforehand (untimed): matmul_experts minus its gather, scatter and
+            // buffers. Same copies, routings and rep count, after the timed reps.
+            double ref_gu = 0, ref_down = 0;
+            if (o.stages) {
+                const QuantizedActivations xq = quantize_activations(ctx, x.data(), m, d, activation_type(sh.gate_up));
+                const QuantizedActivations hq = quantize_activations(ctx, eg.data(), slots, ff, activation_type(sh.down));
+                auto gather = [&](const QuantizedActivations& src, const std::vector<int64_t>& rows) {
+                    QuantizedActivations a;
+                    a.type = src.type, a.m = int64_t(rows.size()), a.k = src.k, a.row_stride = src.row_stride;
+                    a.data.resize(rows.size() * src.row_stride);
+                    for (size_t i = 0; i < rows.size(); ++i)
+                        std::copy_n(src.data.data() + size_t(rows[i]) * src.row_stride, src.row_stride,
+                                    a.data.data() + i * src.row_stride);
+                    return a;
+                };
+                int it2 = 0;
+                for (size_t rep = 0; rep < times.size(); ++rep)
+                    for (int c = 0; c < copies; ++c) {
+                        const Routing& rt = routings[size_t(it2++ % kRoutings)];
+                        std::vector<std::vector<int64_t>> tok{size_t(E)}, slot{size_t(E)};
+                        for (int64_t q = 0; q < slots; ++q) {
+                            tok[size_t(rt.ids[size_t(q)])].push_back(q / sh.n_used);
+                            slot[size_t(rt.ids[size_t(q)])].push_back(q);
+                        }
+                        std::vector<QuantizedActivations> xe, he;
+                        xe.reserve(size_t(E)), he.reserve(size_t(E));
+                        std::vector<MatmulJob> gu, dn;
+                        const ExpertsView gate = experts(sh.gate_up, E, ff, d, G[size_t(c)], "gate_exps");
+                        const ExpertsView up = experts(sh.gate_up, E, ff, d, U[size_t(c)], "up_exps");
+                        const ExpertsView down = experts(sh.down, E, d, ff, D[size_t(c)], "down_exps");
+                        int64_t row = 0;
+                        for (int64_t e = 0; e < E; ++e) {
+                            if (tok[size_t(e)].empty()) continue;
+                            xe.push_back(gather(xq, tok[size_t(e)]));
+                            he.push_back(gather(hq, slot[size_t(e)]));
+                            gu.push_back({&xe.back(), gate.expert(e), eg.data() + row * ff});
+                            gu.push_back({&xe.back(), up.expert(e), eu.data() + row * ff});
+                            dn.push_back({&he.back(), down.expert(e), ed.data() + row * d});
+                            row += int64_t(tok[size_t(e)].size());
+                        }
+                        auto t0 = std::chrono::steady_clock::now();
+                        matmul(ctx, gu);
+                        auto t1 = std::chrono::steady_clock::now();
+                        matmul(ctx, dn);
+                        auto t2 = std::chrono::steady_clock::now();
+                        ref_gu += std::chrono::duration<double>(t1 - t0).count();
+                        ref_down += std::chrono::duration<double>(t2 - t1).count();
+                    }
+            }
             const double best = *std::min_element(times.begin(), times.end());
             std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
             const double s = times[times.size() / 2];
@@ -254,6 +305,12 @@ int bench_moe(const Opts& o) {
                     stages[kStage[i]] = stage[i] / runs * 1e6;
                     stage_text += cat("  ", kStage[i], " ", int64_t(stage[i] / runs * 1e6 + 0.5));
                 }
+            if (o.stages) {
+                stages["ref_gate_up_matmul_jobs"] = ref_gu / runs * 1e6;
+                stages["ref_down_matmul_jobs"] = ref_down / runs * 1e6;
+                stage_text += cat("  | ref jobs: gate_up ", int64_t(ref_gu / runs * 1e6 + 0.5), " down ",
+                                  int64_t(ref_down / runs * 1e6 + 0.5));
+            }
             records.push_back({{"config", sh.name},
                                {"n_expert", E},
                                {"n_used", sh.n_used},
