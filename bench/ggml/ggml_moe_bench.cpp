@@ -372,7 +372,7 @@ int main(int argc, char ** argv) {
     if (!json) {
         std::printf("cpu: %s, L3 %zu MiB, ggml %s (%s), %d threads, read bandwidth %.2f GB/s\n", cpu.c_str(), l3 >> 20,
                     ggml_version(), QLM_GGML_ORIGIN, threads, bw);
-        std::printf("%-26s %5s %6s %6s %8s %6s %11s %11s %11s %9s %7s\n", "config", "m", "repack", "copies", "experts", "reps",
+        std::printf("%-26s %5s %7s %6s %8s %6s %11s %11s %11s %9s %7s\n", "config", "m", "repack", "copies", "experts", "reps",
                     "us/layer", "us(min)", "tok/s", "GB/s", "%bw");
     }
     for (const MoeShape & sh : shapes) {
@@ -385,34 +385,36 @@ int main(int argc, char ** argv) {
         const int64_t min_m = *std::min_element(ms.begin(), ms.end());
         const int max_copies = min_m <= 16 ? (int) std::max<double>(1, std::ceil(llc_factor * (double) l3 / (double) layer_bytes)) : 1;
 
-        // weights: max_copies x (gate, up, down), repacked where ggml can
-        ggml_init_params wp = { ggml_tensor_overhead() * (size_t) (3 * max_copies + 1), nullptr, true };
-        ggml_context * wctx = ggml_init(wp);
-        std::vector<ggml_tensor *> G, U, D;
-        for (int c = 0; c < max_copies; ++c) {
-            G.push_back(ggml_new_tensor_3d(wctx, sh.gate_up, d, ff, E));
-            U.push_back(ggml_new_tensor_3d(wctx, sh.gate_up, d, ff, E));
-            D.push_back(ggml_new_tensor_3d(wctx, sh.down, ff, d, E));
-        }
-        ggml_backend_buffer_t wbuf = ggml_backend_alloc_ctx_tensors_from_buft(wctx, rp_buft ? rp_buft : cpu_buft);
-        if (!wbuf) die("cannot allocate weights");
-        bool repacked = rp_buft && G[0]->extra != nullptr;
-        if (rp_buft && (!repacked || D[0]->extra == nullptr)) {
-            // mixed or unsupported: everything in the plain buffer (llama.cpp would split; keep it simple)
-            ggml_backend_buffer_free(wbuf);
-            for (auto * v : { &G, &U, &D })
-                for (auto * w : *v) { w->buffer = nullptr; w->data = nullptr; w->extra = nullptr; }
-            wbuf = ggml_backend_alloc_ctx_tensors_from_buft(wctx, cpu_buft);
-            if (!wbuf) die("cannot allocate weights");
-            if (repacked) std::fprintf(stderr, "%s: down not repackable, all plain\n", sh.name);
-            repacked = false;
-        }
-        ggml_backend_buffer_set_usage(wbuf, GGML_BACKEND_BUFFER_USAGE_WEIGHTS);
-        for (int c = 0; c < max_copies; ++c) {
-            ggml_backend_tensor_set(G[c], g1.data(), 0, g1.size());
-            ggml_backend_tensor_set(U[c], u1.data(), 0, u1.size());
-            ggml_backend_tensor_set(D[c], d1.data(), 0, d1.size());
-        }
+        // weights: max_copies x (gate, up, down); each role in ggml's CPU_REPACK
+        // buffer where ggml has a layout for its type on this CPU, else in the
+        // plain CPU buffer (as llama.cpp places each weight)
+        struct Role {
+            ggml_context * ctx = nullptr;
+            ggml_backend_buffer_t buf = nullptr;
+            std::vector<ggml_tensor *> t;
+            bool repacked = false;
+        };
+        auto alloc_role = [&](ggml_type type, int64_t ne0, int64_t ne1, const std::vector<uint8_t> & img) {
+            Role r;
+            ggml_init_params wp = { ggml_tensor_overhead() * (size_t) (max_copies + 1), nullptr, true };
+            r.ctx = ggml_init(wp);
+            for (int c = 0; c < max_copies; ++c) r.t.push_back(ggml_new_tensor_3d(r.ctx, type, ne0, ne1, E));
+            r.buf = ggml_backend_alloc_ctx_tensors_from_buft(r.ctx, rp_buft ? rp_buft : cpu_buft);
+            if (!r.buf) die("cannot allocate weights");
+            r.repacked = rp_buft && r.t[0]->extra != nullptr;
+            if (rp_buft && !r.repacked) {
+                ggml_backend_buffer_free(r.buf);
+                for (auto * w : r.t) { w->buffer = nullptr; w->data = nullptr; w->extra = nullptr; }
+                r.buf = ggml_backend_alloc_ctx_tensors_from_buft(r.ctx, cpu_buft);
+                if (!r.buf) die("cannot allocate weights");
+            }
+            ggml_backend_buffer_set_usage(r.buf, GGML_BACKEND_BUFFER_USAGE_WEIGHTS);
+            for (auto * w : r.t) ggml_backend_tensor_set(w, img.data(), 0, img.size());  // repacks on CPU_REPACK
+            return r;
+        };
+        Role RG = alloc_role(sh.gate_up, d, ff, g1), RU = alloc_role(sh.gate_up, d, ff, u1), RD = alloc_role(sh.down, ff, d, d1);
+        const std::vector<ggml_tensor *> & G = RG.t, & U = RU.t, & D = RD.t;
+        const std::string repack_s = std::string(RG.repacked ? "yes" : "no") + "/" + (RD.repacked ? "yes" : "no");
 
         for (int64_t m : ms) {
             const int C = m <= 16 ? max_copies : 1;
@@ -485,22 +487,21 @@ int main(int argc, char ** argv) {
             const double gbps = mean_distinct * expert_bytes / (us * 1e-6) / 1e9;
             std::snprintf(buf, sizeof buf,
                           ",\n  {\"kind\": \"moe\", \"impl\": \"ggml\", \"config\": \"%s\", \"m\": %lld, \"threads\": %d,"
-                          " \"repack\": %s, \"copies\": %d, \"reps\": %zu, \"mean_distinct_experts\": %.2f,"
+                          " \"repack\": \"%s\", \"copies\": %d, \"reps\": %zu, \"mean_distinct_experts\": %.2f,"
                           " \"bytes_per_expert\": %.0f, \"us\": %.2f, \"us_min\": %.2f, \"tokens_per_s\": %.2f,"
                           " \"gbps\": %.3f, \"pct_bandwidth\": %.2f}",
-                          sh.name, (long long) m, threads, repacked ? "true" : "false", C, ts.size(), mean_distinct,
+                          sh.name, (long long) m, threads, repack_s.c_str(), C, ts.size(), mean_distinct,
                           expert_bytes, us, us_min, (double) m / (us * 1e-6), gbps, 100 * gbps / bw);
             out_json += buf;
             if (!json)
-                std::printf("%-26s %5lld %6s %6d %8.1f %6zu %11.1f %11.1f %11.1f %9.2f %6.1f%%\n", sh.name, (long long) m,
-                            repacked ? "yes" : "no", C, mean_distinct, ts.size(), us, us_min, (double) m / (us * 1e-6), gbps,
+                std::printf("%-26s %5lld %7s %6d %8.1f %6zu %11.1f %11.1f %11.1f %9.2f %6.1f%%\n", sh.name, (long long) m,
+                            repack_s.c_str(), C, mean_distinct, ts.size(), us, us_min, (double) m / (us * 1e-6), gbps,
                             100 * gbps / bw);
             std::fflush(stdout);
             ggml_backend_buffer_free(abuf);
             ggml_free(ctx);
         }
-        ggml_backend_buffer_free(wbuf);
-        ggml_free(wctx);
+        for (Role * r : { &RG, &RU, &RD }) { ggml_backend_buffer_free(r->buf); ggml_free(r->ctx); }
     }
     if (json) std::printf("%s\n]\n", out_json.c_str());
     ggml_backend_free(backend);
