@@ -141,11 +141,6 @@ ExpertsView experts(GgmlType type, int64_t n_expert, int64_t n, int64_t k, const
 }
 
 int bench_moe(const Opts& o) {
-    auto ctx_ptr = make_context(o.threads, o.isa);
-    Context& ctx = *ctx_ptr;
-    const size_t llc = last_level_cache_bytes();
-    const double bw = measure_read_bandwidth(ctx, std::max<size_t>(llc * 8, size_t(256) << 20));
-
     std::vector<MoeShape> shapes;
     const std::vector<std::string> wanted = split(o.configs, ',');
     for (const MoeShape& s : all_shapes())
@@ -164,6 +159,11 @@ int bench_moe(const Opts& o) {
         }
         if (ms.back() <= 0) fail("--m: ", ms.back(), " tokens");
     }
+    // Options are checked before the bandwidth pass (a buffer of 8x the LLC).
+    auto ctx_ptr = make_context(o.threads, o.isa);
+    Context& ctx = *ctx_ptr;
+    const size_t llc = last_level_cache_bytes();
+    const double bw = measure_read_bandwidth(ctx, std::max<size_t>(llc * 8, size_t(256) << 20));
 
     nlohmann::json records = nlohmann::json::array();
     if (!o.json) {
