@@ -66,6 +66,6 @@ if [[ ! -f "$BUILD/CMakeCache.txt" ]] || ! grep -q "^QLM_GGML_ORIGIN:STRING=llam
         -DQLM_GGML_ORIGIN="llama-cpp-python $LCP_VERSION sdist (vendor/llama.cpp/ggml)" >&2
 fi
 log "building (-j$JOBS)"
-cmake --build "$BUILD" -j"$JOBS" --target ggml_matmul_bench >&2
+cmake --build "$BUILD" -j"$JOBS" --target ggml_matmul_bench ggml_moe_bench >&2
 log "build took $(( $(date +%s) - start ))s"
 echo "$BUILD/ggml_matmul_bench"

@@ -179,8 +179,10 @@ Command add_bench(CLI::App& app) {
     k->add_flag("--json", o->json, "print one JSON document");
     Command model = add_bench_model(*bench);
     Command batch = add_bench_batch(*bench);
-    return [o, k, bench, model, batch]() {
+    Command moe = add_bench_moe(*bench);
+    return [o, k, bench, model, batch, moe]() {
         if (k->parsed()) return bench_kernels(*o);
+        if (bench->got_subcommand("moe")) return moe();
         return bench->got_subcommand("batch") ? batch() : model();
     };
 }

@@ -22,5 +22,6 @@ Command add_serve(CLI::App& app);
 Command add_perplexity(CLI::App& app);
 Command add_bench_model(CLI::App& bench);  // "bench model", under "bench"
 Command add_bench_batch(CLI::App& bench);  // "bench batch", under "bench"
+Command add_bench_moe(CLI::App& bench);    // "bench moe", under "bench"
 
 }  // namespace qlm::cli
