@@ -126,7 +126,12 @@ void matmul_experts(Context& ctx, const ExpertRouting& r, const std::vector<Expe
     }
 
     // Gathered activations: one buffer per distinct (activations, per_slot).
-    std::map<std::pair<const QuantizedActivations*, bool>, std::vector<uint8_t>> gathered;
+    // Buffers are kept between calls on the calling thread (a Context has one
+    // caller at a time): a prefill step would otherwise allocate and zero tens
+    // of MB per layer.
+    static thread_local std::vector<std::vector<uint8_t>> gather_bufs;
+    static thread_local std::vector<std::vector<float>> out_bufs;
+    std::map<std::pair<const QuantizedActivations*, bool>, std::vector<uint8_t>*> gathered;
     for (const ExpertJob& j : jobs) {
         const ExpertsView& w = j.w;
         if (!j.xq || !j.y || !w.data) fail("matmul_experts: job for ", w.name, " is incomplete");
@@ -139,15 +144,21 @@ void matmul_experts(Context& ctx, const ExpertRouting& r, const std::vector<Expe
         if (j.xq->k != w.k || j.xq->m != (j.per_slot ? slots : r.n_tokens))
             fail("matmul_experts: activations of ", j.xq->m, " x ", j.xq->k, " do not fit weight ", w.name, " (",
                  w.n, " x ", w.k, ") for ", r.n_tokens, " tokens x ", r.n_used, " experts");
-        gathered.try_emplace({j.xq, j.per_slot});
+        gathered.try_emplace({j.xq, j.per_slot}, nullptr);
     }
-    for (auto& [key, buf] : gathered) {
+    if (gather_bufs.size() < gathered.size()) gather_bufs.resize(gathered.size());
+    {
+        size_t i = 0;
+        for (auto& kv : gathered) kv.second = &gather_bufs[i++];
+    }
+    const int64_t n_chunks = std::min<int64_t>(slots, c.pool->size() * 4);
+    for (auto& [key, bufp] : gathered) {
         const QuantizedActivations& xq = *key.first;
         const bool per_slot = key.second;
-        buf.resize(size_t(slots) * xq.row_stride);
-        c.pool->run(std::min<int64_t>(slots, c.pool->size() * 4), [&](int64_t t) {
-            const int64_t n_t = std::min<int64_t>(slots, c.pool->size() * 4);
-            for (int64_t i = t * slots / n_t; i < (t + 1) * slots / n_t; ++i) {
+        std::vector<uint8_t>& buf = *bufp;
+        if (buf.size() < size_t(slots) * xq.row_stride) buf.resize(size_t(slots) * xq.row_stride);
+        c.pool->run(n_chunks, [&](int64_t t) {
+            for (int64_t i = t * slots / n_chunks; i < (t + 1) * slots / n_chunks; ++i) {
                 const int64_t s = order[size_t(i)], src = per_slot ? s : s / r.n_used;
                 std::memcpy(buf.data() + size_t(i) * xq.row_stride, xq.data.data() + size_t(src) * xq.row_stride,
                             xq.row_stride);
@@ -162,11 +173,12 @@ void matmul_experts(Context& ctx, const ExpertRouting& r, const std::vector<Expe
         KernelChoice kc;
     };
     std::vector<Plan> plans;
-    std::vector<std::vector<float>> out(jobs.size());
+    if (out_bufs.size() < jobs.size()) out_bufs.resize(jobs.size());
+    std::vector<std::vector<float>>& out = out_bufs;
     int64_t tasks = 0;
     for (size_t ji = 0; ji < jobs.size(); ++ji) {
         const ExpertsView& w = jobs[ji].w;
-        out[ji].resize(size_t(slots * w.n));
+        if (out[ji].size() < size_t(slots * w.n)) out[ji].resize(size_t(slots * w.n));
         for (int64_t e = 0; e < r.n_expert; ++e) {
             const int64_t m = start[size_t(e) + 1] - start[size_t(e)];
             if (m == 0) continue;
@@ -183,18 +195,19 @@ void matmul_experts(Context& ctx, const ExpertRouting& r, const std::vector<Expe
         const WeightView w = j.w.expert(p.expert);
         const int64_t s0 = start[size_t(p.expert)], m = start[size_t(p.expert) + 1] - s0;
         const size_t stride = j.xq->row_stride;
-        const uint8_t* x = gathered.at({j.xq, j.per_slot}).data() + size_t(s0) * stride;
+        const uint8_t* x = gathered.at({j.xq, j.per_slot})->data() + size_t(s0) * stride;
         const int64_t r0 = (t - p.first_task) * p.rpt, r1 = std::min(w.n, r0 + p.rpt);
         run_rows(p.kc, w, x, stride, m, out[p.job].data() + s0 * w.n, r0, r1);
     });
     // Scatter: gathered row i is slot order[i].
-    for (size_t ji = 0; ji < jobs.size(); ++ji) {
-        const int64_t n = jobs[ji].w.n;
+    c.pool->run(n_chunks * int64_t(jobs.size()), [&](int64_t t) {
+        const size_t ji = size_t(t / n_chunks);
+        const int64_t ch = t % n_chunks, n = jobs[ji].w.n;
         const float* src = out[ji].data();
         float* y = jobs[ji].y;
-        for (int64_t i = 0; i < slots; ++i)
+        for (int64_t i = ch * slots / n_chunks; i < (ch + 1) * slots / n_chunks; ++i)
             std::memcpy(y + order[size_t(i)] * n, src + i * n, size_t(n) * sizeof(float));
-    }
+    });
 }
 
 void combine_experts(const ExpertRouting& r, const float* y, int64_t n, float* out) {
