@@ -35,8 +35,11 @@ struct WeightView {
     std::string name;
     bool transposed = false;
 };
-// Throws qlm::Error naming the tensor if it is not 1-D/2-D or its rows are not whole blocks.
+// Throws qlm::Error naming the tensor if it is not 1-D/2-D, its rows are not
+// whole blocks, or its data is not at its blocks' natural alignment.
 WeightView weight_view(const GgufTensor& t);
+// Throws qlm::Error naming the tensor if its data is misaligned for its type.
+void check_tensor_alignment(const GgufTensor& t);
 WeightView transpose(WeightView w);
 
 struct ContextOptions {

@@ -38,6 +38,7 @@ public:
         const GgufTensor& t = need(name, {n});
         if (t.type != GgmlType::F32)
             fail(g_.path(), ": tensor '", name, "' is ", type_name(t.type), ", expected F32");
+        check_tensor_alignment(t);
         return reinterpret_cast<const float*>(t.data);
     }
     const float* opt_vec(const std::string& name, int64_t n) { return find(name) ? vec(name, n) : nullptr; }
@@ -46,6 +47,7 @@ public:
         const GgufTensor& t = need(name, {k, n});
         if (t.type != GgmlType::F32)
             fail(g_.path(), ": tensor '", name, "' is ", type_name(t.type), ", expected F32");
+        check_tensor_alignment(t);
         return reinterpret_cast<const float*>(t.data);
     }
     // A matmul weight of n rows × k columns (GGUF shape [k, n]).

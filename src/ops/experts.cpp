@@ -30,6 +30,7 @@ WeightView ExpertsView::expert(int64_t e) const {
 ExpertsView experts_view(const GgufTensor& t) {
     if (t.shape.size() != 3)
         fail("tensor '", t.name, "': expert weights must be 3-D [k, n, n_expert], shape has ", t.shape.size(), " dims");
+    check_tensor_alignment(t);
     ExpertsView v;
     v.type = t.type;
     v.k = t.shape[0], v.n = t.shape[1], v.n_expert = t.shape[2];

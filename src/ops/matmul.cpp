@@ -20,9 +20,22 @@ namespace qlm {
 
 using cpu::kMaxTileM;
 
+void check_tensor_alignment(const GgufTensor& t) {
+    // Blocks are read as structs with fp16/f32 fields: the data must sit at
+    // the blocks' natural alignment (the largest power of two dividing the
+    // block size, at most 4). A file aligned to fewer bytes than that (legal
+    // GGUF, never seen in the wild: files align tensors to 32) is refused here.
+    const uint64_t ts = type_info(t.type).type_size;
+    const uint64_t need = std::min<uint64_t>(4, ts & (~ts + 1));
+    if (reinterpret_cast<uintptr_t>(t.data) % need != 0)
+        fail("tensor '", t.name, "': ", type_name(t.type), " data at file offset ", t.offset, " is not aligned to ",
+             need, " bytes (the file's general.alignment is too small)");
+}
+
 WeightView weight_view(const GgufTensor& t) {
     if (t.shape.empty() || t.shape.size() > 2)
         fail("tensor '", t.name, "': matmul weights must be 1-D or 2-D, shape has ", t.shape.size(), " dims");
+    check_tensor_alignment(t);
     WeightView w;
     w.type = t.type;
     w.k = t.shape[0];

@@ -66,9 +66,15 @@ uint64_t touch_reader(const qlm::GgufReader& r) {
         sum += uint64_t(t.n_elements) + uint64_t(t.rows()) + t.info_offset + t.shape.size();
         if (!t.shape.empty() && t.shape[0] <= 4096) {
             try {
-                if (qlm::row_size(t.type, t.shape[0]) > t.size) continue;
+                const size_t rs = qlm::row_size(t.type, t.shape[0]);
+                if (rs > t.size) continue;
+                // A valid file may align its data to 1 byte; the model refuses
+                // misaligned weights (weight_view), so the dequantizer sees an
+                // aligned copy of the row's bytes.
+                std::vector<uint64_t> aligned((rs + 7) / 8);
+                std::memcpy(aligned.data(), t.data, rs);
                 std::vector<float> row(size_t(t.shape[0]));
-                qlm::dequantize_row(t.type, t.data, row.data(), t.shape[0]);
+                qlm::dequantize_row(t.type, aligned.data(), row.data(), t.shape[0]);
                 for (float v : row) sum += std::isnan(v) ? 1 : 0;
             } catch (const qlm::Error&) {
             }

@@ -15,6 +15,7 @@
 #include "gguf/gguf_cases.h"
 #include "qlm/error.h"
 #include "qlm/gguf.h"
+#include "qlm/ops.h"
 
 namespace qlm {
 namespace {
@@ -483,6 +484,48 @@ TEST(GgufReader, RandomByteFlipsNeverCrash) {
     }
     EXPECT_GT(rejected, 0);
     EXPECT_GT(parsed, 0);  // flips inside tensor data leave the file valid
+}
+
+}  // namespace
+}  // namespace qlm
+
+namespace qlm {
+namespace {
+
+// A legal file aligned to 1 byte: the reader maps it, but a weight whose
+// blocks do not sit at their natural alignment is refused by name (the
+// kernels read blocks as structs with fp16/f32 fields).
+TEST(GgufAlignment, MisalignedWeightsAreRefusedByName) {
+    GgufWriter w;
+    w.set_alignment(1);
+    w.add("general.name", GgufValue::of_string("odd"));
+    // 17-byte MXFP4 rows shift what follows by an odd number of bytes: one of
+    // the two Q4_0 tensors starts at an odd address.
+    std::vector<uint8_t> pad(row_size(GgmlType::MXFP4, 32), 0), q(row_size(GgmlType::Q4_0, 64) * 2, 0);
+    w.add_tensor("pad1", GgmlType::MXFP4, {32}, pad);
+    w.add_tensor("w1", GgmlType::Q4_0, {64, 2}, q);
+    w.add_tensor("pad2", GgmlType::MXFP4, {32}, pad);
+    w.add_tensor("w2", GgmlType::Q4_0, {64, 2}, q);
+    const auto bytes = w.to_bytes();
+    const auto r = GgufReader::from_memory(bytes, "odd.gguf");
+    int refused = 0;
+    for (const char* name : {"w1", "w2"}) {
+        const GgufTensor& t = r.tensor(name);
+        if (reinterpret_cast<uintptr_t>(t.data) % 2 == 0) {
+            EXPECT_NO_THROW(weight_view(t));
+            continue;
+        }
+        ++refused;
+        try {
+            weight_view(t);
+            ADD_FAILURE() << name << ": no error";
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find(std::string("tensor '") + name + "': Q4_0 data at file offset"),
+                      std::string::npos) << e.what();
+            EXPECT_NE(std::string(e.what()).find("is not aligned to 2 bytes"), std::string::npos) << e.what();
+        }
+    }
+    EXPECT_EQ(refused, 1);
 }
 
 }  // namespace

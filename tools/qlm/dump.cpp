@@ -9,6 +9,7 @@
 #include "npy.h"
 #include "qlm/error.h"
 #include "qlm/gguf.h"
+#include "qlm/ops.h"
 
 namespace qlm::cli {
 
@@ -24,6 +25,7 @@ Command add_dump(CLI::App& app) {
     return [o]() {
         const GgufReader r = GgufReader::open(o->file);
         const GgufTensor& t = r.tensor(o->tensor);
+        check_tensor_alignment(t);
         std::vector<int64_t> shape(t.shape.rbegin(), t.shape.rend());
         NpyWriter npy(o->out, shape);
         const int64_t row_len = t.shape[0];
