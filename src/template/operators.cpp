@@ -31,6 +31,7 @@ Value repeat(const Value& seq, int64_t n) {
     if (seq.is_string()) {
         if (n > 0 && !seq.s.empty()) check_size(size_t(n) > (size_t(1) << 40) / seq.s.size() ? SIZE_MAX : seq.s.size() * size_t(n));
         std::string out;
+        if (seq.s.empty()) n = 0;  // '' * 10**9 must not loop 10**9 times
         out.reserve(seq.s.size() * size_t(n));
         for (int64_t k = 0; k < n; ++k) out += seq.s;
         Value r = Value::string(std::move(out));
@@ -40,6 +41,7 @@ Value repeat(const Value& seq, int64_t n) {
     const size_t per = seq.list->items.size();
     if (per > 0 && n > 0) check_items(size_t(n) > (size_t(1) << 40) / per ? SIZE_MAX : per * size_t(n));
     std::vector<Value> items;
+    if (per == 0) n = 0;  // [] * 10**9 must not loop 10**9 times
     for (int64_t k = 0; k < n; ++k) items.insert(items.end(), seq.list->items.begin(), seq.list->items.end());
     return Value::make_list(std::move(items), seq.list->tuple);
 }

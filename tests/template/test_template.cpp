@@ -502,6 +502,12 @@ TEST(Template, RaiseExceptionCarriesTheTemplatesMessage) {
     EXPECT_THROW(qlm::ChatTemplate::parse("{{ raise_exception('x') }}").render(nlohmann::ordered_json::object()), qlm::Error);
 }
 
+// Found by the fuzz smoke run: an empty list or string repeated 10**9 times
+// looped 10**9 times (a stall of the server thread); it is empty at once.
+TEST(Template, EmptyRepeatedManyTimesIsEmptyAtOnce) {
+    EXPECT_EQ(render("{% set h = [] * 1000000000 %}{{ h | length }}{{ ('' * 1000000000) | length }}"), "00");
+}
+
 TEST(Template, LimitsBoundOutputIterationsAndDepth) {
     qlm::TemplateOptions opt;
     opt.max_output_bytes = 1000;
