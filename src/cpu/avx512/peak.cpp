@@ -16,8 +16,8 @@ double vnni_peak_probe(int64_t iters) noexcept {
         for (int j = 0; j < 12; ++j) acc[j] = _mm512_dpbusd_epi32(acc[j], u, s);
         __asm__ volatile("" : "+v"(u), "+v"(s));  // keep the operands opaque
     }
-    int sink = 0;
-    for (int j = 0; j < 12; ++j) sink += _mm512_reduce_add_epi32(acc[j]);
+    unsigned sink = 0;  // the sums wrap: unsigned, so that is defined
+    for (int j = 0; j < 12; ++j) sink += unsigned(_mm512_reduce_add_epi32(acc[j]));
     __asm__ volatile("" ::"r"(sink));
     return double(iters) * 12 * 64;
 }
