@@ -109,7 +109,7 @@ TEST(AmxStatus, SaysWhichPath) {
     EXPECT_FALSE(s.empty());
     if (cpu::amx_usable())
         EXPECT_NE(s.find("amx-int8"), std::string::npos) << s;
-    else
+    else if (s.find("not an x86-64 build") == std::string::npos)  // arm64: no x86 rungs at all
         EXPECT_NE(s.find("VNNI"), std::string::npos) << s;
 }
 
