@@ -35,6 +35,17 @@
 
 namespace qlm {
 
+// A change of the prefix cache. Stored: a full block entered the cache under
+// `hash` = chain hash of `parent` (0: the block starts a sequence) and its
+// `tokens` (block_size of them). Removed: the block cached under `hash` was
+// evicted. Cleared: the cache is empty (start-up).
+struct KvEvent {
+    enum class Kind { Stored, Removed, Cleared };
+    Kind kind = Kind::Stored;
+    uint64_t hash = 0, parent = 0;
+    std::vector<int32_t> tokens;
+};
+
 struct EngineOptions {
     int64_t n_ctx = 4096;        // positions per sequence (clamped to the model's training context)
     int64_t kv_tokens = 0;       // pool size in positions (0: n_ctx; see kv_mib)
@@ -52,6 +63,10 @@ struct EngineOptions {
     int64_t min_prefill_chunk = 16;
     int max_running = 64;        // sequences in the running set at once
     bool prefix_cache = true;
+    // Observer of the prefix cache's block lifecycle (for KV-event publishers):
+    // called on the stepping thread, at the end of a step that changed the
+    // cache, with its events in order. The first call starts with Cleared.
+    std::function<void(std::vector<KvEvent>&&)> on_kv_events;
 };
 
 enum class FinishReason { None, Stop, Length, Cancelled, Error };
@@ -71,6 +86,9 @@ struct EngineEvent {
     std::string error;           // finish == Error
     int64_t prompt_tokens = 0, cached_tokens = 0, generated = 0;
     std::span<const float> logits;  // what the token was sampled from, when return_logits
+    // Seconds from submit() to the sequence's first admission into the running
+    // set, on its first event after that admission; -1 on every other event.
+    double queue_seconds = -1;
 };
 
 struct Request {
@@ -93,6 +111,7 @@ struct EngineStats {
     int64_t blocks_total = 0, blocks_used = 0, blocks_cached = 0, blocks_free = 0;
     int64_t block_size = 0;
     int64_t prompt_tokens = 0, cached_prompt_tokens = 0, generated_tokens = 0;
+    int64_t prompt_tokens_queried = 0;  // prompt tokens looked up in the prefix cache (every admitted prompt, once)
     int64_t steps = 0, preemptions = 0, finished = 0, cancelled = 0;
 };
 

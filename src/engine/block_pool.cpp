@@ -83,12 +83,14 @@ void BlockPool::publish(int32_t b, uint64_t parent, std::span<const int32_t> tok
     map_.emplace(h, Entry{parent, std::vector<int32_t>(tokens.begin(), tokens.end()), b});
     hash_of_[size_t(b)] = h;
     is_cached_[size_t(b)] = 1;
+    if (events_) events_->push_back({KvEvent::Kind::Stored, h, parent, std::vector<int32_t>(tokens.begin(), tokens.end())});
 }
 
 void BlockPool::forget(int32_t b) {
     if (!is_cached_[size_t(b)]) return;
     map_.erase(hash_of_[size_t(b)]);
     is_cached_[size_t(b)] = 0;
+    if (events_) events_->push_back({KvEvent::Kind::Removed, hash_of_[size_t(b)], 0, {}});
 }
 
 }  // namespace qlm::engine

@@ -9,6 +9,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "qlm/engine.h"
+
 namespace qlm::engine {
 
 // The hash of a block's tokens chained onto the hash of everything before it.
@@ -41,6 +43,9 @@ public:
     // Every block unreferenced (the check of the stress test).
     bool all_released() const noexcept { return used_ == 0; }
 
+    // Records Stored / Removed events of the cache into `sink` (nullptr: none).
+    void record_events(std::vector<KvEvent>* sink) noexcept { events_ = sink; }
+
 private:
     struct Entry {
         uint64_t parent = 0;
@@ -59,6 +64,7 @@ private:
     std::vector<uint8_t> is_cached_;
     std::unordered_map<uint64_t, Entry> map_;
     int64_t used_ = 0;
+    std::vector<KvEvent>* events_ = nullptr;
 };
 
 }  // namespace qlm::engine

@@ -38,6 +38,9 @@ struct Seq {
     int64_t generated = 0;
     int64_t cached_tokens = 0;    // prompt tokens found in the prefix cache at first admission
     bool admitted_once = false;
+    bool queue_reported = false;
+    double queue_seconds = 0;     // submit to first admission
+    std::chrono::steady_clock::time_point submitted;
     uint64_t admit_order = 0;
     std::vector<int32_t> blocks;
     std::vector<uint64_t> hashes;  // chain hash at the end of each full block in the cache
@@ -99,10 +102,15 @@ struct Engine::Impl {
     uint64_t admit_counter = 0;
     EngineStats totals;                          // counters kept by the stepping thread
     std::vector<float> logits, biased;
+    std::vector<KvEvent> kv_events;             // the prefix cache's changes since the last flush
 
     Impl(const Model& m, Context& ctx, const EngineOptions& o)
         : model(m), opts(o), n_ctx(model_ctx(m, o)), kv(m.config(), pool_options(m, o)),
           pool(kv.n_blocks(), kv.block_size()), fwd(m, ctx) {
+        if (opts.on_kv_events) {
+            kv_events.push_back({KvEvent::Kind::Cleared, 0, 0, {}});
+            pool.record_events(&kv_events);
+        }
         publish_stats();
     }
 
@@ -114,6 +122,10 @@ struct Engine::Impl {
         ev.prompt_tokens = s.n_prompt;
         ev.cached_tokens = s.cached_tokens;
         ev.generated = s.generated;
+        if (s.admitted_once && !s.queue_reported) {
+            ev.queue_seconds = s.queue_seconds;
+            s.queue_reported = true;
+        }
         if (!s.req.on_event) return;
         try {
             s.req.on_event(ev);
@@ -186,6 +198,8 @@ struct Engine::Impl {
             if (!s.admitted_once) {
                 s.cached_tokens = s.n_fed;
                 totals.cached_prompt_tokens += s.n_fed;
+                totals.prompt_tokens_queried += s.n_prompt;
+                s.queue_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - s.submitted).count();
                 s.admitted_once = true;
             }
             s.admit_order = ++admit_counter;
@@ -443,6 +457,11 @@ struct Engine::Impl {
     }
 
     void publish_stats() {
+        if (!kv_events.empty() && opts.on_kv_events) {
+            std::vector<KvEvent> out;
+            out.swap(kv_events);
+            opts.on_kv_events(std::move(out));
+        }
         std::lock_guard lk(mu);
         EngineStats st = totals;
         st.running = int64_t(running.size());
@@ -484,6 +503,7 @@ uint64_t Engine::submit(Request req) {
     for (int32_t t : req.prompt) s->sampler.accept(t);
     s->tokens = req.prompt;
     s->n_prompt = int64_t(req.prompt.size());
+    s->submitted = std::chrono::steady_clock::now();
     s->req = std::move(req);
     std::lock_guard lk(m.mu);
     s->id = m.next_id++;

@@ -371,6 +371,112 @@ TEST_P(EngineTest, RandomizedStressReturnsEveryBlock) {
     EXPECT_EQ(st.finished, n_req);
 }
 
+// The prefix cache's event stream (what a KV-event publisher sends): it
+// starts with Cleared; every Stored block extends a chain whose tokens, from
+// its first block on, are a prefix of some sequence's tokens; a Removed block
+// was stored and not yet removed; replaying the stream gives the cache's size.
+// Each admitted sequence reports its queue time once.
+TEST(EngineKvEvents, ReplayTheCacheOfAStressRun) {
+    test::Spec spec;
+    spec.arch = "llama";
+    spec.ctx = 128;
+    const std::vector<uint8_t> bytes = test::make_model(spec);
+    auto model = Model::from_reader(GgufReader::from_memory(bytes, "tiny.gguf"), LoadOptions{false, false});
+    Context ctx(ContextOptions{Isa::Scalar, 1});
+    std::vector<KvEvent> events;
+    int calls = 0;
+    EngineOptions eo;
+    eo.n_ctx = 128;
+    eo.block_size = 4;
+    eo.kv_tokens = 64;
+    eo.step_tokens = 16;
+    eo.max_running = 6;
+    eo.on_kv_events = [&](std::vector<KvEvent>&& ev) {
+        ASSERT_FALSE(ev.empty()) << "an empty call";
+        ++calls;
+        for (KvEvent& e : ev) events.push_back(std::move(e));
+    };
+    Engine e(*model, ctx, eo);
+    std::mt19937 rng(99);
+    std::vector<std::vector<int32_t>> families;
+    for (int f = 0; f < 4; ++f) families.push_back(random_prompt(rng, 12, test::kVocab));
+    std::map<uint64_t, std::vector<int32_t>> seq_tokens;  // prompt + generated
+    std::map<uint64_t, int> queue_reports;
+    std::map<uint64_t, int64_t> prompt_len;
+    std::mutex mu;
+    int64_t queried_expected = 0;
+    std::set<uint64_t> admitted;
+    std::vector<uint64_t> ids;
+    for (int i = 0; i < 60 || !e.idle(); ++i) {
+        if (i < 60) {
+            Request r;
+            r.prompt = families[size_t(rng() % families.size())];
+            r.prompt.resize(size_t(4 + rng() % 12));
+            const std::vector<int32_t> tail = random_prompt(rng, int64_t(rng() % 9), test::kVocab);
+            r.prompt.insert(r.prompt.end(), tail.begin(), tail.end());
+            r.max_tokens = int64_t(rng() % 10);
+            r.sampling.temp = 0;
+            const std::vector<int32_t> prompt = r.prompt;
+            r.on_event = [&, prompt](const EngineEvent& ev) {
+                std::lock_guard lk(mu);
+                auto& t = seq_tokens[ev.id];
+                if (t.empty()) t = prompt;
+                if (ev.token >= 0) t.push_back(ev.token);
+                if (ev.queue_seconds >= 0) {
+                    ++queue_reports[ev.id];
+                    EXPECT_LT(ev.queue_seconds, 60.0);
+                }
+            };
+            const int64_t n = int64_t(r.prompt.size());
+            const uint64_t id = e.submit(std::move(r));
+            prompt_len[id] = n;
+            ids.push_back(id);
+            if (rng() % 9 == 0) e.cancel(ids[rng() % ids.size()]);
+        }
+        e.step();
+        ASSERT_LT(i, 5000);
+    }
+    ASSERT_GE(calls, 1);
+    ASSERT_FALSE(events.empty());
+    EXPECT_EQ(events[0].kind, KvEvent::Kind::Cleared);
+    std::map<uint64_t, std::vector<int32_t>> chain;  // every hash ever stored -> the tokens from the first block on
+    std::set<uint64_t> live;
+    size_t stored = 0, removed = 0;
+    for (size_t k = 1; k < events.size(); ++k) {
+        const KvEvent& ev = events[k];
+        ASSERT_NE(ev.kind, KvEvent::Kind::Cleared) << "event " << k;
+        if (ev.kind == KvEvent::Kind::Removed) {
+            ASSERT_EQ(live.erase(ev.hash), 1u) << "event " << k << " removes a block that is not cached";
+            ++removed;
+            continue;
+        }
+        ++stored;
+        ASSERT_EQ(int64_t(ev.tokens.size()), eo.block_size) << "event " << k;
+        ASSERT_TRUE(live.insert(ev.hash).second) << "event " << k << " stores a cached hash again";
+        std::vector<int32_t> full;
+        if (ev.parent != 0) {
+            ASSERT_TRUE(chain.count(ev.parent)) << "event " << k << ": parent never stored";
+            full = chain[ev.parent];
+        }
+        full.insert(full.end(), ev.tokens.begin(), ev.tokens.end());
+        bool found = false;
+        for (const auto& [id, t] : seq_tokens)
+            if (t.size() >= full.size() && std::equal(full.begin(), full.end(), t.begin())) found = true;
+        ASSERT_TRUE(found) << "event " << k << ": the chain's tokens are no sequence's prefix";
+        chain[ev.hash] = std::move(full);
+    }
+    EXPECT_GT(stored, 20u);
+    EXPECT_GT(removed, 0u) << "the pool was meant to be small enough to evict";
+    const EngineStats st = e.stats();
+    EXPECT_EQ(int64_t(live.size()), st.blocks_cached);
+    for (const auto& [id, n] : queue_reports) {
+        EXPECT_EQ(n, 1) << "sequence " << id;
+        queried_expected += prompt_len[id];
+    }
+    EXPECT_EQ(st.prompt_tokens_queried, queried_expected);
+    EXPECT_GT(st.cached_prompt_tokens, 0);
+}
+
 // Client threads submit and cancel while one thread steps (run under
 // ThreadSanitizer by `make test-tsan`).
 TEST_P(EngineTest, ThreadsSubmitAndCancelWhileStepping) {
@@ -451,7 +557,10 @@ TEST_P(EngineTest, RequestErrorsNameTheField) {
     r.sampling.top_p = 0.9f;
     r.top_logprobs = 21;
     EXPECT_NE(err(r).find("top_logprobs"), std::string::npos);
-    EXPECT_THROW(Engine(*model_, *ctx_, EngineOptions{64, 0, 0, 0}), Error);  // block size 0
+    EngineOptions zero_block;
+    zero_block.n_ctx = 64;
+    zero_block.block_size = 0;
+    EXPECT_THROW(Engine(*model_, *ctx_, zero_block), Error);  // block size 0
     EngineStats st = e.stats();
     EXPECT_EQ(st.waiting, 0);
 }
