@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 """serve_load.py -m MODEL [-t 2] [--clients 1,2,4,8,16] [--requests-per-client 3] [-n 64] [--out PREFIX]
+serve_load.py --router -m MODEL [--replicas 1,2,3] [--clients 6] [--requests-per-client 3] [-n 64] [--out PREFIX]
 
 A load benchmark of OpenAI-compatible servers with the async `openai` client:
 qlm serve and, in the same run, llama.cpp's llama-server (built from the
@@ -9,6 +10,14 @@ concurrent clients C, each client sends its requests back to back (a new one
 as soon as one ends), prompts of varied length, streaming completions of -n
 tokens, greedy; measured: aggregate completion tokens/s over the wall time,
 time to first token p50/p99, inter-token latency p50/p99. Only 127.0.0.1.
+
+--router: N `qlm serve` replicas with one thread each behind `vllm-router`
+(tests/requirements.txt; tests/server/replica_cluster.py starts both) for
+each N of --replicas, round_robin, the same C clients: aggregate tokens/s and
+TTFT/ITL; one replica without the router (what the router costs in TTFT);
+then a prefix-heavy load (7 long shared prefixes, short questions) on the
+largest N under round_robin and cache_aware, with the replicas' summed
+vllm:prefix_cache_hits_total (fresh replicas for each policy).
 """
 import argparse, asyncio, json, os, random, signal, socket, statistics, subprocess, sys, time, urllib.request
 
@@ -56,9 +65,9 @@ def wait_health(url, proc, timeout=120):
     sys.exit("server did not become healthy")
 
 
-async def client_loop(client, rng, n_req, n_gen, out):
+async def client_loop(client, rng, n_req, n_gen, out, prompts=None):
     for _ in range(n_req):
-        prompt = prompt_of(rng, rng.randint(8, 120))
+        prompt = prompts(rng) if prompts else prompt_of(rng, rng.randint(8, 120))
         t0 = time.perf_counter()
         times = []
         stream = await client.completions.create(model="m", prompt=prompt, max_tokens=n_gen, temperature=0,
@@ -69,11 +78,12 @@ async def client_loop(client, rng, n_req, n_gen, out):
         out.append((t0, times))
 
 
-async def run_load(url, clients, n_req, n_gen, seed):
+async def run_load(url, clients, n_req, n_gen, seed, prompts=None):
     client = openai.AsyncOpenAI(base_url=url + "/v1", api_key="none", max_retries=0, timeout=600)
     out = []
     t0 = time.perf_counter()
-    await asyncio.gather(*(client_loop(client, random.Random(seed + i), n_req, n_gen, out) for i in range(clients)))
+    await asyncio.gather(*(client_loop(client, random.Random(seed + i), n_req, n_gen, out, prompts)
+                           for i in range(clients)))
     wall = time.perf_counter() - t0
     await client.close()
     ttft = [ts[0] - s for s, ts in out if ts]
@@ -95,6 +105,83 @@ def start(kind, a, clients, port):
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def router_mode(a):
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "server"))
+    import tempfile
+    import replica_cluster as rc
+    logdir = tempfile.mkdtemp(prefix="serve-load-router-")
+    rng0 = random.Random(5)
+    prefixes = [prompt_of(rng0, 300) for _ in range(7)]
+
+    def prefix_prompt(rng):
+        return f"{rng.choice(prefixes)}\nQuestion {rng.randrange(10**6)}: {prompt_of(rng, 6)}?\nAnswer:"
+
+    def cluster(n, policy, router=True):
+        reps = [rc.Replica(a.qlm, a.model, logdir, f"r{n}-{policy}-{i}", ctx=1024, kv_events=False,
+                           extra=a.qlm_args.split()) for i in range(n)]
+        for r in reps:
+            r.start()
+        for r in reps:
+            r.wait_ready(120, path="/health")
+        path = "/ready" if rc.get(reps[0].port, "/ready")[0] in (200, 503) else "/health"
+        rt = rc.Router(reps, logdir, policy, health_path=path).start() if router else None
+        return reps, rt
+
+    def stop(reps, rt):
+        if rt:
+            rt.stop()
+        for r in reps:
+            r.stop(10)
+
+    def hits(port):
+        m = rc.scrape(port)
+        return rc.value(m, "vllm:prefix_cache_hits_total" if "vllm:prefix_cache_hits_total" in m
+                        else "qlm:prefix_cache_hit_tokens_total")
+
+    def measure(label, n, policy, router=True, prompts=None):
+        reps, rt = cluster(n, policy, router)
+        try:
+            url = f"http://127.0.0.1:{rt.port if rt else reps[0].port}"
+            asyncio.run(run_load(url, n, 1, 4, 999))  # warm-up, one request per replica
+            h0 = [hits(r.port) if prompts else 0 for r in reps]
+            r = asyncio.run(run_load(url, a.clients, a.requests_per_client, a.n, 17, prompts))
+            if prompts:
+                r["prefix_hits"] = sum(hits(x.port) - h for x, h in zip(reps, h0))
+        finally:
+            stop(reps, rt)
+        r.update(setup=label, replicas=n, policy=policy if router else "-")
+        print(f"{label:28s}: {r['tok_per_s']:.1f} tok/s, ttft p50 {r['ttft_p50']:.3f} p99 {r['ttft_p99']:.3f} s, "
+              f"itl p50 {1e3 * r['itl_p50']:.1f} p99 {1e3 * r['itl_p99']:.1f} ms", file=sys.stderr)
+        return r
+
+    ns = [int(x) for x in a.replicas.split(",")]
+    rows = [measure("1 replica, no router", 1, "round_robin", router=False)]
+    rows += [measure(f"{n} replica(s) + router", n, "round_robin") for n in ns]
+    prefix_rows = [measure(f"prefix-heavy, {ns[-1]} replicas, {p}", ns[-1], p, prompts=prefix_prompt)
+                   for p in ("round_robin", "cache_aware")]
+    up = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    lines = [f"model {a.model}, one thread per replica (-t 1), {a.clients} clients x {a.requests_per_client} "
+             f"requests back to back, {a.n} tokens each, greedy, streaming; vllm-router round_robin unless said",
+             f"machine shared with other engineers' jobs; uptime at the end: {up}", "",
+             "| setup | tok/s | x 1 replica | TTFT p50 s | TTFT p99 s | ITL p50 ms | ITL p99 ms |",
+             "|---|---|---|---|---|---|---|"]
+    base = next(r["tok_per_s"] for r in rows if r["replicas"] == 1 and r["policy"] != "-")
+    for r in rows:
+        lines.append(f"| {r['setup']} | {r['tok_per_s']:.1f} | {r['tok_per_s'] / base:.2f} | {r['ttft_p50']:.3f} | "
+                     f"{r['ttft_p99']:.3f} | {1e3 * r['itl_p50']:.1f} | {1e3 * r['itl_p99']:.1f} |")
+    lines += ["", f"prefix-heavy load: 7 shared prefixes of 300 words, short questions, {ns[-1]} replicas", "",
+              "| policy | tok/s | TTFT p50 s | TTFT p99 s | ITL p50 ms | ITL p99 ms | prefix-cache hit tokens |",
+              "|---|---|---|---|---|---|---|"]
+    for r in prefix_rows:
+        lines.append(f"| {r['policy']} | {r['tok_per_s']:.1f} | {r['ttft_p50']:.3f} | {r['ttft_p99']:.3f} | "
+                     f"{1e3 * r['itl_p50']:.1f} | {1e3 * r['itl_p99']:.1f} | {r['prefix_hits']:.0f} |")
+    text = "\n".join(lines)
+    print(text)
+    if a.out:
+        open(a.out + ".txt", "w").write(text + "\n")
+        json.dump(rows + prefix_rows, open(a.out + ".json", "w"), indent=1)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("-m", "--model", required=True)
@@ -109,7 +196,14 @@ def main():
                     "(its AMX weight repacking crashes on some Xeons: SIGSEGV in ggml_backend_amx_mul_mat)")
     ap.add_argument("--only", choices=["qlm", "llama"], default=None)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--router", action="store_true", help="replicas behind vllm-router (see the docstring)")
+    ap.add_argument("--replicas", default="1,2,3")
     a = ap.parse_args()
+    if a.router:
+        if a.clients == "1,2,4,8,16":
+            a.clients = "6"
+        a.clients = int(a.clients)
+        return router_mode(a)
     rows = []
     for c in [int(x) for x in a.clients.split(",")]:
         for kind in ("qlm", "llama"):
