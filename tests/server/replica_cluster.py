@@ -414,15 +414,37 @@ class KvSubscriber:
         self.ctx.term()
 
 
-def decode_kv_message(frames):
-    """[topic, seq, payload] -> (seq, ts, events); raises AssertionError on a malformed message."""
+_FIELDS = {"BlockStored": ("block_hashes", "parent_block_hash", "token_ids", "block_size", "lora_id", "medium"),
+           "BlockRemoved": ("block_hashes", "medium"), "AllBlocksCleared": ()}
+
+
+def normalize_event(ev):
+    """An event as [tag, fields...] (vLLM's array_like form) from either that form or the tagged
+    map ({"type": tag, field: value}) that current vLLM and vllm-router's kv_index use."""
+    if isinstance(ev, dict):
+        tag = ev.get("type")
+        assert tag in _FIELDS, f"KV event map without a known type: {ev!r:.200}"
+        missing = [f for f in _FIELDS[tag] if f not in ev]
+        assert not missing, f"{tag} map lacks {missing}"
+        return [tag, *(ev[f] for f in _FIELDS[tag])]
+    assert isinstance(ev, list) and ev and isinstance(ev[0], str), f"KV event {ev!r:.200}: want [tag, ...] or a tagged map"
+    return ev
+
+
+def decode_kv_message(frames, raw=False):
+    """[topic, seq, payload] -> (seq, ts, events as [tag, ...]); raises AssertionError on a
+    malformed message. raw: the events as decoded (maps or arrays)."""
     import msgpack
     assert len(frames) == 3, f"KV event message of {len(frames)} frames, want [topic, seq, payload]"
     assert len(frames[1]) == 8, f"sequence frame of {len(frames[1])} bytes, want 8"
     seq = int.from_bytes(frames[1], "big")
     payload = msgpack.unpackb(frames[2], raw=False, strict_map_key=False)
-    assert isinstance(payload, list) and len(payload) in (2, 3), f"payload {payload!r:.200}: want [ts, events(, dp_rank)]"
-    ts, events = payload[0], payload[1]
+    if isinstance(payload, dict):
+        ts, events = payload.get("ts"), payload.get("events")
+    else:
+        assert isinstance(payload, list) and len(payload) in (2, 3), \
+            f"payload {payload!r:.200}: want [ts, events(, dp_rank)]"
+        ts, events = payload[0], payload[1]
     assert isinstance(ts, float), f"ts {ts!r} is not a float"
     assert isinstance(events, list)
-    return seq, ts, events
+    return seq, ts, events if raw else [normalize_event(e) for e in events]
