@@ -3,7 +3,8 @@
 # what is missing (so a prepared machine pays nothing), as root or via sudo.
 set -euo pipefail
 PKGS=(cmake ninja-build g++ clang libclang-rt-14-dev libgtest-dev libgmock-dev libbenchmark-dev
-      libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libsimde-dev python3 python3-venv python3-pip)
+      libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libsimde-dev
+      libzmq3-dev cppzmq-dev libmsgpack-cxx-dev python3 python3-venv python3-pip)
 # The AArch64 cross toolchain and qemu-user run the NEON path's tests on x86 hosts.
 [ "$(uname -m)" = x86_64 ] && PKGS+=(g++-aarch64-linux-gnu qemu-user)
 missing=()

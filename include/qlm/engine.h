@@ -65,7 +65,8 @@ struct EngineOptions {
     bool prefix_cache = true;
     // Observer of the prefix cache's block lifecycle (for KV-event publishers):
     // called on the stepping thread, at the end of a step that changed the
-    // cache, with its events in order. The first call starts with Cleared.
+    // cache, with its events in order. The first call starts with Cleared
+    // (held until the first block is stored).
     std::function<void(std::vector<KvEvent>&&)> on_kv_events;
 };
 

@@ -28,11 +28,17 @@ struct ServerOptions {
     std::string chat_template_file;    // overrides the GGUF's tokenizer.chat_template
     int threads = 0;                   // compute threads (0: physical cores)
     std::string isa;
+    int drain_timeout_s = 30;          // on SIGTERM: how long requests in flight may take to finish
+    std::string kv_events_endpoint;    // ZeroMQ PUB endpoint of the KV events (empty: none)
+    std::string kv_events_topic;       // their topic frame
     EngineOptions engine;
 };
 
-// Loads the model (answering /health with 503 meanwhile), then serves until
-// the process is stopped (SIGINT / SIGTERM end it cleanly). Returns the exit status.
+// Loads the model (answering /health and /ready with 503 meanwhile), then
+// serves until the process is stopped: the first SIGINT / SIGTERM drains
+// (/ready 503, new requests 503 + Retry-After, requests in flight finish
+// within drain_timeout_s) and returns 0; a second one exits at once.
+// Returns the exit status.
 int serve(const ServerOptions& opts);
 
 }  // namespace qlm::server

@@ -457,7 +457,10 @@ struct Engine::Impl {
     }
 
     void publish_stats() {
-        if (!kv_events.empty() && opts.on_kv_events) {
+        // (a lone Cleared waits for the first block: a subscriber that connects
+        // after start-up still sees that the new process starts empty)
+        const bool lone_clear = kv_events.size() == 1 && kv_events[0].kind == KvEvent::Kind::Cleared;
+        if (!kv_events.empty() && !lone_clear && opts.on_kv_events) {
             std::vector<KvEvent> out;
             out.swap(kv_events);
             opts.on_kv_events(std::move(out));

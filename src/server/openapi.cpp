@@ -38,13 +38,34 @@ const char* const kOpenApiSpec = R"JSON({
       "BadRequest": {"description": "a malformed request (the field is named)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
       "Unauthorized": {"description": "missing or wrong API key", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
       "TooLarge": {"description": "the body is over --max-body", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-      "Busy": {"description": "loading, or the queue is over --max-queue", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+      "Busy": {"description": "loading, draining (after SIGTERM; with Retry-After), or the queue is over --max-queue", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     }
   },
   "paths": {
     "/health": {"get": {"responses": {
       "200": {"description": "ready", "content": {"application/json": {"schema": {"type": "object", "properties": {"status": {"type": "string"}}}}}},
       "503": {"$ref": "#/components/responses/Busy"}}}},
+    "/ready": {"get": {"description": "readiness: 200 only when the model is loaded and the server is not draining",
+      "responses": {
+      "200": {"description": "ready", "content": {"application/json": {"schema": {"type": "object", "properties": {"status": {"type": "string"}}}}}},
+      "503": {"$ref": "#/components/responses/Busy"}}}},
+    "/v1/completions/render": {"post": {"description": "the token ids the engine would prefill for each prompt (vLLM's render route)",
+      "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["prompt"], "properties": {
+          "model": {"type": "string"},
+          "prompt": {"oneOf": [{"type": "string"}, {"type": "array", "minItems": 1, "maxItems": 16, "items": {"type": "string"}},
+                               {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 0}}]}}}}}},
+      "responses": {"200": {"description": "one object per prompt", "content": {"application/json": {"schema": {"type": "array", "items": {
+          "type": "object", "properties": {"token_ids": {"type": "array", "items": {"type": "integer"}}, "prompt": {"type": "string"}}}}}}},
+        "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"},
+        "413": {"$ref": "#/components/responses/TooLarge"}, "503": {"$ref": "#/components/responses/Busy"}}}},
+    "/v1/chat/completions/render": {"post": {"description": "the rendered chat template and its token ids, as the engine would prefill them (vLLM's render route)",
+      "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["messages"], "properties": {
+          "model": {"type": "string"}, "messages": {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["role"]}},
+          "tools": {"type": "array", "items": {"type": "object"}}, "chat_template_kwargs": {"type": "object"}}}}}},
+      "responses": {"200": {"description": "the prompt", "content": {"application/json": {"schema": {"type": "object", "properties": {
+          "token_ids": {"type": "array", "items": {"type": "integer"}}, "prompt": {"type": "string"}, "model": {"type": "string"}}}}}},
+        "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"},
+        "413": {"$ref": "#/components/responses/TooLarge"}, "503": {"$ref": "#/components/responses/Busy"}}}},
     "/v1/models": {"get": {"responses": {
       "200": {"description": "the served model", "content": {"application/json": {"schema": {"type": "object", "required": ["object", "data"],
         "properties": {"object": {"type": "string"}, "data": {"type": "array", "items": {"type": "object", "required": ["id", "object"],

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "server/apis.h"
+#include "server/kv_events.h"
 #include "server/metrics.h"
 #include "server/openai.h"
 #include "server/tools.h"
@@ -54,6 +55,12 @@ struct Choice {
 struct State {
     ServerOptions opts;
     std::atomic<bool> ready{false}, stopping{false};
+    // Drain (first SIGTERM/SIGINT): /ready is 503 and new generation requests
+    // get 503 + Retry-After; requests in flight finish, or end with an error
+    // once drain_expired (--drain-timeout) is set.
+    std::atomic<bool> draining{false}, drain_expired{false};
+    std::atomic<int> in_flight{0};  // generation requests whose response is not yet fully written
+    std::unique_ptr<KvEventPublisher> kv_events;
     std::string load_error;
     std::unique_ptr<Context> ctx;
     std::unique_ptr<Model> model;
@@ -357,6 +364,8 @@ public:
     }
 
     const Generation& gen() const { return g_; }
+    double elapsed() const { return std::chrono::duration<double>(clock_type::now() - t0_).count(); }
+    const std::string& finish_reason() const { return texts_.front().finish; }
     void set_tools(const ToolRequest& tr, ToolFormat f) {
         tools_ = tr;
         tool_format_ = f;
@@ -401,6 +410,7 @@ private:
         ChoiceText& t = texts_[i];
         if (t.done) return;
         t.cached = ev.cached_tokens;
+        if (ev.queue_seconds >= 0 && i == 0) st_.metrics.queued(ev.queue_seconds);
         if (ev.token >= 0) {
             const auto now = clock_type::now();
             if (!first_token_) {
@@ -476,7 +486,54 @@ using MakeApi = std::function<std::shared_ptr<ApiAdapter>(int64_t prompt_tokens)
 // The rendered chat prompt's tokens (count_tokens).
 std::vector<int32_t> chat_prompt(State& st, const ojson& body);
 
+// What the chat template sees besides the messages: chat_template_kwargs,
+// reasoning_effort, and the tools with tool_choice and parallel_tool_calls.
+ojson chat_template_extra(const ojson& body, const ToolRequest& tools) {
+    ojson extra = ojson::object();
+    if (body.contains("chat_template_kwargs") && body["chat_template_kwargs"].is_object())
+        extra = body["chat_template_kwargs"];
+    if (body.contains("reasoning_effort") && body["reasoning_effort"].is_string())
+        extra["reasoning_effort"] = body["reasoning_effort"];
+    if (tools.enabled()) {
+        extra["tools"] = body["tools"];
+        extra["tool_choice"] = body.contains("tool_choice") ? body["tool_choice"] : ojson("auto");
+        extra["parallel_tool_calls"] = tools.parallel;
+    }
+    return extra;
+}
+
+std::string render_chat(State& st, const ojson& messages, const ojson& extra) {
+    try {
+        return apply_chat_template(*st.chat, messages, true, st.bos_text, st.eos_text, extra);
+    } catch (const TemplateError& e) {
+        bad_request("messages", std::string("the chat template failed: ") + e.what());
+    }
+}
+
+// Counts a generation request in flight from before the drain check until its
+// response is written (held by the response's content provider).
+class InFlight {
+public:
+    explicit InFlight(State& st) : st_(st) { ++st_.in_flight; }
+    ~InFlight() { --st_.in_flight; }
+    InFlight(const InFlight&) = delete;
+    InFlight& operator=(const InFlight&) = delete;
+
+private:
+    State& st_;
+};
+
+const char* const kDrainError =
+    "the server is shutting down and its drain timeout ended this request before it finished; retry it";
+
 void handle_generate(State& st, const ojson& body, httplib::Response& res, bool chat, MakeApi make_api = {}) {
+    auto in_flight = std::make_shared<InFlight>(st);
+    if (st.draining.load()) {
+        res.set_header("Retry-After", "1");
+        res.set_header("Connection", "close");
+        throw make_error(503, "the server is draining (shutting down): send the request to another replica",
+                         "unavailable_error", "draining");
+    }
     if (!body.is_object()) bad_request("", "the request body must be a JSON object");
     Generation g = parse_generation(body, st.model->config().n_vocab, chat);
     std::vector<std::vector<int32_t>> prompts;
@@ -487,11 +544,7 @@ void handle_generate(State& st, const ojson& body, httplib::Response& res, bool 
     if (chat) {
         const ojson messages = parse_messages(body);
         tools = parse_tools(body);
-        ojson extra = ojson::object();
-        if (body.contains("chat_template_kwargs") && body["chat_template_kwargs"].is_object())
-            extra = body["chat_template_kwargs"];
-        if (body.contains("reasoning_effort") && body["reasoning_effort"].is_string())
-            extra["reasoning_effort"] = body["reasoning_effort"];
+        const ojson extra = chat_template_extra(body, tools);
         reasoning = st.thinks;
         if (body.contains("reasoning_format") && !body["reasoning_format"].is_null()) {
             if (!body["reasoning_format"].is_string()) bad_request("reasoning_format", "must be a string (auto, none)");
@@ -500,9 +553,6 @@ void handle_generate(State& st, const ojson& body, httplib::Response& res, bool 
             else if (rf != "auto" && rf != "deepseek") bad_request("reasoning_format", "must be auto or none");
         }
         if (tools.enabled()) {
-            extra["tools"] = body["tools"];
-            extra["tool_choice"] = body.contains("tool_choice") ? body["tool_choice"] : ojson("auto");
-            extra["parallel_tool_calls"] = tools.parallel;
             const std::string tg = tool_call_grammar(st.tool_format, tools, triggers);
             if (!tg.empty()) {
                 if (!g.grammar.empty()) bad_request("response_format", "cannot be combined with tools");
@@ -511,12 +561,7 @@ void handle_generate(State& st, const ojson& body, httplib::Response& res, bool 
                 if (tools.choice != "auto") triggers.clear();  // required / named: constrained from the first token
             }
         }
-        std::string text;
-        try {
-            text = apply_chat_template(*st.chat, messages, true, st.bos_text, st.eos_text, extra);
-        } catch (const TemplateError& e) {
-            bad_request("messages", std::string("the chat template failed: ") + e.what());
-        }
+        const std::string text = render_chat(st, messages, extra);
         if (reasoning) {
             reasoning_inside = prompt_opens_thinking(text);
             // the answer's grammar starts after the reasoning (tool grammars start at their own marker)
@@ -547,10 +592,19 @@ void handle_generate(State& st, const ojson& body, httplib::Response& res, bool 
     const auto probe = std::chrono::milliseconds(100);
     if (!job->gen().stream) {
         res.status = 200;
-        res.set_chunked_content_provider("application/json", [job, api, &st, probe](size_t, httplib::DataSink& sink) {
+        res.set_chunked_content_provider("application/json", [job, api, &st, probe, in_flight](size_t, httplib::DataSink& sink) {
             while (!job->all_done()) {
                 job->pump(probe, nullptr, nullptr);
-                if (!job->all_done() && !sink.write(" ", 1)) {  // the client is gone
+                if (job->all_done()) break;
+                if (st.drain_expired.load()) {  // shutting down: a clean error, the blocks freed
+                    job->cancel_all();
+                    st.metrics.request_finished(false);
+                    const std::string out = error_body(make_error(503, kDrainError, "unavailable_error", "drain_timeout")).dump();
+                    sink.write(out.data(), out.size());
+                    sink.done();
+                    return true;
+                }
+                if (!sink.write(" ", 1)) {  // the client is gone
                     job->cancel_all();
                     st.metrics.request_finished(false);
                     return false;
@@ -559,7 +613,7 @@ void handle_generate(State& st, const ojson& body, httplib::Response& res, bool 
             const std::string out = api->final_body(job->final_body()).dump(-1, ' ', false, ojson::error_handler_t::replace);
             const bool ok = sink.write(out.data(), out.size());
             job->log_line();
-            st.metrics.request_finished(ok);
+            st.metrics.request_finished(ok, job->finish_reason(), job->elapsed());
             sink.done();
             return ok;
         });
@@ -567,7 +621,7 @@ void handle_generate(State& st, const ojson& body, httplib::Response& res, bool 
     }
     res.status = 200;
     res.set_header("Cache-Control", "no-cache");
-    res.set_chunked_content_provider("text/event-stream", [job, api, &st, probe](size_t, httplib::DataSink& sink) {
+    res.set_chunked_content_provider("text/event-stream", [job, api, &st, probe, in_flight](size_t, httplib::DataSink& sink) {
         const size_t n = job->n_choices();
         std::vector<bool> started(n, false), ended(n, false);
         std::vector<size_t> tok_sent(n, 0);
@@ -614,12 +668,19 @@ void handle_generate(State& st, const ojson& body, httplib::Response& res, bool 
                 }
             }
             if (job->all_done()) break;
+            if (st.drain_expired.load()) {  // shutting down: an error event, no [DONE], the blocks freed
+                job->cancel_all();
+                st.metrics.request_finished(false);
+                write("data: " + error_body(make_error(503, kDrainError, "unavailable_error", "drain_timeout")).dump() + "\n\n");
+                sink.done();
+                return true;
+            }
             if (!wrote && !write(": keep-alive\n\n")) return gone();
         }
         if ((job->gen().include_usage || api->wants_usage()) && !write(api->chunk(job->usage_chunk()))) return gone();
         if (!api->done().empty() && !write(api->done())) return gone();
         job->log_line();
-        st.metrics.request_finished(true);
+        st.metrics.request_finished(true, job->finish_reason(), job->elapsed());
         sink.done();
         return true;
     });
@@ -628,7 +689,7 @@ void handle_generate(State& st, const ojson& body, httplib::Response& res, bool 
 void route(httplib::Server& svr, State& st, const std::string& path, const std::string& method,
            std::function<void(const httplib::Request&, httplib::Response&)> fn) {
     auto guarded = [&st, fn, path](const httplib::Request& req, httplib::Response& res) {
-        if (!st.ready.load() && path != "/health") {
+        if (!st.ready.load() && path != "/health" && path != "/ready") {
             send_error(res, make_error(503, st.load_error.empty() ? "the model is loading" : st.load_error,
                                        "unavailable_error", "loading"));
             return;
@@ -665,17 +726,7 @@ void route(httplib::Server& svr, State& st, const std::string& path, const std::
 
 std::vector<int32_t> chat_prompt(State& st, const ojson& body) {
     const ojson messages = parse_messages(body);
-    const ToolRequest tools = parse_tools(body);
-    ojson extra = ojson::object();
-    if (body.contains("chat_template_kwargs") && body["chat_template_kwargs"].is_object()) extra = body["chat_template_kwargs"];
-    if (tools.enabled()) extra["tools"] = body["tools"];
-    std::string text;
-    try {
-        text = apply_chat_template(*st.chat, messages, true, st.bos_text, st.eos_text, extra);
-    } catch (const TemplateError& e) {
-        bad_request("messages", std::string("the chat template failed: ") + e.what());
-    }
-    return st.tok->encode_chat(text);
+    return st.tok->encode_chat(render_chat(st, messages, chat_template_extra(body, parse_tools(body))));
 }
 
 void load(State& st) {
@@ -711,7 +762,15 @@ void load(State& st) {
         st.vocab = TokenVocab::build(std::move(pieces), st.tok->eog_ids());
         if (st.tok->bos() != Tokenizer::kNone) st.bos_text = st.tok->token_text(st.tok->bos());
         if (st.tok->eos() != Tokenizer::kNone) st.eos_text = st.tok->token_text(st.tok->eos());
-        st.engine = std::make_unique<Engine>(*st.model, *st.ctx, o.engine);
+        EngineOptions eo = o.engine;
+        if (!o.kv_events_endpoint.empty()) {
+            st.kv_events = std::make_unique<KvEventPublisher>(o.kv_events_endpoint, o.kv_events_topic, eo.block_size);
+            KvEventPublisher* pub = st.kv_events.get();
+            eo.on_kv_events = [pub](std::vector<KvEvent>&& ev) { pub->publish(std::move(ev)); };
+            std::fprintf(stderr, "qlm serve: KV events on %s (ZeroMQ PUB, topic '%s')\n", o.kv_events_endpoint.c_str(),
+                         o.kv_events_topic.c_str());
+        }
+        st.engine = std::make_unique<Engine>(*st.model, *st.ctx, eo);
         const EngineStats es = st.engine->stats();
         std::fprintf(stderr,
                      "qlm serve: %s (%s, %lld layers, %.1f MiB), KV pool %lld blocks x %lld positions (%.1f MiB), "
@@ -790,9 +849,20 @@ int serve(const ServerOptions& opts_in) {
             send_error(res, make_error(res.status, "HTTP error " + std::to_string(res.status), "invalid_request_error"));
     });
 
+    // Liveness: 200 while the process serves (draining included); 503 while the model loads.
     route(svr, st, "/health", "GET", [&st](const httplib::Request&, httplib::Response& res) {
         if (st.ready)
-            send_json(res, 200, {{"status", "ok"}});
+            send_json(res, 200, {{"status", st.draining ? "draining" : "ok"}});
+        else
+            send_error(res, make_error(503, st.load_error.empty() ? "the model is loading" : st.load_error,
+                                       "unavailable_error", "loading"));
+    });
+    // Readiness: 200 only when the model is loaded and the server is not draining.
+    route(svr, st, "/ready", "GET", [&st](const httplib::Request&, httplib::Response& res) {
+        if (st.ready && !st.draining)
+            send_json(res, 200, {{"status", "ready"}});
+        else if (st.ready)
+            send_error(res, make_error(503, "the server is draining (shutting down)", "unavailable_error", "draining"));
         else
             send_error(res, make_error(503, st.load_error.empty() ? "the model is loading" : st.load_error,
                                        "unavailable_error", "loading"));
@@ -872,8 +942,27 @@ int serve(const ServerOptions& opts_in) {
         }
         send_json(res, 200, {{"content", st.tok->decode(ids)}});
     });
+    // The prompt's token ids as the engine would prefill them (vLLM's render
+    // routes), for routers that hash prompts into KV blocks themselves.
+    route(svr, st, "/v1/completions/render", "POST", [&st](const httplib::Request& req, httplib::Response& res) {
+        const ojson body = parse_body(req);
+        if (!body.is_object()) bad_request("", "the request body must be a JSON object");
+        ojson out = ojson::array();
+        for (const std::vector<int32_t>& ids : parse_prompts(body, *st.tok))
+            out.push_back({{"token_ids", ids}, {"prompt", st.tok->decode(ids)}});
+        send_json(res, 200, out);
+    });
+    route(svr, st, "/v1/chat/completions/render", "POST", [&st](const httplib::Request& req, httplib::Response& res) {
+        const ojson body = parse_body(req);
+        if (!body.is_object()) bad_request("", "the request body must be a JSON object");
+        const ojson messages = parse_messages(body);
+        const std::string text = render_chat(st, messages, chat_template_extra(body, parse_tools(body)));
+        std::vector<int32_t> ids = st.tok->encode_chat(text);
+        if (ids.empty()) bad_request("messages", "the rendered conversation is empty");
+        send_json(res, 200, {{"token_ids", ids}, {"prompt", text}, {"model", st.opts.model_id}});
+    });
     route(svr, st, "/metrics", "GET", [&st](const httplib::Request&, httplib::Response& res) {
-        res.set_content(st.metrics.render(st.engine->stats()), "text/plain; version=0.0.4");
+        res.set_content(st.metrics.render(st.engine->stats(), st.opts.model_id), "text/plain; version=0.0.4");
     });
     route(svr, st, "/openapi.json", "GET", [](const httplib::Request&, httplib::Response& res) {
         res.set_content(kOpenApiSpec, "application/json");
@@ -884,10 +973,42 @@ int serve(const ServerOptions& opts_in) {
                      o.host.c_str(), o.port);
         return 1;
     }
+    // The first signal drains: /ready turns 503, new generation requests get
+    // 503 + Retry-After, the requests in flight finish (or, after
+    // --drain-timeout seconds, end with an error and free their blocks), then
+    // the server stops and serve() returns 0. A second signal exits at once.
     std::thread signals([&] {
         int sig = 0;
         sigwait(&sigs, &sig);
-        std::fprintf(stderr, "qlm serve: signal %d, stopping\n", sig);
+        if (st.stopping.load()) return;  // the server stopped on its own
+        using sclock = std::chrono::steady_clock;
+        if (st.ready.load()) {
+            st.draining = true;
+            std::fprintf(stderr, "qlm serve: signal %d: draining %d requests in flight (at most %d s)\n", sig,
+                         st.in_flight.load(), o.drain_timeout_s);
+            const auto deadline = sclock::now() + std::chrono::seconds(o.drain_timeout_s);
+            sclock::time_point hard{};
+            for (;;) {
+                const timespec poll = {0, 20 * 1000 * 1000};
+                const int again = sigtimedwait(&sigs, nullptr, &poll);
+                if (again > 0) {
+                    std::fprintf(stderr, "qlm serve: signal %d again: exiting now\n", again);
+                    std::fflush(stderr);
+                    std::_Exit(128 + again);
+                }
+                if (st.in_flight.load() == 0) break;
+                if (!st.drain_expired.load() && sclock::now() >= deadline) {
+                    std::fprintf(stderr, "qlm serve: drain timeout: ending %d requests with an error\n",
+                                 st.in_flight.load());
+                    st.drain_expired = true;
+                    hard = sclock::now() + std::chrono::seconds(5);
+                }
+                if (st.drain_expired.load() && sclock::now() >= hard) break;  // writes that never end
+            }
+            std::fprintf(stderr, "qlm serve: drained, stopping\n");
+        } else {
+            std::fprintf(stderr, "qlm serve: signal %d while loading, stopping\n", sig);
+        }
         st.stopping = true;
         svr.stop();
     });
@@ -903,6 +1024,8 @@ int serve(const ServerOptions& opts_in) {
         pthread_kill(signals.native_handle(), SIGTERM);
         signals.join();
     }
+    st.engine.reset();
+    st.kv_events.reset();  // sends what is queued
     return st.ready ? 0 : 1;
 }
 

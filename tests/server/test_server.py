@@ -418,3 +418,116 @@ def test_qlm_chat_equals_the_server_and_reuses_the_prefix(srv):
     assert r.stdout.startswith(want.choices[0].message.content), (r.stdout, want.choices[0].message.content)
     hits = [int(m) for m in re.findall(r"\((\d+) from the prefix cache\)", r.stderr)]
     assert len(hits) == 2 and hits[0] == 0 and hits[1] > 0, r.stderr
+
+
+def sse_stream(url, body, out):
+    """Reads an SSE completion stream into out: its data payloads in order."""
+    req = urllib.request.Request(url, data=json.dumps({**body, "stream": True}).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=120) as r:
+            for line in r:
+                line = line.decode().strip()
+                if line.startswith("data: "):
+                    out.append(line[6:])
+    except Exception as e:  # a cut stream: recorded, judged by the test
+        out.append(f"EXCEPTION {e!r}")
+
+
+def test_sigterm_drains_then_exits_0():
+    """The first SIGTERM: /ready 503 at once, /health 200, a new request 503 +
+    Retry-After, the stream in flight finishes with its finish reason and
+    [DONE], and the process exits 0 well within --drain-timeout."""
+    s = Server("--drain-timeout", "60")
+    try:
+        assert s.get("/ready")[0] == 200
+        out = []
+        t = threading.Thread(target=sse_stream, args=(s.url + "/v1/completions",
+                                                      {"prompt": PROMPTS[7], "max_tokens": 96, "temperature": 0}, out))
+        t.start()
+        deadline = time.time() + 30
+        while len(out) < 3 and time.time() < deadline:  # the stream is under way
+            time.sleep(0.02)
+        assert len(out) >= 3, out
+        t_sig = time.time()
+        s.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.2)
+        st, body = s.get("/ready")
+        assert st == 503 and json.loads(body)["error"]["code"] == "draining"
+        assert s.get("/health")[0] == 200
+        req = urllib.request.Request(s.url + "/v1/completions", method="POST",
+                                     data=json.dumps({"prompt": "x", "max_tokens": 2}).encode())
+        with pytest.raises(urllib.error.HTTPError) as ei:
+            urllib.request.urlopen(req, timeout=30)
+        assert ei.value.code == 503 and ei.value.headers.get("Retry-After")
+        assert json.loads(ei.value.read())["error"]["code"] == "draining"
+        t.join(60)
+        assert out[-1] == "[DONE]", out[-3:]
+        finish = [json.loads(d)["choices"][0]["finish_reason"] for d in out[:-1]]
+        assert finish[-1] == "length" and all(f is None for f in finish[:-1])
+        assert "".join(json.loads(d)["choices"][0]["text"] for d in out[:-1])
+        assert s.proc.wait(30) == 0
+        assert time.time() - t_sig < 30
+    finally:
+        s.stop()
+
+
+def test_drain_timeout_ends_streams_with_an_error():
+    """A stream longer than --drain-timeout ends with an error event (no
+    [DONE]) and the process still exits 0; a second SIGTERM exits at once."""
+    s = Server("--drain-timeout", "1")
+    try:
+        out = []
+        t = threading.Thread(target=sse_stream, args=(s.url + "/v1/completions",
+                                                      {"prompt": PROMPTS[1], "max_tokens": 3000, "temperature": 0}, out))
+        t.start()
+        while len(out) < 2:
+            time.sleep(0.02)
+        t_sig = time.time()
+        s.proc.send_signal(signal.SIGTERM)
+        t.join(60)
+        assert out[-1] != "[DONE]"
+        err = json.loads(out[-1])["error"]
+        assert err["code"] == "drain_timeout", err
+        assert s.proc.wait(30) == 0
+        assert time.time() - t_sig < 10
+    finally:
+        s.stop()
+    s = Server("--drain-timeout", "60")
+    try:
+        out = []
+        t = threading.Thread(target=sse_stream, args=(s.url + "/v1/completions",
+                                                      {"prompt": PROMPTS[2], "max_tokens": 3000, "temperature": 0}, out))
+        t.start()
+        while len(out) < 2:
+            time.sleep(0.02)
+        s.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        assert s.proc.poll() is None  # draining
+        s.proc.send_signal(signal.SIGTERM)
+        assert s.proc.wait(10) != 0
+        t.join(30)
+        assert out[-1] != "[DONE]"
+    finally:
+        s.stop()
+
+
+def test_render_routes_give_the_prefilled_tokens(srv):
+    """vLLM's render routes: the token ids equal /tokenize's and the prompt
+    token count the generation reports in usage."""
+    st, raw = srv.raw("POST", "/v1/completions/render", {"prompt": [PROMPTS[0], PROMPTS[1]]})
+    assert st == 200
+    got = json.loads(raw)
+    for p, item in zip([PROMPTS[0], PROMPTS[1]], got):
+        assert item["token_ids"] == json.loads(srv.raw("POST", "/tokenize", {"content": p})[1])["tokens"]
+        r = srv.client().completions.create(model="m", prompt=p, max_tokens=1, temperature=0)
+        assert r.usage.prompt_tokens == len(item["token_ids"])
+    msgs = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Name a colour."}]
+    st, raw = srv.raw("POST", "/v1/chat/completions/render", {"messages": msgs})
+    assert st == 200
+    item = json.loads(raw)
+    assert "Name a colour." in item["prompt"]
+    r = srv.client().chat.completions.create(model="m", messages=msgs, max_tokens=1, temperature=0)
+    assert r.usage.prompt_tokens == len(item["token_ids"])
+    assert srv.raw("POST", "/v1/chat/completions/render", {"messages": []})[0] == 400
+    assert srv.raw("POST", "/v1/completions/render", {"prompt": 5})[0] == 400

@@ -34,6 +34,7 @@ int serve_cmd(ServeOpts& o) {
     }
     if (o.s.port <= 0 || o.s.port > 65535) fail("--port must be 1..65535, got ", o.s.port);
     if (o.s.max_queue < 0) fail("--max-queue must be >= 0");
+    if (o.s.drain_timeout_s < 0) fail("--drain-timeout must be >= 0 seconds, got ", o.s.drain_timeout_s);
     o.s.engine.n_ctx = o.n_ctx;
     o.s.engine.kv_tokens = o.kv_tokens > 0 ? o.kv_tokens : 4 * o.n_ctx;
     o.s.engine.kv_mib = o.kv_mib;
@@ -75,6 +76,12 @@ Command add_serve(CLI::App& app) {
         ->capture_default_str();
     sub->add_option("--parallel", o->parallel, "sequences in the running set at once")->capture_default_str();
     sub->add_option("-t,--threads", o->s.threads, "compute threads (default: physical cores)");
+    sub->add_option("--drain-timeout", o->s.drain_timeout_s,
+                    "on SIGTERM, seconds the requests in flight may take to finish (then they end with an error)")
+        ->capture_default_str();
+    sub->add_option("--kv-events-endpoint", o->s.kv_events_endpoint,
+                    "publish the prefix cache's block events on this ZeroMQ PUB endpoint (vLLM's format), e.g. tcp://*:5557");
+    sub->add_option("--kv-events-topic", o->s.kv_events_topic, "topic frame of the KV events (default: empty)");
     sub->add_option("--isa", o->s.isa, "force an instruction set (scalar, avx2, avx512, neon)");
     return [o]() { return serve_cmd(*o); };
 }

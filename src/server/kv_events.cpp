@@ -1,0 +1,171 @@
+#include "server/kv_events.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "qlm/error.h"
+
+#if QLM_HAVE_KV_EVENTS
+#define MSGPACK_NO_BOOST
+#include <msgpack.hpp>
+#include <zmq.hpp>
+#endif
+
+namespace qlm::server {
+
+#if QLM_HAVE_KV_EVENTS
+
+bool kv_events_available() noexcept { return true; }
+
+std::string KvEventPublisher::encode(const std::vector<KvEvent>& events, int64_t block_size, double ts) {
+    // Stored blocks that extend the previous stored block merge into one BlockStored.
+    struct Out {
+        KvEvent::Kind kind;
+        std::vector<uint64_t> hashes;
+        uint64_t parent = 0;
+        std::vector<int32_t> tokens;
+    };
+    std::vector<Out> out;
+    for (const KvEvent& e : events) {
+        if (e.kind == KvEvent::Kind::Stored && !out.empty() && out.back().kind == KvEvent::Kind::Stored &&
+            out.back().hashes.back() == e.parent && e.parent != 0) {
+            out.back().hashes.push_back(e.hash);
+            out.back().tokens.insert(out.back().tokens.end(), e.tokens.begin(), e.tokens.end());
+        } else if (e.kind == KvEvent::Kind::Removed && !out.empty() && out.back().kind == KvEvent::Kind::Removed) {
+            out.back().hashes.push_back(e.hash);
+        } else {
+            out.push_back({e.kind, {}, e.parent, e.tokens});
+            if (e.kind != KvEvent::Kind::Cleared) out.back().hashes.push_back(e.hash);
+        }
+    }
+    msgpack::sbuffer buf;
+    msgpack::packer<msgpack::sbuffer> p(buf);
+    auto str = [&](const std::string& s) {
+        p.pack_str(uint32_t(s.size()));
+        p.pack_str_body(s.data(), uint32_t(s.size()));
+    };
+    p.pack_array(2);
+    p.pack_double(ts);
+    p.pack_array(uint32_t(out.size()));
+    for (const Out& o : out) {
+        switch (o.kind) {
+            case KvEvent::Kind::Stored:
+                p.pack_array(7);
+                str("BlockStored");
+                p.pack_array(uint32_t(o.hashes.size()));
+                for (uint64_t h : o.hashes) p.pack_uint64(h);
+                if (o.parent != 0) p.pack_uint64(o.parent);
+                else p.pack_nil();
+                p.pack_array(uint32_t(o.tokens.size()));
+                for (int32_t t : o.tokens) p.pack_int64(t);
+                p.pack_int64(block_size);
+                p.pack_nil();  // lora_id
+                str("CPU");    // medium: qlm's KV cache is in host memory
+                break;
+            case KvEvent::Kind::Removed:
+                p.pack_array(3);
+                str("BlockRemoved");
+                p.pack_array(uint32_t(o.hashes.size()));
+                for (uint64_t h : o.hashes) p.pack_uint64(h);
+                str("CPU");
+                break;
+            case KvEvent::Kind::Cleared:
+                p.pack_array(1);
+                str("AllBlocksCleared");
+                break;
+        }
+    }
+    return std::string(buf.data(), buf.size());
+}
+
+struct KvEventPublisher::Impl {
+    zmq::context_t ctx{1};
+    zmq::socket_t sock{ctx, zmq::socket_type::pub};
+    std::string topic;
+    int64_t block_size;
+    uint64_t seq = 0;
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<std::vector<KvEvent>> queue;
+    bool stop = false;
+    std::thread sender;
+
+    void run() {
+        for (;;) {
+            std::vector<KvEvent> batch;
+            {
+                std::unique_lock lk(mu);
+                cv.wait(lk, [&] { return stop || !queue.empty(); });
+                if (queue.empty()) return;  // stopping, all sent
+                batch = std::move(queue.front());
+                queue.pop_front();
+            }
+            const double ts =
+                std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+            const std::string payload = encode(batch, block_size, ts);
+            unsigned char be[8];
+            for (int i = 0; i < 8; ++i) be[i] = static_cast<unsigned char>(seq >> (56 - 8 * i));
+            ++seq;
+            try {
+                sock.send(zmq::buffer(topic), zmq::send_flags::sndmore);
+                sock.send(zmq::buffer(be, 8), zmq::send_flags::sndmore);
+                sock.send(zmq::buffer(payload), zmq::send_flags::none);
+            } catch (const zmq::error_t& e) {
+                std::fprintf(stderr, "qlm serve: KV events: send failed: %s\n", e.what());
+            }
+        }
+    }
+};
+
+KvEventPublisher::KvEventPublisher(const std::string& endpoint, const std::string& topic, int64_t block_size)
+    : impl_(std::make_unique<Impl>()) {
+    impl_->topic = topic;
+    impl_->block_size = block_size;
+    try {
+        impl_->sock.set(zmq::sockopt::linger, 1000);
+        impl_->sock.set(zmq::sockopt::sndhwm, 100000);
+        impl_->sock.bind(endpoint);
+    } catch (const zmq::error_t& e) {
+        fail("--kv-events-endpoint ", endpoint, ": cannot bind a ZeroMQ PUB socket: ", e.what());
+    }
+    impl_->sender = std::thread([this] { impl_->run(); });
+}
+
+KvEventPublisher::~KvEventPublisher() {
+    {
+        std::lock_guard lk(impl_->mu);
+        impl_->stop = true;
+    }
+    impl_->cv.notify_all();
+    impl_->sender.join();
+}
+
+void KvEventPublisher::publish(std::vector<KvEvent>&& events) {
+    if (events.empty()) return;
+    {
+        std::lock_guard lk(impl_->mu);
+        impl_->queue.push_back(std::move(events));
+    }
+    impl_->cv.notify_one();
+}
+
+#else  // built without ZeroMQ / msgpack
+
+bool kv_events_available() noexcept { return false; }
+
+struct KvEventPublisher::Impl {};
+
+KvEventPublisher::KvEventPublisher(const std::string& endpoint, const std::string&, int64_t) {
+    fail("--kv-events-endpoint ", endpoint,
+         ": this build has no ZeroMQ/msgpack (install libzmq3-dev cppzmq-dev libmsgpack-cxx-dev and rebuild)");
+}
+KvEventPublisher::~KvEventPublisher() = default;
+void KvEventPublisher::publish(std::vector<KvEvent>&&) {}
+std::string KvEventPublisher::encode(const std::vector<KvEvent>&, int64_t, double) { return {}; }
+
+#endif
+
+}  // namespace qlm::server
