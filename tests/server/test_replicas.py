@@ -678,7 +678,13 @@ def test_crash_under_load(cluster):
     victim = reps[2]
     retries0 = router.metric("vllm_router_retries_total")
     load = Load(router.port, n_clients=6, max_tokens=160, retry_cut=True, seed=7, stream_every=2)
+    # one long stream pinned on the victim, so that a cut stream is seen on every run
+    pinned_job = {"path": "/v1/completions", "stream": True, "body": {
+        "model": ALIAS, "prompt": "Count:", "max_tokens": 1500, "temperature": 0, "logit_bias": EOS_BAN}}
+    pinned = {}
+    th = threading.Thread(target=lambda: pinned.setdefault("r", rc.send(victim.port, pinned_job)))
     try:
+        th.start()
         time.sleep(0.5)
         wait_running(victim)
         victim.kill()
@@ -686,7 +692,13 @@ def test_crash_under_load(cluster):
         time.sleep(2.0)
     finally:
         results = load.stop()
-    tally = {"requests": len(results), "non-streaming ok": 0, "non-streaming failed": 0, "streams ok": 0,
+        th.join(30)
+    p = pinned["r"]
+    assert p.status == 200 and p.text and not p.done and p.finish_reason is None, \
+        f"the stream pinned on the killed replica: {describe(p)}"
+    retry = rc.send(router.port, pinned_job)
+    assert retry.complete, f"the cut stream retried through the router: {describe(retry)}"
+    tally = {"pinned stream cut, then ok through the router": 1, "requests": len(results), "non-streaming ok": 0, "non-streaming failed": 0, "streams ok": 0,
              "streams cut": 0, "cut then ok on retry": 0, "lost": 0}
     lost = []
     for job, _, r, again in results:
