@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """serve_load.py -m MODEL [-t 2] [--clients 1,2,4,8,16] [--requests-per-client 3] [-n 64] [--out PREFIX]
-serve_load.py --router -m MODEL [--replicas 1,2,3] [--clients 6] [--requests-per-client 3] [-n 64] [--out PREFIX]
+serve_load.py --router -m MODEL [--replicas 1,2,3] [--repeat 3] [--clients 6] [--requests-per-client 3] [-n 64] [--out PREFIX]
 
 A load benchmark of OpenAI-compatible servers with the async `openai` client:
 qlm serve and, in the same run, llama.cpp's llama-server (built from the
@@ -105,6 +105,15 @@ def start(kind, a, clients, port):
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def cpu_seconds(pid):
+    """utime + stime of a process (Linux /proc), in seconds."""
+    try:
+        f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 def router_mode(a):
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "server"))
     import tempfile
@@ -116,70 +125,84 @@ def router_mode(a):
     def prefix_prompt(rng):
         return f"{rng.choice(prefixes)}\nQuestion {rng.randrange(10**6)}: {prompt_of(rng, 6)}?\nAnswer:"
 
-    def cluster(n, policy, router=True):
-        reps = [rc.Replica(a.qlm, a.model, logdir, f"r{n}-{policy}-{i}", ctx=1024, kv_events=False,
-                           extra=a.qlm_args.split()) for i in range(n)]
-        for r in reps:
-            r.start()
-        for r in reps:
-            r.wait_ready(120, path="/health")
-        path = "/ready" if rc.get(reps[0].port, "/ready")[0] in (200, 503) else "/health"
-        rt = rc.Router(reps, logdir, policy, health_path=path).start() if router else None
-        return reps, rt
-
-    def stop(reps, rt):
-        if rt:
-            rt.stop()
-        for r in reps:
-            r.stop(10)
-
     def hits(port):
         m = rc.scrape(port)
         return rc.value(m, "vllm:prefix_cache_hits_total" if "vllm:prefix_cache_hits_total" in m
                         else "qlm:prefix_cache_hit_tokens_total")
 
-    def measure(label, n, policy, router=True, prompts=None):
-        reps, rt = cluster(n, policy, router)
+    def measure(label, n, policy, router, prompts):
+        reps = [rc.Replica(a.qlm, a.model, logdir, f"r{n}-{policy}-{i}", ctx=1024, kv_events=False,
+                           extra=a.qlm_args.split()) for i in range(n)]
+        rt = None
         try:
+            for r in reps:
+                r.start()
+            for r in reps:
+                r.wait_ready(120, path="/health")
+            path = "/ready" if rc.get(reps[0].port, "/ready")[0] in (200, 503) else "/health"
+            rt = rc.Router(reps, logdir, policy, health_path=path).start() if router else None
             url = f"http://127.0.0.1:{rt.port if rt else reps[0].port}"
             asyncio.run(run_load(url, n, 1, 4, 999))  # warm-up, one request per replica
             h0 = [hits(r.port) if prompts else 0 for r in reps]
+            load0 = os.getloadavg()[0]
+            c0 = [cpu_seconds(r.proc.pid) for r in reps], cpu_seconds(rt.proc.pid) if rt else 0.0
             r = asyncio.run(run_load(url, a.clients, a.requests_per_client, a.n, 17, prompts))
+            c1 = [cpu_seconds(x.proc.pid) for x in reps], cpu_seconds(rt.proc.pid) if rt else 0.0
+            r["cpu_replicas_s"] = sum(c1[0]) - sum(c0[0])
+            r["cpu_router_s"] = c1[1] - c0[1]
+            r["loadavg_before"] = load0
             if prompts:
                 r["prefix_hits"] = sum(hits(x.port) - h for x, h in zip(reps, h0))
         finally:
-            stop(reps, rt)
+            if rt:
+                rt.stop()
+            for x in reps:
+                x.stop(10)
         r.update(setup=label, replicas=n, policy=policy if router else "-")
-        print(f"{label:28s}: {r['tok_per_s']:.1f} tok/s, ttft p50 {r['ttft_p50']:.3f} p99 {r['ttft_p99']:.3f} s, "
-              f"itl p50 {1e3 * r['itl_p50']:.1f} p99 {1e3 * r['itl_p99']:.1f} ms", file=sys.stderr)
+        print(f"{label:36s}: {r['tok_per_s']:.1f} tok/s, ttft p50 {r['ttft_p50']:.3f} p99 {r['ttft_p99']:.3f} s, "
+              f"itl p50 {1e3 * r['itl_p50']:.1f} p99 {1e3 * r['itl_p99']:.1f} ms, cpu {r['cpu_replicas_s']:.1f} + "
+              f"{r['cpu_router_s']:.2f} s, load {load0:.1f}", file=sys.stderr)
         return r
 
     ns = [int(x) for x in a.replicas.split(",")]
-    rows = [measure("1 replica, no router", 1, "round_robin", router=False)]
-    rows += [measure(f"{n} replica(s) + router", n, "round_robin") for n in ns]
-    prefix_rows = [measure(f"prefix-heavy, {ns[-1]} replicas, {p}", ns[-1], p, prompts=prefix_prompt)
-                   for p in ("round_robin", "cache_aware")]
+    setups = [("1 replica, no router", 1, "round_robin", False, None)]
+    setups += [(f"{n} replica{'s' if n > 1 else ''} + router", n, "round_robin", True, None) for n in ns]
+    setups += [(f"prefix-heavy, {ns[-1]} replicas, {p}", ns[-1], p, True, prefix_prompt)
+               for p in ("round_robin", "cache_aware")]
+    runs = {s[0]: [] for s in setups}
+    for _ in range(a.repeat):  # interleaved, so that the machine's other load spreads over all setups
+        for s in setups:
+            runs[s[0]].append(measure(*s))
+
+    def med(label):
+        rs = sorted(runs[label], key=lambda r: r["tok_per_s"])
+        r = dict(rs[len(rs) // 2])
+        r["tok_per_s_range"] = (rs[0]["tok_per_s"], rs[-1]["tok_per_s"])
+        return r
+
+    rows = [med(s[0]) for s in setups]
     up = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     lines = [f"model {a.model}, one thread per replica (-t 1), {a.clients} clients x {a.requests_per_client} "
-             f"requests back to back, {a.n} tokens each, greedy, streaming; vllm-router round_robin unless said",
-             f"machine shared with other engineers' jobs; uptime at the end: {up}", "",
-             "| setup | tok/s | x 1 replica | TTFT p50 s | TTFT p99 s | ITL p50 ms | ITL p99 ms |",
-             "|---|---|---|---|---|---|---|"]
+             f"requests back to back, {a.n} tokens each, greedy, streaming; vllm-router round_robin unless said;",
+             f"each setup run {a.repeat} times interleaved, the run of median tok/s shown (min-max in brackets);",
+             "CPU s: utime+stime of the replicas + of the router during the load (from /proc).",
+             f"The machine ({os.cpu_count()} CPUs) was shared with other engineers' jobs: load average before each run "
+             f"in the last column; uptime at the end: {up}", "",
+             "| setup | tok/s | x 1 replica | TTFT p50 s | TTFT p99 s | ITL p50 ms | ITL p99 ms | CPU s replicas + router "
+             "| prefix-cache hit tokens | load avg |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     base = next(r["tok_per_s"] for r in rows if r["replicas"] == 1 and r["policy"] != "-")
     for r in rows:
-        lines.append(f"| {r['setup']} | {r['tok_per_s']:.1f} | {r['tok_per_s'] / base:.2f} | {r['ttft_p50']:.3f} | "
-                     f"{r['ttft_p99']:.3f} | {1e3 * r['itl_p50']:.1f} | {1e3 * r['itl_p99']:.1f} |")
-    lines += ["", f"prefix-heavy load: 7 shared prefixes of 300 words, short questions, {ns[-1]} replicas", "",
-              "| policy | tok/s | TTFT p50 s | TTFT p99 s | ITL p50 ms | ITL p99 ms | prefix-cache hit tokens |",
-              "|---|---|---|---|---|---|---|"]
-    for r in prefix_rows:
-        lines.append(f"| {r['policy']} | {r['tok_per_s']:.1f} | {r['ttft_p50']:.3f} | {r['ttft_p99']:.3f} | "
-                     f"{1e3 * r['itl_p50']:.1f} | {1e3 * r['itl_p99']:.1f} | {r['prefix_hits']:.0f} |")
+        lo, hi = r["tok_per_s_range"]
+        lines.append(f"| {r['setup']} | {r['tok_per_s']:.1f} [{lo:.0f}-{hi:.0f}] | {r['tok_per_s'] / base:.2f} | "
+                     f"{r['ttft_p50']:.3f} | {r['ttft_p99']:.3f} | {1e3 * r['itl_p50']:.1f} | {1e3 * r['itl_p99']:.1f} | "
+                     f"{r['cpu_replicas_s']:.1f} + {r['cpu_router_s']:.2f} | {r.get('prefix_hits', float('nan')):.0f} | "
+                     f"{r['loadavg_before']:.1f} |")
     text = "\n".join(lines)
     print(text)
     if a.out:
         open(a.out + ".txt", "w").write(text + "\n")
-        json.dump(rows + prefix_rows, open(a.out + ".json", "w"), indent=1)
+        json.dump(runs, open(a.out + ".json", "w"), indent=1)
 
 
 def main():
@@ -198,6 +221,7 @@ def main():
     ap.add_argument("--out", default=None)
     ap.add_argument("--router", action="store_true", help="replicas behind vllm-router (see the docstring)")
     ap.add_argument("--replicas", default="1,2,3")
+    ap.add_argument("--repeat", type=int, default=3, help="--router: runs of each setup, interleaved")
     a = ap.parse_args()
     if a.router:
         if a.clients == "1,2,4,8,16":

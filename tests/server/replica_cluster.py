@@ -226,8 +226,9 @@ def value(m, name, suffix="", **labels):
 # ---------------------------------------------------------------- processes
 
 class Replica:
-    def __init__(self, qlm, model, logdir, name, *, ctx=2048, drain_timeout=20, kv_events=True, extra=()):
-        self.qlm, self.model, self.name = qlm, model, name
+    def __init__(self, qlm, model, logdir, name, *, ctx=2048, drain_timeout=20, kv_events=True, extra=(),
+                 alias=ALIAS):
+        self.qlm, self.model, self.name, self.alias = qlm, model, name, alias
         self.port = free_port()
         self.kv_port = free_port() if kv_events else None
         self.ctx, self.drain_timeout, self.extra = ctx, drain_timeout, list(extra)
@@ -241,7 +242,7 @@ class Replica:
 
     def args(self):
         a = [self.qlm, "serve", "-m", self.model, "--host", "127.0.0.1", "--port", self.port, "-t", 1,
-             "--alias", ALIAS, "-c", self.ctx, *self.extra]
+             "--alias", self.alias, "-c", self.ctx, *self.extra]
         if self.drain_timeout is not None and has_flag(self.qlm, "--drain-timeout"):
             a += ["--drain-timeout", self.drain_timeout]
         if self.kv_port and has_flag(self.qlm, "--kv-events-endpoint"):

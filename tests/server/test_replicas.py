@@ -33,6 +33,7 @@ Features the server lacks fail here by name (never a silent skip).
 """
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -629,22 +630,31 @@ def test_drain_timeout_and_second_signal(model, logdir):
         job = {"path": "/v1/completions", "stream": True, "body": {
             "model": ALIAS, "prompt": "Count forever:", "max_tokens": 4000, "temperature": 0, "logit_bias": EOS_BAN}}
         box = {}
-        th = threading.Thread(target=lambda: box.setdefault("r", rc.send(r.port, job)))
-        th.start()
+        ths = [threading.Thread(target=lambda s=s: box.setdefault(s, rc.send(r.port, {**job, "stream": s})))
+               for s in (True, False)]
+        for th in ths:
+            th.start()
         wait_running(r)
         time.sleep(0.3)
         t0 = time.time()
         r.signal(signal.SIGTERM)
         code = r.proc.wait(15)
         dt = time.time() - t0
-        th.join(15)
-        res = box.get("r")
+        for th in ths:
+            th.join(15)
+        res, whole = box.get(True), box.get(False)
         assert code == 0, f"exit {code} after the drain timeout:\n{r.log()}"
         assert dt < 1 + 3, f"exited {dt:.1f} s after SIGTERM with --drain-timeout 1"
-        assert res is not None and not th.is_alive(), "the stream hangs after the drain timeout"
-        assert res.finish_reason != "length" and (res.error is not None or not res.done), \
-            f"the cut stream must end with an error, not as a whole answer: {describe(res)}"
-        print(f"\n[drain timeout] exit 0 after {dt:.2f} s; the stream ended with {res.error!r:.120}")
+        assert res is not None and whole is not None and not any(th.is_alive() for th in ths), \
+            "a request hangs after the drain timeout"
+        assert isinstance(res.error, dict) and not res.done and res.finish_reason is None, \
+            f"the cut stream must end with an error event and no [DONE]: {describe(res)}"
+        # not streamed: the status line (200) went out with the first keep-alive byte, so the
+        # error comes as the body
+        err = json.loads(whole.body).get("error") if whole.body.strip() else None
+        assert not whole.done and isinstance(err, dict), f"the cut non-streaming request: {describe(whole)}"
+        print(f"\n[drain timeout] exit 0 after {dt:.2f} s; the stream ended with {res.error!r:.120}; the "
+              f"non-streamed request with HTTP {whole.status} and {err!r:.120}")
     finally:
         r.kill()
     # a second SIGTERM exits at once
@@ -654,6 +664,7 @@ def test_drain_timeout_and_second_signal(model, logdir):
         th = threading.Thread(target=lambda: rc.send(r.port, job))
         th.start()
         wait_running(r)
+        time.sleep(0.2)
         r.signal(signal.SIGTERM)
         time.sleep(0.3)
         assert r.alive(), "the first SIGTERM drains; the stream still runs"
@@ -808,3 +819,16 @@ def test_cache_aware_beats_round_robin(model, logdir):
          f"lora_name, as current vLLM's msgspec structs encode them): {notes['decode warnings']}")
     assert notes["kv routing inputs"] > 0
     assert h_kv >= 1.5 * h_rr, f"kv_aware hits {h_kv} not clearly above round_robin {h_rr}"
+
+
+def test_model_name_label_escaped(model, logdir):
+    """An alias with a quote, a backslash and a newline stays one label value."""
+    alias = 'tiny "q" \\ x\ny'
+    r = Replica(QLM, model, logdir, "escape", ctx=512, kv_events=False, alias=alias).start()
+    try:
+        r.wait_ready(path="/health")
+        m = rc.scrape(r.port)
+        labs = {lab.get("model_name") for k in CONTRACT if k in m for _, lab, _ in m[k][1] if "model_name" in lab}
+        assert labs == {alias}, f"model_name labels {labs}, want {alias!r}"
+    finally:
+        r.kill()
