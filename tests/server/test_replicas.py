@@ -26,8 +26,11 @@ second. Checked here:
 - crash: SIGKILL to one replica under load: non-streaming requests succeed
   (the router retries), cut streams lack [DONE] and succeed on one client
   retry, nothing else is lost, the restarted replica serves again;
-- affinity: one prefix-heavy load under round_robin and under cache_aware:
-  the summed vllm:prefix_cache_hits_total is clearly higher under cache_aware.
+- affinity: one prefix-heavy load under round_robin and cache_aware (the router's text tree):
+  the summed vllm:prefix_cache_hits_total is clearly higher under cache_aware; and under
+  kv_aware, where the router indexes our KV events (decoded without a warning) and hashes the
+  tokens of our /v1/completions/render: clearly higher too;
+- /metrics: the model_name label escapes quotes, backslashes and newlines.
 
 Features the server lacks fail here by name (never a silent skip).
 """
@@ -760,64 +763,75 @@ def prefix_load(seed=11, n_prefixes=7, rounds=4):
     return jobs
 
 
-def test_cache_aware_beats_round_robin(model, logdir):
-    """round_robin vs cache_aware (the router's own text tree) vs kv_aware (the router's index of
-    our KV events: --kv-event-source per replica, token ids from /v1/completions/render)."""
-    hits, notes = {}, {}
-    kv = rc.has_flag(QLM, "--kv-events-endpoint")
-    for policy in ("round_robin", "cache_aware", "kv_aware"):
-        if policy == "kv_aware" and not kv:
-            continue
-        reps = [Replica(QLM, model, logdir, f"aff-{policy}-{i}", ctx=1024, kv_events=policy == "kv_aware")
-                for i in range(N_REPLICAS)]
-        router = None
-        try:
+def affinity_run(model, logdir, policy):
+    """prefix_load() through a router with `policy` in front of 3 fresh replicas: (summed prefix-cache
+    hits, queries, notes). kv_aware: the router's index of our KV events (--kv-event-source per
+    replica, the prompt tokens from our /v1/completions/render)."""
+    kv = policy == "kv_aware"
+    reps = [Replica(QLM, model, logdir, f"aff-{policy}-{i}", ctx=1024, kv_events=kv) for i in range(N_REPLICAS)]
+    router, notes = None, {}
+    try:
+        for r in reps:
+            r.start()
+        for r in reps:
+            r.wait_ready(path="/health")
+        extra = []
+        if kv:
+            extra = ["--kv-event-block-size", BLOCK, "--kv-event-model", ALIAS]
             for r in reps:
-                r.start()
-            for r in reps:
-                r.wait_ready(path="/health")
-            path = ready_path(reps[0])
-            extra = []
-            if policy == "kv_aware":
-                extra = ["--kv-event-block-size", BLOCK, "--kv-event-model", ALIAS]
-                for r in reps:
-                    extra += ["--kv-event-source", f"{r.url}={r.kv_endpoint}"]
-            router = Router(reps, logdir, policy, health_path=path, extra=extra).start()
-            if policy == "kv_aware":
-                time.sleep(0.5)  # the router's SUB sockets connect
-            out = run_clients(router.port, prefix_load(), n_clients=3)
-            assert all(r.complete for _, _, r, _ in out), [describe(r) for _, _, r, _ in out if not r.complete][:2]
-            ms = [rc.scrape(r.port) for r in reps]
-            hits[policy] = (sum(rc.value(m, "vllm:prefix_cache_hits_total") for m in ms),
-                            sum(rc.value(m, "vllm:prefix_cache_queries_total") for m in ms))
-            if policy == "kv_aware":
-                time.sleep(0.2)
-                log = router.log_path.read_text(errors="replace")
-                log = re.sub(r"\x1b\[[0-9;]*m", "", log)
-                notes["decode warnings"] = [ln[ln.find("kv_index"):][:120] for ln in log.splitlines()
-                                            if "kv_index decode" in ln][:3]
-                notes["kv routing inputs"] = router.metric("vllm_router_kv_routing_inputs_total")
-        finally:
-            if router:
-                router.stop()
-            for r in reps:
-                r.stop(5)
-    (h_rr, q_rr), (h_ca, q_ca) = hits["round_robin"], hits["cache_aware"]
-    ratio = h_ca / max(h_rr, 1)
-    msg = (f"\n[affinity] prefix_cache_hits_total: round_robin {h_rr:.0f} / {q_rr:.0f} queried, "
-           f"cache_aware {h_ca:.0f} / {q_ca:.0f}: ratio {ratio:.2f}")
-    if "kv_aware" in hits:
-        h_kv, q_kv = hits["kv_aware"]
-        msg += f"; kv_aware {h_kv:.0f} / {q_kv:.0f}: ratio {h_kv / max(h_rr, 1):.2f} ({notes})"
-    print(msg)
+                extra += ["--kv-event-source", f"{r.url}={r.kv_endpoint}"]
+        router = Router(reps, logdir, policy, health_path=ready_path(reps[0]), extra=extra).start()
+        if kv:
+            time.sleep(0.5)  # the router's SUB sockets connect
+        out = run_clients(router.port, prefix_load(), n_clients=3)
+        assert all(r.complete for _, _, r, _ in out), [describe(r) for _, _, r, _ in out if not r.complete][:2]
+        ms = [rc.scrape(r.port) for r in reps]
+        if kv:
+            time.sleep(0.2)
+            log = re.sub(r"\x1b\[[0-9;]*m", "", router.log_path.read_text(errors="replace"))
+            notes["decode warnings"] = [ln[ln.find("kv_index"):][:120] for ln in log.splitlines()
+                                        if "kv_index decode" in ln][:3]
+            notes["kv routing inputs"] = router.metric("vllm_router_kv_routing_inputs_total")
+        return (sum(rc.value(m, "vllm:prefix_cache_hits_total") for m in ms),
+                sum(rc.value(m, "vllm:prefix_cache_queries_total") for m in ms), notes)
+    finally:
+        if router:
+            router.stop()
+        for r in reps:
+            r.stop(5)
+
+
+@pytest.fixture(scope="module")
+def affinity(model, logdir):
+    cache = {}
+
+    def get(policy):
+        if policy not in cache:
+            cache[policy] = affinity_run(model, logdir, policy)
+        return cache[policy]
+    return get
+
+
+def test_cache_aware_beats_round_robin(affinity):
+    (h_rr, q_rr, _), (h_ca, q_ca, _) = affinity("round_robin"), affinity("cache_aware")
+    print(f"\n[affinity] prefix_cache_hits_total: round_robin {h_rr:.0f} / {q_rr:.0f} queried, "
+          f"cache_aware {h_ca:.0f} / {q_ca:.0f}: ratio {h_ca / max(h_rr, 1):.2f}")
     assert q_rr == q_ca > 0
     assert h_ca >= 1.5 * h_rr and h_ca > 0, f"cache_aware hits {h_ca} not clearly above round_robin {h_rr}"
+
+
+def test_kv_aware_router_reads_our_kv_events(affinity):
+    """vllm-router's kv_aware policy is a real consumer of the KV events and the render route."""
     need_flag("--kv-events-endpoint")
+    (h_rr, q_rr, _), (h_kv, q_kv, notes) = affinity("round_robin"), affinity("kv_aware")
+    print(f"\n[kv_aware] prefix_cache_hits_total: round_robin {h_rr:.0f} / {q_rr:.0f} queried, "
+          f"kv_aware {h_kv:.0f} / {q_kv:.0f}: ratio {h_kv / max(h_rr, 1):.2f}; {notes}")
     assert not notes["decode warnings"], \
         ("vllm-router's kv_index cannot decode our KV events (vllm-router 0.1.17 takes the batch as an array "
          "[ts, events(, dp_rank)] and each event as a msgpack map tagged by \"type\", BlockStored with "
          f"lora_name, as current vLLM's msgspec structs encode them): {notes['decode warnings']}")
     assert notes["kv routing inputs"] > 0
+    assert q_kv == q_rr
     assert h_kv >= 1.5 * h_rr, f"kv_aware hits {h_kv} not clearly above round_robin {h_rr}"
 
 
