@@ -187,10 +187,9 @@ public:
                 try {
                     c->id = st_.engine->submit(std::move(r));
                 } catch (const Error& e) {
-                    const std::string m = e.what();
-                    if (m.find("context_length_exceeded") != std::string::npos)
-                        throw make_error(400, m, "invalid_request_error", "context_length_exceeded");
-                    throw make_error(400, m, "invalid_request_error");
+                    if (e.code() == ErrorCode::ContextLengthExceeded)
+                        throw make_error(400, e.what(), "invalid_request_error", "context_length_exceeded");
+                    throw make_error(400, e.what(), "invalid_request_error");
                 }
                 choices_.push_back(c);
                 texts_.emplace_back();
