@@ -830,7 +830,8 @@ int serve(const ServerOptions& opts_in) {
                     }
                 }
         }
-        if (!so.api_key.empty() && req.path != "/health" &&
+        // probes and scrapers carry no key: /health, /ready and /metrics are open
+        if (!so.api_key.empty() && req.path != "/health" && req.path != "/ready" && req.path != "/metrics" &&
             req.get_header_value("Authorization") != "Bearer " + so.api_key) {
             send_error(res, make_error(401, "a valid API key is needed: 'Authorization: Bearer KEY'",
                                        "authentication_error", "invalid_api_key"));
