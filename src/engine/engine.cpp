@@ -485,23 +485,23 @@ Engine::~Engine() = default;
 uint64_t Engine::submit(Request req) {
     Impl& m = *impl_;
     const int64_t n_vocab = m.model.config().n_vocab;
-    if (req.prompt.empty()) fail("request: prompt: the prompt has no tokens");
+    if (req.prompt.empty()) fail_code(ErrorCode::BadRequest, "request: prompt: the prompt has no tokens");
     for (size_t i = 0; i < req.prompt.size(); ++i)
         if (req.prompt[i] < 0 || req.prompt[i] >= n_vocab)
-            fail("request: prompt: token ", i, " has id ", req.prompt[i], ", outside the vocabulary of ", n_vocab);
+            fail_code(ErrorCode::BadRequest, "request: prompt: token ", i, " has id ", req.prompt[i], ", outside the vocabulary of ", n_vocab);
     if (int64_t(req.prompt.size()) >= m.n_ctx)
-        fail("request: prompt: ", req.prompt.size(), " tokens do not fit the context of ", m.n_ctx,
-             " positions (context_length_exceeded)");
+        fail_code(ErrorCode::ContextLengthExceeded, "request: prompt: ", req.prompt.size(),
+                  " tokens do not fit the context of ", m.n_ctx, " positions");
     if (m.blocks_for(int64_t(req.prompt.size()) + 1) > m.pool.total())
-        fail("request: prompt: ", req.prompt.size(), " tokens can never fit the KV pool of ",
+        fail_code(ErrorCode::DoesNotFit, "request: prompt: ", req.prompt.size(), " tokens can never fit the KV pool of ",
              m.pool.total() * m.bs(), " positions");
-    if (req.max_tokens < 0) fail("request: max_tokens must be >= 0, got ", req.max_tokens);
-    if (req.top_logprobs > 20) fail("request: top_logprobs must be <= 20, got ", req.top_logprobs);
+    if (req.max_tokens < 0) fail_code(ErrorCode::BadRequest, "request: max_tokens must be >= 0, got ", req.max_tokens);
+    if (req.top_logprobs > 20) fail_code(ErrorCode::BadRequest, "request: top_logprobs must be <= 20, got ", req.top_logprobs);
     for (const auto& [t, b] : req.logit_bias)
         if (t < 0 || t >= n_vocab || !std::isfinite(b))
-            fail("request: logit_bias: token ", t, " is outside the vocabulary of ", n_vocab, " or its bias is not finite");
+            fail_code(ErrorCode::BadRequest, "request: logit_bias: token ", t, " is outside the vocabulary of ", n_vocab, " or its bias is not finite");
     for (int32_t t : req.stop_tokens)
-        if (t < 0 || t >= n_vocab) fail("request: stop token ", t, " is outside the vocabulary of ", n_vocab);
+        if (t < 0 || t >= n_vocab) fail_code(ErrorCode::BadRequest, "request: stop token ", t, " is outside the vocabulary of ", n_vocab);
     auto s = std::make_unique<Seq>(req.sampling);  // the sampler checks its options
     for (int32_t t : req.prompt) s->sampler.accept(t);
     s->tokens = req.prompt;

@@ -47,30 +47,31 @@ std::string KvEventPublisher::encode(const std::vector<KvEvent>& events, int64_t
         p.pack_str(uint32_t(s.size()));
         p.pack_str_body(s.data(), uint32_t(s.size()));
     };
-    p.pack_array(2);
+    p.pack_array(3);
     p.pack_double(ts);
     p.pack_array(uint32_t(out.size()));
     for (const Out& o : out) {
         switch (o.kind) {
             case KvEvent::Kind::Stored:
-                p.pack_array(7);
+                p.pack_array(8);
                 str("BlockStored");
                 p.pack_array(uint32_t(o.hashes.size()));
-                for (uint64_t h : o.hashes) p.pack_uint64(h);
-                if (o.parent != 0) p.pack_uint64(o.parent);
+                for (uint64_t h : o.hashes) p.pack_fix_uint64(h);
+                if (o.parent != 0) p.pack_fix_uint64(o.parent);
                 else p.pack_nil();
                 p.pack_array(uint32_t(o.tokens.size()));
                 for (int32_t t : o.tokens) p.pack_int64(t);
                 p.pack_int64(block_size);
                 p.pack_nil();  // lora_id
-                str("CPU");    // medium: qlm's KV cache is in host memory
+                p.pack_nil();  // medium: the primary cache (not an offload tier)
+                p.pack_nil();  // lora_name
                 break;
             case KvEvent::Kind::Removed:
                 p.pack_array(3);
                 str("BlockRemoved");
                 p.pack_array(uint32_t(o.hashes.size()));
-                for (uint64_t h : o.hashes) p.pack_uint64(h);
-                str("CPU");
+                for (uint64_t h : o.hashes) p.pack_fix_uint64(h);
+                p.pack_nil();  // medium
                 break;
             case KvEvent::Kind::Cleared:
                 p.pack_array(1);
@@ -78,6 +79,7 @@ std::string KvEventPublisher::encode(const std::vector<KvEvent>& events, int64_t
                 break;
         }
     }
+    p.pack_int64(0);  // data_parallel_rank
     return std::string(buf.data(), buf.size());
 }
 

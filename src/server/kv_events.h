@@ -3,12 +3,15 @@
 // prefix-aware routers (llm-d's precise prefix-cache scorer, Dynamo's KV
 // router) can follow what each replica holds:
 //   multipart [topic, 8-byte big-endian sequence number, msgpack payload]
-//   payload = [ts (float seconds since the epoch), [event, ...]]
-//   ["BlockStored", [hash, ...], parent hash or nil, [token ids], block_size, nil (lora_id), "CPU" (medium)]
-//   ["BlockRemoved", [hash, ...], "CPU"]
+//   payload = [ts (float seconds since the epoch), [event, ...], 0 (data-parallel rank)]
+//   ["BlockStored", [hash, ...], parent hash or nil, [token ids], block_size,
+//    nil (lora_id), nil (medium: the primary cache), nil (lora_name)]
+//   ["BlockRemoved", [hash, ...], nil (medium)]
 //   ["AllBlocksCleared"]
-// Block hashes are qlm's 64-bit chain hashes (unsigned integers); a stored
-// run of blocks that extend one another is one BlockStored. The socket binds
+// Block hashes are qlm's 64-bit chain hashes, packed as fixed-width uint64
+// (strict decoders such as llm-d's reject a narrower integer); a stored run of
+// blocks that extend one another is one BlockStored. llm-d takes topics
+// of the form kv@<pod ip>:<port>@<model> (--kv-events-topic). See deploy/PROTOCOL.md. The socket binds
 // the endpoint (tcp://*:5557, ipc://...); sending runs on a thread of its
 // own, so the engine never waits on the network.
 #pragma once

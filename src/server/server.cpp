@@ -187,10 +187,9 @@ public:
                 try {
                     c->id = st_.engine->submit(std::move(r));
                 } catch (const Error& e) {
-                    const std::string m = e.what();
-                    if (m.find("context_length_exceeded") != std::string::npos)
-                        throw make_error(400, m, "invalid_request_error", "context_length_exceeded");
-                    throw make_error(400, m, "invalid_request_error");
+                    if (e.code() == ErrorCode::ContextLengthExceeded)
+                        throw make_error(400, e.what(), "invalid_request_error", "context_length_exceeded");
+                    throw make_error(400, e.what(), "invalid_request_error");
                 }
                 choices_.push_back(c);
                 texts_.emplace_back();
@@ -831,7 +830,8 @@ int serve(const ServerOptions& opts_in) {
                     }
                 }
         }
-        if (!so.api_key.empty() && req.path != "/health" &&
+        // probes and scrapers carry no key: /health, /ready and /metrics are open
+        if (!so.api_key.empty() && req.path != "/health" && req.path != "/ready" && req.path != "/metrics" &&
             req.get_header_value("Authorization") != "Bearer " + so.api_key) {
             send_error(res, make_error(401, "a valid API key is needed: 'Authorization: Bearer KEY'",
                                        "authentication_error", "invalid_api_key"));

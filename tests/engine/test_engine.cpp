@@ -532,10 +532,12 @@ TEST_P(EngineTest, RequestErrorsNameTheField) {
     eo.n_ctx = 64;
     eo.kv_tokens = 48;
     Engine e(*model_, *ctx_, eo);
+    ErrorCode code{};
     auto err = [&](Request r) -> std::string {
         try {
             e.submit(std::move(r));
         } catch (const Error& x) {
+            code = x.code();
             return x.what();
         }
         return "no error";
@@ -545,9 +547,11 @@ TEST_P(EngineTest, RequestErrorsNameTheField) {
     r.prompt = {1, int32_t(test::kVocab)};
     EXPECT_NE(err(r).find("outside the vocabulary"), std::string::npos);
     r.prompt.assign(64, 1);
-    EXPECT_NE(err(r).find("context_length_exceeded"), std::string::npos);
+    EXPECT_NE(err(r).find("do not fit the context"), std::string::npos);
+    EXPECT_EQ(code, ErrorCode::ContextLengthExceeded);
     r.prompt.assign(50, 1);
     EXPECT_NE(err(r).find("can never fit the KV pool"), std::string::npos);
+    EXPECT_EQ(code, ErrorCode::DoesNotFit);
     r.prompt = {1, 2};
     r.max_tokens = -1;
     EXPECT_NE(err(r).find("max_tokens"), std::string::npos);

@@ -473,7 +473,7 @@ def chains(events):
             assert isinstance(hashes, list) and hashes and all(isinstance(h, int) and h >= 0 for h in hashes)
             assert parent is None or isinstance(parent, int)
             assert len(toks) == BLOCK * len(hashes), f"BlockStored: {len(toks)} tokens for {len(hashes)} blocks"
-            assert lora is None and isinstance(medium, str)
+            assert lora is None and (medium is None or isinstance(medium, str))
             for k, h in enumerate(hashes):
                 blocks[h] = (parent if k == 0 else hashes[k - 1], list(toks[BLOCK * k:BLOCK * (k + 1)]))
         elif tag == "BlockRemoved":

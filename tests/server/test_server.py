@@ -312,8 +312,10 @@ def test_api_key():
         with pytest.raises(openai.AuthenticationError):
             s.client("wrong").models.list()
         assert s.client("sekret").models.list().data
-        st, raw = s.get("/metrics")
+        st, raw = s.get("/tokenize")
         assert st == 401 and json.loads(raw)["error"]["code"] == "invalid_api_key"
+        # probes and metric scrapers carry no key
+        assert s.get("/ready")[0] == 200 and s.get("/metrics")[0] == 200
     finally:
         s.stop()
 

@@ -56,7 +56,7 @@ Command add_serve(CLI::App& app) {
     sub->add_option("--host", o->s.host, "address to bind")->capture_default_str();
     sub->add_option("--port", o->s.port, "port")->capture_default_str();
     sub->add_option("--alias", o->s.model_id, "model name reported by /v1/models (default: the file name)");
-    sub->add_option("--api-key", o->s.api_key, "require 'Authorization: Bearer KEY' (all routes but /health)");
+    sub->add_option("--api-key", o->s.api_key, "require 'Authorization: Bearer KEY' (all routes but /health, /ready, /metrics)");
     sub->add_option("--api-key-file", o->api_key_file, "read the API key from a file");
     sub->add_option("--cors-origin", o->s.cors_origins, "allowed CORS origins (repeat; * for any); default: CORS off");
     sub->add_option("--max-body", o->s.max_body, "largest request body in bytes")->capture_default_str();
