@@ -768,7 +768,10 @@ def affinity_run(model, logdir, policy):
     hits, queries, notes). kv_aware: the router's index of our KV events (--kv-event-source per
     replica, the prompt tokens from our /v1/completions/render)."""
     kv = policy == "kv_aware"
-    reps = [Replica(QLM, model, logdir, f"aff-{policy}-{i}", ctx=1024, kv_events=kv) for i in range(N_REPLICAS)]
+    # vllm-router's kv_index decodes events as tagged maps; llm-d's decoder wants arrays (qlm's default)
+    layout = ["--kv-events-format", "map"] if kv and rc.has_flag(QLM, "--kv-events-format") else []
+    reps = [Replica(QLM, model, logdir, f"aff-{policy}-{i}", ctx=1024, kv_events=kv, extra=layout)
+            for i in range(N_REPLICAS)]
     router, notes = None, {}
     try:
         for r in reps:
@@ -827,9 +830,11 @@ def test_kv_aware_router_reads_our_kv_events(affinity):
     print(f"\n[kv_aware] prefix_cache_hits_total: round_robin {h_rr:.0f} / {q_rr:.0f} queried, "
           f"kv_aware {h_kv:.0f} / {q_kv:.0f}: ratio {h_kv / max(h_rr, 1):.2f}; {notes}")
     assert not notes["decode warnings"], \
-        ("vllm-router's kv_index cannot decode our KV events (vllm-router 0.1.17 takes the batch as an array "
-         "[ts, events(, dp_rank)] and each event as a msgpack map tagged by \"type\", BlockStored with "
-         f"lora_name, as current vLLM's msgspec structs encode them): {notes['decode warnings']}")
+        ("vllm-router's kv_index cannot decode our KV events: vllm-router 0.1.17 takes the batch as an array "
+         "[ts, events(, dp_rank)] but each event as a msgpack map tagged by \"type\" (BlockStored with "
+         "block_hashes, parent_block_hash, token_ids, block_size, lora_id, medium, lora_name), the layout of "
+         "recent vLLM; llm-d's decoder wants the array layout, so qlm needs a choice "
+         f"(this test passes --kv-events-format map when qlm serve has it): {notes['decode warnings']}")
     assert notes["kv routing inputs"] > 0
     assert q_kv == q_rr
     assert h_kv >= 1.5 * h_rr, f"kv_aware hits {h_kv} not clearly above round_robin {h_rr}"
