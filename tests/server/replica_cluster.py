@@ -44,9 +44,20 @@ def _kill_all():
 atexit.register(_kill_all)
 
 
+def _die_with_parent():
+    """In the child: SIGKILL when the test process dies, even by SIGKILL (a CTest timeout), where
+    atexit never runs (Linux prctl PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+
 def spawn(args, log_path):
     log = open(log_path, "ab")
-    p = subprocess.Popen([str(a) for a in args], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    p = subprocess.Popen([str(a) for a in args], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                         preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
     log.close()
     with _LOCK:
         _LIVE.append(p)
