@@ -27,7 +27,8 @@ second. Checked here:
   (the router retries), cut streams lack [DONE] and succeed on one client
   retry, nothing else is lost, the restarted replica serves again;
 - affinity: one prefix-heavy load under round_robin and cache_aware (the router's text tree):
-  the summed vllm:prefix_cache_hits_total is clearly higher under cache_aware; and under
+  the summed vllm:prefix_cache_hits_total is clearly higher under cache_aware, and every greedy
+  answer is the same under both (prefix from the cache or prefilled, other batches); and under
   kv_aware, where the router indexes our KV events (decoded without a warning) and hashes the
   tokens of our /v1/completions/render: clearly higher too;
 - /metrics: the model_name label escapes quotes, backslashes and newlines.
@@ -795,6 +796,7 @@ def affinity_run(model, logdir, policy):
             notes["decode warnings"] = [ln[ln.find("kv_index"):][:120] for ln in log.splitlines()
                                         if "kv_index decode" in ln][:3]
             notes["kv routing inputs"] = router.metric("vllm_router_kv_routing_inputs_total")
+        notes["texts"] = [r.text for _, _, r, _ in out]
         return (sum(rc.value(m, "vllm:prefix_cache_hits_total") for m in ms),
                 sum(rc.value(m, "vllm:prefix_cache_queries_total") for m in ms), notes)
     finally:
@@ -816,11 +818,14 @@ def affinity(model, logdir):
 
 
 def test_cache_aware_beats_round_robin(affinity):
-    (h_rr, q_rr, _), (h_ca, q_ca, _) = affinity("round_robin"), affinity("cache_aware")
+    (h_rr, q_rr, n_rr), (h_ca, q_ca, n_ca) = affinity("round_robin"), affinity("cache_aware")
     print(f"\n[affinity] prefix_cache_hits_total: round_robin {h_rr:.0f} / {q_rr:.0f} queried, "
           f"cache_aware {h_ca:.0f} / {q_ca:.0f}: ratio {h_ca / max(h_rr, 1):.2f}")
     assert q_rr == q_ca > 0
     assert h_ca >= 1.5 * h_rr and h_ca > 0, f"cache_aware hits {h_ca} not clearly above round_robin {h_rr}"
+    # greedy answers do not depend on where the prefix came from (cache hit or prefill) nor the batch
+    diff = [i for i, (a, b) in enumerate(zip(n_rr["texts"], n_ca["texts"])) if a != b]
+    assert not diff, f"{len(diff)} answers differ between round_robin and cache_aware routing: first {diff[:3]}"
 
 
 def test_kv_aware_router_reads_our_kv_events(affinity):
@@ -828,7 +833,8 @@ def test_kv_aware_router_reads_our_kv_events(affinity):
     need_flag("--kv-events-endpoint")
     (h_rr, q_rr, _), (h_kv, q_kv, notes) = affinity("round_robin"), affinity("kv_aware")
     print(f"\n[kv_aware] prefix_cache_hits_total: round_robin {h_rr:.0f} / {q_rr:.0f} queried, "
-          f"kv_aware {h_kv:.0f} / {q_kv:.0f}: ratio {h_kv / max(h_rr, 1):.2f}; {notes}")
+          f"kv_aware {h_kv:.0f} / {q_kv:.0f}: ratio {h_kv / max(h_rr, 1):.2f}; "
+          f"{ {k: v for k, v in notes.items() if k != 'texts'} }")
     assert not notes["decode warnings"], \
         ("vllm-router's kv_index cannot decode our KV events: vllm-router 0.1.17 takes the batch as an array "
          "[ts, events(, dp_rank)] but each event as a msgpack map tagged by \"type\" (BlockStored with "
