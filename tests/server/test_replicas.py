@@ -37,6 +37,7 @@ Features the server lacks fail here by name (never a silent skip).
 """
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import random
@@ -844,6 +845,33 @@ def test_kv_aware_router_reads_our_kv_events(affinity):
     assert notes["kv routing inputs"] > 0
     assert q_kv == q_rr
     assert h_kv >= 1.5 * h_rr, f"kv_aware hits {h_kv} not clearly above round_robin {h_rr}"
+
+
+def test_drain_exit_with_an_idle_keep_alive_connection(model, logdir):
+    """A client (a router's connection pool, a scraper) holding an idle keep-alive connection must
+    not hold the drained process past --drain-timeout."""
+    need_flag("--drain-timeout")
+    r = Replica(QLM, model, logdir, "keep-alive", ctx=512, drain_timeout=2, kv_events=False).start()
+    c = None
+    try:
+        r.wait_ready(path="/health")
+        c = http.client.HTTPConnection("127.0.0.1", r.port, timeout=10)
+        c.request("GET", "/health")
+        c.getresponse().read()  # the connection stays open, idle
+        t0 = time.time()
+        r.signal(signal.SIGTERM)
+        while r.alive() and time.time() - t0 < 2 + 3:
+            time.sleep(0.05)
+        dt = time.time() - t0
+        code = r.proc.poll()
+        print(f"\n[keep-alive] exit {code} {dt:.2f} s after SIGTERM with one idle keep-alive connection")
+        assert code == 0, (f"with one idle keep-alive connection open the drained replica (nothing in flight, "
+                           f"--drain-timeout 2) is still running {dt:.1f} s after SIGTERM: the HTTP server "
+                           f"waits for the connection's keep-alive timeout\n{r.log()[-600:]}")
+    finally:
+        if c:
+            c.close()
+        r.kill()
 
 
 def test_model_name_label_escaped(model, logdir):
