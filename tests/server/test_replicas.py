@@ -852,6 +852,39 @@ def test_kv_aware_router_reads_our_kv_events(affinity):
     assert h_kv >= 1.5 * h_rr, f"kv_aware hits {h_kv} not clearly above round_robin {h_rr}"
 
 
+def test_queue_gauges_when_saturated(model, logdir):
+    """--parallel 1 and 4 clients: vllm:num_requests_waiting (the EPP's queue scorer) counts the
+    queued ones, running stays at 1, and the queue-time histogram sees their wait."""
+    r = Replica(QLM, model, logdir, "saturated", ctx=1024, kv_events=False, extra=["--parallel", "1"]).start()
+    try:
+        r.wait_ready(path="/health")
+        before = rc.scrape(r.port)
+        load = Load(r.port, n_clients=4, max_tokens=200, seed=3)
+        waiting, running = [], []
+        try:
+            t_end = time.time() + 1.5
+            while time.time() < t_end:
+                m = rc.scrape(r.port)
+                waiting.append(rc.value(m, "vllm:num_requests_waiting"))
+                running.append(rc.value(m, "vllm:num_requests_running"))
+                time.sleep(0.02)
+        finally:
+            results = load.stop()
+        assert all(x[2].complete for x in results), [describe(x[2]) for x in results if not x[2].complete][:2]
+        after = wait_idle(r)
+        n = len(results)
+        q_sum = rc.value(after, "vllm:request_queue_time_seconds", "_sum") - \
+            rc.value(before, "vllm:request_queue_time_seconds", "_sum")
+        print(f"\n[saturated] waiting max {max(waiting):.0f}, running max {max(running):.0f}, {n} requests, "
+              f"queue time {q_sum:.2f} s in all")
+        assert max(running) == 1, f"--parallel 1 but num_requests_running reached {max(running)}"
+        assert max(waiting) >= 2, f"4 clients on --parallel 1: num_requests_waiting reached only {max(waiting)}"
+        assert rc.value(after, "vllm:num_requests_waiting") == 0
+        assert q_sum > 0.05 * n, f"requests queued behind one another, yet queue time sums to {q_sum:.3f} s"
+    finally:
+        r.kill()
+
+
 def test_drain_exit_with_an_idle_keep_alive_connection(model, logdir):
     """A client (a router's connection pool, a scraper) holding an idle keep-alive connection must
     not hold the drained process past --drain-timeout."""
