@@ -164,7 +164,7 @@ public:
                 r.sampling.seed = g_.seeded ? g_.sampling.seed + uint64_t(c->index) : (uint64_t(rd()) << 32 | rd());
                 r.stop_tokens = st_.tok->eog_ids();
                 r.top_logprobs = g_.logprobs ? g_.top_logprobs : -1;
-                r.logit_bias = g_.logit_bias;
+                r.sampling.logit_bias = g_.logit_bias;
                 if (automaton) {
                     r.grammar = std::make_shared<GrammarMatcher>(automaton);
                     if (!triggers_.empty()) {
