@@ -60,6 +60,7 @@ struct State {
     // once drain_expired (--drain-timeout) is set.
     std::atomic<bool> draining{false}, drain_expired{false};
     std::atomic<int> in_flight{0};  // generation requests whose response is not yet fully written
+    std::atomic<bool> http_stopped{false};  // listen_after_bind returned
     std::unique_ptr<KvEventPublisher> kv_events;
     std::string load_error;
     std::unique_ptr<Context> ctx;
@@ -839,6 +840,11 @@ int serve(const ServerOptions& opts_in) {
         }
         return httplib::Server::HandlerResponse::Unhandled;
     });
+    // while draining, every connection closes after its response (a router
+    // then opens its next one to a replica that is ready)
+    svr.set_post_routing_handler([&st](const httplib::Request&, httplib::Response& res) {
+        if (st.draining.load()) res.set_header("Connection", "close");
+    });
     svr.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
         if (!res.body.empty()) return;
         if (res.status == 404)
@@ -1011,12 +1017,23 @@ int serve(const ServerOptions& opts_in) {
         }
         st.stopping = true;
         svr.stop();
+        // An idle keep-alive connection holds its HTTP worker until its
+        // keep-alive timeout; every response is written by now, so such
+        // connections are closed by exiting (after the KV events are sent).
+        const auto until = sclock::now() + std::chrono::seconds(1);
+        while (!st.http_stopped.load() && sclock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        if (st.http_stopped.load()) return;
+        std::fprintf(stderr, "qlm serve: closing idle keep-alive connections, exit 0\n");
+        if (st.kv_events) st.kv_events->flush(std::chrono::seconds(2));
+        std::fflush(stderr);
+        std::_Exit(st.ready.load() ? 0 : 1);
     });
     std::thread engine_thread([&] {
         load(st);
         if (st.ready) st.engine_loop();
     });
     svr.listen_after_bind();
+    st.http_stopped = true;
     st.stopping = true;
     st.kick();
     engine_thread.join();
