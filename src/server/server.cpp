@@ -38,10 +38,6 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
-// ChatML, as llama.cpp falls back to for a model without a template.
-const char* const kChatMl =
-    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
-    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
 // One engine sequence's events, from the engine thread to the HTTP worker.
 struct Choice {
@@ -751,7 +747,7 @@ void load(State& st) {
         } else {
             source = st.model->gguf().get_string_or("tokenizer.chat_template", "");
         }
-        if (source.empty()) source = kChatMl;
+        if (source.empty()) source = chatml_template_source();  // as llama.cpp falls back to
         st.chat = std::make_unique<ChatTemplate>(ChatTemplate::parse(source));
         st.tool_format = detect_tool_format(source);
         st.thinks = template_thinks(source);
@@ -780,7 +776,7 @@ void load(State& st) {
                      double(st.engine->kv_bytes()) / 1048576.0, (long long)st.engine->n_ctx(), o.engine.max_running,
                      st.ctx->threads(), isa_name(st.ctx->isa()),
                      !o.chat_template_file.empty() ? o.chat_template_file.c_str()
-                     : source == kChatMl           ? "ChatML (the model has none)"
+                     : source == chatml_template_source() ? "ChatML (the model has none)"
                                                    : "the model's");
         st.ready = true;
         std::fprintf(stderr, "qlm serve: listening on http://%s:%d\n", o.host.c_str(), o.port);
