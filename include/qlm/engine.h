@@ -73,11 +73,6 @@ struct EngineOptions {
 enum class FinishReason { None, Stop, Length, Cancelled, Error };
 const char* finish_reason_name(FinishReason r) noexcept;
 
-struct TokenLogprob {
-    int32_t token = 0;
-    float logprob = 0;
-};
-
 struct EngineEvent {
     uint64_t id = 0;
     int32_t token = -1;          // a generated token, or -1 (a final event without one)
@@ -99,7 +94,6 @@ struct Request {
     std::vector<int32_t> stop_tokens;  // sampling one ends the sequence (Stop); it is not emitted
     int top_logprobs = -1;             // -1: none; n >= 0: the chosen token's logprob and the n best
     bool return_logits = false;
-    std::vector<std::pair<int32_t, float>> logit_bias;  // added to those tokens' logits before sampling
     // Constrains sampling (qlm/grammar.h); each sampled token is accepted
     // into it, and the sequence stops (Stop) once the grammar is complete
     // with nothing that could follow. Used on the stepping thread only.

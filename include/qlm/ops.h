@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -58,6 +59,10 @@ public:
 
     Isa isa() const noexcept;
     int threads() const noexcept;
+
+    // Runs fn(i) for i in [0, n) on the context's threads (the caller's
+    // included) and returns when all are done; tasks must own disjoint outputs.
+    void parallel_for(int64_t n, const std::function<void(int64_t)>& fn);
 
     struct Impl;
     Impl& impl() noexcept { return *impl_; }

@@ -43,6 +43,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -51,7 +52,7 @@
 namespace qlm {
 
 class Context;
-
+class Model;
 class Tokenizer;
 
 namespace ppl {
@@ -216,6 +217,53 @@ private:
 // What the current run would write: refuses a base made from another
 // vocabulary, tokenizer, text or context size with an error that says which.
 void check_kl_base(const KlBaseHeader& base, const KlBaseHeader& now, const std::string& path);
+
+// ---------------------------------------------------------------- the runner
+
+// The whole measurement of `qlm perplexity` as a library: tokenizes the text,
+// checks it against a KL base (if given), evaluates each chunk through a
+// Session and scores its positions on the context's threads, writes a base
+// file (save_logits) or accumulates KL statistics (base). The CLI keeps flags
+// and printing.
+struct RunOptions {
+    int64_t n_ctx = 512, n_batch = 512;
+    int64_t n_chunks = -1;        // -1: every chunk the text holds (and the base, if any)
+    int top_k = -1;               // log-probs kept per position by save_logits (-1: min(1024, n_vocab))
+    std::string save_logits;      // write a KL base file here
+    std::string model_name;       // recorded in a saved base (informational), and in messages
+    std::string text_name, kl_base_path;  // for messages
+    int kv_type = 1;              // GgmlType id of the KV cache (1: F16)
+};
+
+struct RunInfo {
+    size_t text_bytes = 0, n_tokens = 0;
+    uint64_t text_hash = 0;
+    double tokenize_s = 0;
+    int64_t n_chunks = 0, n_ctx = 0, n_scored = 0, n_batch = 0;
+    int top_k = 0, threads = 0;
+    uint64_t base_file_bytes = 0;  // of a saved base
+    int64_t chunks_lowered_from = 0;  // > 0: n_chunks asked for more than the base holds
+};
+
+struct ChunkProgress {
+    int64_t chunk = 0, n_chunks = 0;  // chunk: 1-based, done
+    const PplAccumulator* ppl = nullptr;
+    const KlAccumulator* kl = nullptr;  // with a base
+    double elapsed_s = 0;
+};
+
+struct RunResult {
+    RunInfo info;
+    PplAccumulator acc;
+    std::vector<double> chunk_ppl;  // the running estimate after each chunk
+    bool has_kl = false;
+    KlSummary kl;
+    double eval_s = 0, score_s = 0, total_s = 0;
+};
+
+RunResult run(const Model& model, Context& ctx, const Tokenizer& tok, std::string_view text, const RunOptions& opts,
+              KlBaseReader* base, const std::function<void(const RunInfo&)>& on_start = {},
+              const std::function<void(const ChunkProgress&)>& on_chunk = {});
 
 }  // namespace ppl
 }  // namespace qlm

@@ -85,6 +85,7 @@ KvCacheOptions pool_options(const Model& m, const EngineOptions& o) {
 
 struct Engine::Impl {
     const Model& model;
+    Context& ctx;
     EngineOptions opts;
     int64_t n_ctx;
     KvCache kv;
@@ -101,11 +102,11 @@ struct Engine::Impl {
     std::vector<std::unique_ptr<Seq>> running;  // in admission order
     uint64_t admit_counter = 0;
     EngineStats totals;                          // counters kept by the stepping thread
-    std::vector<float> logits, biased;
+    std::vector<float> logits, lse_scratch;
     std::vector<KvEvent> kv_events;             // the prefix cache's changes since the last flush
 
     Impl(const Model& m, Context& ctx, const EngineOptions& o)
-        : model(m), opts(o), n_ctx(model_ctx(m, o)), kv(m.config(), pool_options(m, o)),
+        : model(m), ctx(ctx), opts(o), n_ctx(model_ctx(m, o)), kv(m.config(), pool_options(m, o)),
           pool(kv.n_blocks(), kv.block_size()), fwd(m, ctx) {
         if (opts.on_kv_events) {
             kv_events.push_back({KvEvent::Kind::Cleared, 0, 0, {}});
@@ -272,11 +273,7 @@ struct Engine::Impl {
 
     void sample_and_emit(Seq& s, const float* row) {
         const int64_t n_vocab = model.config().n_vocab;
-        if (!s.req.logit_bias.empty()) {
-            biased.assign(row, row + n_vocab);
-            for (const auto& [t, b] : s.req.logit_bias) biased[size_t(t)] += b;
-            row = biased.data();
-        }
+        row = s.sampler.biased(row, n_vocab);
         int32_t tok;
         try {
             tok = s.sampler.sample(row, n_vocab, s.req.grammar.get());
@@ -302,21 +299,9 @@ struct Engine::Impl {
             return;
         }
         if (s.req.top_logprobs >= 0) {
-            double mx = row[0];
-            for (int64_t j = 1; j < n_vocab; ++j) mx = std::max(mx, double(row[j]));
-            double sum = 0;
-            for (int64_t j = 0; j < n_vocab; ++j) sum += std::exp(double(row[j]) - mx);
-            const double lse = mx + std::log(sum);
+            const double lse = log_sum_exp(ctx, row, n_vocab, lse_scratch);
             ev.logprob = float(double(row[tok]) - lse);
-            if (s.req.top_logprobs > 0) {
-                std::vector<int32_t> ids(static_cast<size_t>(n_vocab));
-                for (int64_t j = 0; j < n_vocab; ++j) ids[size_t(j)] = int32_t(j);
-                const size_t k = std::min<size_t>(size_t(s.req.top_logprobs), ids.size());
-                std::partial_sort(ids.begin(), ids.begin() + std::ptrdiff_t(k), ids.end(), [&](int32_t a, int32_t b) {
-                    return row[a] > row[b] || (row[a] == row[b] && a < b);
-                });
-                for (size_t j = 0; j < k; ++j) ev.top.push_back({ids[j], float(double(row[ids[j]]) - lse)});
-            }
+            top_logprobs(row, n_vocab, s.req.top_logprobs, lse, ev.top);
         }
         s.sampler.accept(tok);
         s.tokens.push_back(tok);
@@ -497,7 +482,7 @@ uint64_t Engine::submit(Request req) {
              m.pool.total() * m.bs(), " positions");
     if (req.max_tokens < 0) fail_code(ErrorCode::BadRequest, "request: max_tokens must be >= 0, got ", req.max_tokens);
     if (req.top_logprobs > 20) fail_code(ErrorCode::BadRequest, "request: top_logprobs must be <= 20, got ", req.top_logprobs);
-    for (const auto& [t, b] : req.logit_bias)
+    for (const auto& [t, b] : req.sampling.logit_bias)
         if (t < 0 || t >= n_vocab || !std::isfinite(b))
             fail_code(ErrorCode::BadRequest, "request: logit_bias: token ", t, " is outside the vocabulary of ", n_vocab, " or its bias is not finite");
     for (int32_t t : req.stop_tokens)

@@ -56,4 +56,9 @@ Context::~Context() = default;
 Isa Context::isa() const noexcept { return impl_->isa; }
 int Context::threads() const noexcept { return impl_->pool->size(); }
 
+void Context::parallel_for(int64_t n, const std::function<void(int64_t)>& fn) {
+    if (n <= 0) return;
+    impl_->pool->run(n, fn);
+}
+
 }  // namespace qlm

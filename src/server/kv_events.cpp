@@ -92,7 +92,7 @@ struct KvEventPublisher::Impl {
     std::mutex mu;
     std::condition_variable cv;
     std::deque<std::vector<KvEvent>> queue;
-    bool stop = false;
+    bool stop = false, sending = false;
     std::thread sender;
 
     void run() {
@@ -104,6 +104,7 @@ struct KvEventPublisher::Impl {
                 if (queue.empty()) return;  // stopping, all sent
                 batch = std::move(queue.front());
                 queue.pop_front();
+                sending = true;
             }
             const double ts =
                 std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -118,6 +119,8 @@ struct KvEventPublisher::Impl {
             } catch (const zmq::error_t& e) {
                 std::fprintf(stderr, "qlm serve: KV events: send failed: %s\n", e.what());
             }
+            std::lock_guard lk(mu);
+            sending = false;
         }
     }
 };
@@ -145,6 +148,20 @@ KvEventPublisher::~KvEventPublisher() {
     impl_->sender.join();
 }
 
+void KvEventPublisher::flush(std::chrono::milliseconds timeout) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        {
+            std::lock_guard lk(impl_->mu);
+            if (impl_->queue.empty() && !impl_->sending) break;
+        }
+        if (std::chrono::steady_clock::now() >= until) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    // what the socket holds goes out within its linger
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+}
+
 void KvEventPublisher::publish(std::vector<KvEvent>&& events) {
     if (events.empty()) return;
     {
@@ -166,6 +183,7 @@ KvEventPublisher::KvEventPublisher(const std::string& endpoint, const std::strin
 }
 KvEventPublisher::~KvEventPublisher() = default;
 void KvEventPublisher::publish(std::vector<KvEvent>&&) {}
+void KvEventPublisher::flush(std::chrono::milliseconds) {}
 std::string KvEventPublisher::encode(const std::vector<KvEvent>&, int64_t, double) { return {}; }
 
 #endif

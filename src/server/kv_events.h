@@ -16,6 +16,7 @@
 // own, so the engine never waits on the network.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,6 +35,8 @@ public:
 
     // Queues one batch (one message); called on the engine's stepping thread.
     void publish(std::vector<KvEvent>&& events);
+    // Waits until every queued batch is sent, at most `timeout`.
+    void flush(std::chrono::milliseconds timeout);
 
     // The msgpack payload of a batch (exposed for tests).
     static std::string encode(const std::vector<KvEvent>& events, int64_t block_size, double ts);

@@ -38,10 +38,6 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
-// ChatML, as llama.cpp falls back to for a model without a template.
-const char* const kChatMl =
-    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
-    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
 // One engine sequence's events, from the engine thread to the HTTP worker.
 struct Choice {
@@ -60,6 +56,7 @@ struct State {
     // once drain_expired (--drain-timeout) is set.
     std::atomic<bool> draining{false}, drain_expired{false};
     std::atomic<int> in_flight{0};  // generation requests whose response is not yet fully written
+    std::atomic<bool> http_stopped{false};  // listen_after_bind returned
     std::unique_ptr<KvEventPublisher> kv_events;
     std::string load_error;
     std::unique_ptr<Context> ctx;
@@ -164,7 +161,7 @@ public:
                 r.sampling.seed = g_.seeded ? g_.sampling.seed + uint64_t(c->index) : (uint64_t(rd()) << 32 | rd());
                 r.stop_tokens = st_.tok->eog_ids();
                 r.top_logprobs = g_.logprobs ? g_.top_logprobs : -1;
-                r.logit_bias = g_.logit_bias;
+                r.sampling.logit_bias = g_.logit_bias;
                 if (automaton) {
                     r.grammar = std::make_shared<GrammarMatcher>(automaton);
                     if (!triggers_.empty()) {
@@ -750,7 +747,7 @@ void load(State& st) {
         } else {
             source = st.model->gguf().get_string_or("tokenizer.chat_template", "");
         }
-        if (source.empty()) source = kChatMl;
+        if (source.empty()) source = chatml_template_source();  // as llama.cpp falls back to
         st.chat = std::make_unique<ChatTemplate>(ChatTemplate::parse(source));
         st.tool_format = detect_tool_format(source);
         st.thinks = template_thinks(source);
@@ -779,7 +776,7 @@ void load(State& st) {
                      double(st.engine->kv_bytes()) / 1048576.0, (long long)st.engine->n_ctx(), o.engine.max_running,
                      st.ctx->threads(), isa_name(st.ctx->isa()),
                      !o.chat_template_file.empty() ? o.chat_template_file.c_str()
-                     : source == kChatMl           ? "ChatML (the model has none)"
+                     : source == chatml_template_source() ? "ChatML (the model has none)"
                                                    : "the model's");
         st.ready = true;
         std::fprintf(stderr, "qlm serve: listening on http://%s:%d\n", o.host.c_str(), o.port);
@@ -838,6 +835,11 @@ int serve(const ServerOptions& opts_in) {
             return httplib::Server::HandlerResponse::Handled;
         }
         return httplib::Server::HandlerResponse::Unhandled;
+    });
+    // while draining, every connection closes after its response (a router
+    // then opens its next one to a replica that is ready)
+    svr.set_post_routing_handler([&st](const httplib::Request&, httplib::Response& res) {
+        if (st.draining.load()) res.set_header("Connection", "close");
     });
     svr.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
         if (!res.body.empty()) return;
@@ -1011,12 +1013,23 @@ int serve(const ServerOptions& opts_in) {
         }
         st.stopping = true;
         svr.stop();
+        // An idle keep-alive connection holds its HTTP worker until its
+        // keep-alive timeout; every response is written by now, so such
+        // connections are closed by exiting (after the KV events are sent).
+        const auto until = sclock::now() + std::chrono::seconds(1);
+        while (!st.http_stopped.load() && sclock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        if (st.http_stopped.load()) return;
+        std::fprintf(stderr, "qlm serve: closing idle keep-alive connections, exit 0\n");
+        if (st.kv_events) st.kv_events->flush(std::chrono::seconds(2));
+        std::fflush(stderr);
+        std::_Exit(st.ready.load() ? 0 : 1);
     });
     std::thread engine_thread([&] {
         load(st);
         if (st.ready) st.engine_loop();
     });
     svr.listen_after_bind();
+    st.http_stopped = true;
     st.stopping = true;
     st.kick();
     engine_thread.join();

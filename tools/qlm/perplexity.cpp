@@ -14,7 +14,6 @@
 #include <optional>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "commands.h"
@@ -34,10 +33,6 @@ struct PplOpts {
     bool json = false, ctx_given = false, top_k_given = false;
 };
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
 std::string read_text(const std::string& path) {
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec)) fail(path, ": is a directory, not a text file (-f)");
@@ -46,22 +41,6 @@ std::string read_text(const std::string& path) {
     std::ostringstream ss;
     ss << in.rdbuf();
     return ss.str();
-}
-
-// Runs fn(i) for i in [0, n) on `threads` threads (rows are independent).
-template <typename F>
-void parallel_rows(int64_t n, int threads, F&& fn) {
-    const int t = int(std::max<int64_t>(1, std::min<int64_t>(threads, n)));
-    if (t == 1) {
-        for (int64_t i = 0; i < n; ++i) fn(i);
-        return;
-    }
-    std::vector<std::thread> pool;
-    for (int w = 0; w < t; ++w)
-        pool.emplace_back([&, w] {
-            for (int64_t i = w; i < n; i += t) fn(i);
-        });
-    for (auto& th : pool) th.join();
 }
 
 nlohmann::json kl_json(const ppl::KlSummary& s) {
@@ -124,8 +103,6 @@ void print_kl(const ppl::KlSummary& s, int top_k) {
 int run(PplOpts& o) {
     if (!o.save_logits.empty() && !o.kl_base.empty())
         fail("--save-logits and --kl-base exclude each other: save a base with one model, compare with another");
-    if (o.n_ctx < 4) fail("-c must be at least 4 (half of each chunk is context, half is scored), got ", o.n_ctx);
-    if (o.n_batch < 1) fail("-b must be at least 1, got ", o.n_batch);
     const std::string text_all = read_text(o.text_file);
     const std::string_view text = ppl::strip_trailing_newline(text_all);
 
@@ -141,168 +118,77 @@ int run(PplOpts& o) {
     lo.progress = !o.json;
     auto model = Model::load(o.model, lo);
     const Tokenizer tok = Tokenizer::from_gguf(model->gguf());
-    const int64_t n_vocab = model->config().n_vocab;
-    if (tok.n_vocab() != n_vocab)
-        fail(o.model, ": the tokenizer has ", tok.n_vocab(), " tokens but token_embd.weight has ", n_vocab, " rows");
-    if (!o.top_k_given) o.top_k = int(std::min<int64_t>(o.top_k, n_vocab));  // the default, for small vocabularies
-    if (o.top_k < 1 || o.top_k > n_vocab) fail("--kl-top-k must be in 1..", n_vocab, ", got ", o.top_k);
-    if (o.n_ctx > model->config().n_ctx_train)
-        fail("-c ", o.n_ctx, " exceeds the context the model was trained for (", model->config().n_ctx_train,
-             " tokens)");
 
-    const auto t_tok = std::chrono::steady_clock::now();
-    std::vector<int32_t> tokens = tok.encode(text, /*add_special=*/true, /*parse_special=*/false);
-    const double tokenize_s = seconds_since(t_tok);
-    const int64_t c = o.n_ctx;
-    const int64_t n_chunk_max = int64_t(tokens.size()) / c;
-    if (n_chunk_max == 0)
-        fail(o.text_file, ": the text has ", tokens.size(), " tokens, fewer than one chunk of -c ", c,
-             " needs: use a longer text or a smaller -c");
-    int64_t n_chunks = o.n_chunks > 0 ? std::min(o.n_chunks, n_chunk_max) : n_chunk_max;
-
-    ppl::KlBaseHeader now;
-    now.n_ctx = uint32_t(c);
-    now.n_vocab = uint32_t(n_vocab);
-    now.n_scored = uint32_t(ppl::scored_per_chunk(c));
-    now.text_bytes = text.size();
-    now.text_hash = ppl::fnv1a64(text.data(), text.size());
-    now.tokenizer_hash = ppl::tokenizer_fingerprint(tok);
-    now.top_k = uint32_t(o.top_k);
-    now.model = std::filesystem::path(o.model).filename().string();
-    if (base) {
-        const auto& bh = base->header();
-        now.n_chunks = bh.n_chunks;
-        now.tokens_hash = int64_t(tokens.size()) >= int64_t(bh.n_chunks) * c
-                              ? ppl::tokens_hash({tokens.data(), size_t(bh.n_chunks) * size_t(c)})
-                              : ~bh.tokens_hash;
-        ppl::check_kl_base(bh, now, o.kl_base);
-        n_chunks = std::min<int64_t>(n_chunks, bh.n_chunks);
-        if (o.n_chunks > int64_t(bh.n_chunks))
+    ppl::RunOptions ro;
+    ro.n_ctx = o.n_ctx;
+    ro.n_batch = o.n_batch;
+    ro.n_chunks = o.n_chunks;
+    ro.top_k = o.top_k_given ? o.top_k : -1;
+    ro.save_logits = o.save_logits;
+    ro.model_name = std::filesystem::path(o.model).filename().string();
+    ro.text_name = o.text_file;
+    ro.kl_base_path = o.kl_base;
+    ro.kv_type = int(kv_type_from_name(o.kv_type));
+    auto on_start = [&](const ppl::RunInfo& i) {
+        if (o.json) return;
+        if (i.chunks_lowered_from > 0)
             std::fprintf(stderr, "qlm: %s holds %u chunks; --chunks %lld lowered to it\n", o.kl_base.c_str(),
-                         bh.n_chunks, (long long)o.n_chunks);
-    }
-    std::unique_ptr<ppl::KlBaseWriter> writer;
-    if (!o.save_logits.empty()) {
-        now.n_chunks = uint32_t(n_chunks);
-        now.tokens_hash = ppl::tokens_hash({tokens.data(), size_t(n_chunks) * size_t(c)});
-        writer = std::make_unique<ppl::KlBaseWriter>(o.save_logits, now,
-                                                     std::span<const int32_t>(tokens.data(), size_t(n_chunks * c)));
-    }
-
-    SessionOptions so;
-    so.n_ctx = c;
-    so.n_batch = o.n_batch;
-    so.kv_type = kv_type_from_name(o.kv_type);
-    Session session(*model, *ctx, so);
-    if (session.n_ctx() < c)
-        fail("-c ", c, " exceeds the context the model was trained for (", session.n_ctx(), " tokens)");
-    const int threads = ctx->threads();
-    const int64_t first = c / 2, n_scored = ppl::scored_per_chunk(c);
-    const int32_t bos = tok.add_bos() ? tok.bos() : Tokenizer::kNone;
-    if (!o.json) {
+                         base->header().n_chunks, (long long)i.chunks_lowered_from);
         std::fprintf(stderr,
                      "qlm: %s (%s), %s: %zu bytes, %zu tokens (tokenized in %.2f s); %lld chunks of %lld tokens, "
                      "%lld scored per chunk, batch %lld, %d threads, %s\n",
-                     o.model.c_str(), model->config().arch_name.c_str(), o.text_file.c_str(), text.size(),
-                     tokens.size(), tokenize_s, (long long)n_chunks, (long long)c, (long long)n_scored,
-                     (long long)o.n_batch, threads, isa_name(ctx->isa()));
-        if (writer)
-            std::fprintf(stderr, "qlm: saving the base's top-%d log-probs to %s (%.1f MiB)\n", o.top_k,
-                         o.save_logits.c_str(), mib(double(ppl::kl_base_file_size(now))));
+                     o.model.c_str(), model->config().arch_name.c_str(), o.text_file.c_str(), i.text_bytes,
+                     i.n_tokens, i.tokenize_s, (long long)i.n_chunks, (long long)i.n_ctx, (long long)i.n_scored,
+                     (long long)i.n_batch, i.threads, isa_name(ctx->isa()));
+        if (!o.save_logits.empty())
+            std::fprintf(stderr, "qlm: saving the base's top-%d log-probs to %s (%.1f MiB)\n", i.top_k,
+                         o.save_logits.c_str(), mib(double(i.base_file_bytes)));
         if (base)
             std::fprintf(stderr, "qlm: KL divergence against %s (base model %s, top-%u + rest)\n", o.kl_base.c_str(),
                          base->header().model.c_str(), base->header().top_k);
-    }
-
-    const int64_t piece = std::min(o.n_batch, c - first);
-    std::vector<float> logits(size_t(piece) * size_t(n_vocab));
-    std::vector<int32_t> chunk(static_cast<size_t>(c));
-    std::vector<double> nll(static_cast<size_t>(piece));
-    std::vector<ppl::BaseRow> rows(static_cast<size_t>(piece));
-    std::vector<ppl::KlPosition> kl_rows(static_cast<size_t>(piece));
-    ppl::PplAccumulator acc;
-    ppl::KlAccumulator kl;
-    std::vector<double> chunk_ppl;
-    double eval_s = 0, score_s = 0;
-    const auto t_all = std::chrono::steady_clock::now();
-    for (int64_t ci = 0; ci < n_chunks; ++ci) {
-        std::copy(tokens.begin() + ci * c, tokens.begin() + (ci + 1) * c, chunk.begin());
-        if (bos != Tokenizer::kNone) chunk[0] = bos;
-        session.reset();
-        auto t0 = std::chrono::steady_clock::now();
-        session.eval({chunk.data(), size_t(first)}, logits.data(), false);  // context half: no logits kept
-        eval_s += seconds_since(t0);
-        for (int64_t p0 = first; p0 < c; p0 += piece) {
-            const int64_t m = std::min(piece, c - p0);
-            t0 = std::chrono::steady_clock::now();
-            session.eval({chunk.data() + p0, size_t(m)}, logits.data(), true);
-            eval_s += seconds_since(t0);
-            t0 = std::chrono::steady_clock::now();
-            const int64_t ms = std::min(m, c - 1 - p0);  // the chunk's last position predicts nothing
-            if (base)
-                for (int64_t i = 0; i < ms; ++i) base->read_row(rows[size_t(i)]);
-            parallel_rows(ms, threads, [&](int64_t i) {
-                const float* x = logits.data() + size_t(i) * size_t(n_vocab);
-                const int32_t next = tokens[size_t(ci * c + p0 + i + 1)];
-                thread_local std::vector<float> scratch;
-                scratch.resize(size_t(n_vocab));
-                const ppl::RowStats st = ppl::row_stats(*ctx, x, n_vocab, scratch.data());
-                nll[size_t(i)] = -ppl::log_prob(x, st, next);
-                if (writer) ppl::make_base_row(x, n_vocab, st, o.top_k, next, rows[size_t(i)]);
-                if (base) kl_rows[size_t(i)] = ppl::kl_position(rows[size_t(i)], x, n_vocab, st, next);
-            });
-            for (int64_t i = 0; i < ms; ++i) {
-                acc.add(nll[size_t(i)]);
-                if (writer) writer->write_row(rows[size_t(i)]);
-                if (base) kl.add(kl_rows[size_t(i)]);
-            }
-            score_s += seconds_since(t0);
+    };
+    auto on_chunk = [&](const ppl::ChunkProgress& p) {
+        if (o.json) return;
+        std::fprintf(stderr, "[%lld/%lld] PPL %.4f ± %.4f", (long long)p.chunk, (long long)p.n_chunks, p.ppl->ppl(),
+                     p.ppl->ppl_err());
+        if (p.kl) {
+            const auto s = p.kl->summary();
+            std::fprintf(stderr, " | KLD %.6f ± %.6f | same top %.2f%%", s.kld.mean, s.kld.err, 100 * s.same_top.mean);
         }
-        chunk_ppl.push_back(acc.ppl());
-        if (!o.json) {
-            const double el = seconds_since(t_all);
-            std::fprintf(stderr, "[%lld/%lld] PPL %.4f ± %.4f", (long long)(ci + 1), (long long)n_chunks, acc.ppl(),
-                         acc.ppl_err());
-            if (base) {
-                const auto s = kl.summary();
-                std::fprintf(stderr, " | KLD %.6f ± %.6f | same top %.2f%%", s.kld.mean, s.kld.err,
-                             100 * s.same_top.mean);
-            }
-            std::fprintf(stderr, " | %.1f tokens/s\n", double((ci + 1) * c) / el);
-        }
-    }
-    const double total_s = seconds_since(t_all);
-    if (writer) writer->close();
-    const double tps = total_s > 0 ? double(n_chunks * c) / total_s : 0.0;
+        std::fprintf(stderr, " | %.1f tokens/s\n", double(p.chunk * o.n_ctx) / p.elapsed_s);
+    };
+    const ppl::RunResult r = ppl::run(*model, *ctx, tok, text, ro, base.get(), on_start, on_chunk);
+    const ppl::RunInfo& info = r.info;
+    const double tps = r.total_s > 0 ? double(info.n_chunks * info.n_ctx) / r.total_s : 0.0;
 
     if (o.json) {
         nlohmann::json j;
         j["model"] = o.model;
         j["text_file"] = o.text_file;
-        j["text_bytes"] = text.size();
-        j["text_fnv1a64"] = cat(std::hex, now.text_hash);
-        j["n_tokens"] = tokens.size();
-        j["n_ctx"] = c;
-        j["n_batch"] = o.n_batch;
-        j["chunks"] = n_chunks;
-        j["scored_tokens"] = acc.count;
-        j["ppl"] = acc.ppl();
-        j["ppl_err"] = acc.ppl_err();
-        j["mean_nll"] = acc.count ? acc.nll / double(acc.count) : 0.0;
-        j["chunk_ppl"] = chunk_ppl;
-        j["stats"] = {{"load_s", model->load_seconds()}, {"tokenize_s", tokenize_s}, {"seconds", total_s},
-                      {"eval_s", eval_s}, {"score_s", score_s}, {"tokens_per_s", tps},
-                      {"threads", threads}, {"isa", isa_name(ctx->isa())}};
-        if (writer) j["saved_logits"] = {{"file", o.save_logits}, {"top_k", o.top_k}};
-        if (base) j["kl"] = kl_json(kl.summary());
-        if (base) j["kl"]["base_top_k"] = base->header().top_k;
+        j["text_bytes"] = info.text_bytes;
+        j["text_fnv1a64"] = cat(std::hex, info.text_hash);
+        j["n_tokens"] = info.n_tokens;
+        j["n_ctx"] = info.n_ctx;
+        j["n_batch"] = info.n_batch;
+        j["chunks"] = info.n_chunks;
+        j["scored_tokens"] = r.acc.count;
+        j["ppl"] = r.acc.ppl();
+        j["ppl_err"] = r.acc.ppl_err();
+        j["mean_nll"] = r.acc.count ? r.acc.nll / double(r.acc.count) : 0.0;
+        j["chunk_ppl"] = r.chunk_ppl;
+        j["stats"] = {{"load_s", model->load_seconds()}, {"tokenize_s", info.tokenize_s}, {"seconds", r.total_s},
+                      {"eval_s", r.eval_s}, {"score_s", r.score_s}, {"tokens_per_s", tps},
+                      {"threads", info.threads}, {"isa", isa_name(ctx->isa())}};
+        if (!o.save_logits.empty()) j["saved_logits"] = {{"file", o.save_logits}, {"top_k", info.top_k}};
+        if (r.has_kl) j["kl"] = kl_json(r.kl);
+        if (r.has_kl) j["kl"]["base_top_k"] = base->header().top_k;
         std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
         return 0;
     }
     std::fprintf(stderr, "qlm: %lld chunks, %llu scored tokens in %.2f s: %.1f tokens/s (forward %.2f s, scoring %.2f s)\n",
-                 (long long)n_chunks, (unsigned long long)acc.count, total_s, tps, eval_s, score_s);
-    if (base) print_kl(kl.summary(), int(base->header().top_k));
-    std::printf("Final estimate: PPL = %.4f +/- %.5f\n", acc.ppl(), acc.ppl_err());
+                 (long long)info.n_chunks, (unsigned long long)r.acc.count, r.total_s, tps, r.eval_s, r.score_s);
+    if (r.has_kl) print_kl(r.kl, int(base->header().top_k));
+    std::printf("Final estimate: PPL = %.4f +/- %.5f\n", r.acc.ppl(), r.acc.ppl_err());
     return 0;
 }
 

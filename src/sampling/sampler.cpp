@@ -26,6 +26,8 @@ Sampler::Sampler(const SamplerOptions& opts) : opts_(opts), state_(opts.seed) {
     if (!std::isfinite(opts.temp)) fail("sampler: temperature must be finite, got ", opts.temp);
     if (!(std::fabs(opts.frequency_penalty) <= 2) || !(std::fabs(opts.presence_penalty) <= 2))
         fail("sampler: frequency and presence penalties must be in [-2, 2]");
+    for (const auto& [t, b] : opts.logit_bias)
+        if (t < 0 || !std::isfinite(b)) fail("sampler: logit_bias: token ", t, " is negative or its bias is not finite");
 }
 
 // splitmix64: tiny, well mixed, the same on every platform.
@@ -35,6 +37,14 @@ double Sampler::uniform() {
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     z ^= z >> 31;
     return double(z >> 11) * 0x1.0p-53;
+}
+
+const float* Sampler::biased(const float* logits, int64_t n_vocab) {
+    if (opts_.logit_bias.empty()) return logits;
+    biased_.assign(logits, logits + n_vocab);
+    for (const auto& [t, b] : opts_.logit_bias)
+        if (t >= 0 && t < n_vocab) biased_[size_t(t)] += b;
+    return biased_.data();
 }
 
 void Sampler::accept(int32_t token) {
