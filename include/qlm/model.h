@@ -211,9 +211,9 @@ public:
     // One layer's K or V pages for a block table covering n_pos positions.
     KvPages k_pages(int64_t layer, const int32_t* table, int64_t n_pos) const;
     KvPages v_pages(int64_t layer, const int32_t* table, int64_t n_pos) const;
-    // Where position `row` of block `block` of one layer and kv head lives.
-    uint8_t* k_row(int64_t layer, int32_t block, int head, int64_t row) noexcept;
-    uint8_t* v_row(int64_t layer, int32_t block, int head, int64_t row) noexcept;
+    // One layer's K or V pool, writable (the KV store's destination).
+    KvLayer k_layer(int64_t layer) noexcept;
+    KvLayer v_layer(int64_t layer) noexcept;
 
 private:
     KvCacheOptions opts_;

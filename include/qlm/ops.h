@@ -198,9 +198,17 @@ void rope(Context& ctx, float* x, int64_t rows, int n_heads, int head_dim, const
           const RopeParams& p);
 
 // x[r][j] += b[j]  (bias broadcast over rows)
-void add_bias(float* x, const float* b, int64_t rows, int64_t n);
+void add_bias(Context& ctx, float* x, const float* b, int64_t rows, int64_t n);
 // y[j] += x[j]
-void add_inplace(float* y, const float* x, int64_t n);
+void add_inplace(Context& ctx, float* y, const float* x, int64_t n);
+// x[j] *= s (nothing when s == 1)
+void scale(Context& ctx, float* x, int64_t n, float s);
+
+// Embedding rows: out row i = row ids[i] of `table` (n_rows × n, any weight
+// type), dequantized, times `scale`. ids are checked by the caller.
+void get_rows(Context& ctx, const WeightView& table, const int32_t* ids, int64_t n_ids, float* out, float scale = 1.0f);
+// out row r = x row rows[r] (n floats each): the rows that need logits.
+void gather_rows(Context& ctx, const float* x, const int64_t* rows, int64_t n_rows, int64_t n, float* out);
 // g[j] = act(g[j]) * u[j]: the gated FFN's activation.
 void silu_mul(Context& ctx, float* g, const float* u, int64_t n);
 void gelu_tanh_mul(Context& ctx, float* g, const float* u, int64_t n);
@@ -253,6 +261,18 @@ struct KvPages {
     const int32_t* table = nullptr; // block ids, one per block_size positions
     int64_t n_pos = 0;              // positions written (0..n_pos-1)
 };
+// One layer's K (or V) pool, writable, with the geometry of KvPages.
+struct KvLayer {
+    GgmlType type = GgmlType::F16;  // F16 or F32
+    uint8_t* base = nullptr;        // block 0 of the pool
+    size_t block_stride = 0, head_stride = 0, pos_stride = 0;
+    int64_t block_size = 0;
+};
+// The KV store: x row r (n_head heads of head_dim floats) goes to slot
+// slots[r] = block · block_size + offset of the pool, converted to its type.
+void kv_store(Context& ctx, const float* x, int64_t rows, int n_head, int64_t head_dim, const int32_t* slots,
+              const KvLayer& dst);
+
 // One sequence of a batch: its queries (rows q_stride floats apart, out
 // rows out_stride apart, laid out as above) over its own cache.
 struct AttnSeq {

@@ -67,6 +67,9 @@ public:
     // The model's tokenizer.chat_template, or ChatML when it has none (as
     // llama.cpp falls back). Errors name the key: "tokenizer.chat_template: line L, ...".
     static ChatTemplate from_gguf(const GgufReader& reader);
+    // What run, chat and serve use: the template file `override_file` when
+    // it is not empty (errors name the file), else from_gguf.
+    static ChatTemplate load(const GgufReader& reader, const std::string& override_file);
 
     // Renders with the context's top-level keys as variables.
     std::string render(const nlohmann::ordered_json& context, const TemplateOptions& options = {}) const;

@@ -12,10 +12,8 @@
 // decided by the weights the model bound (the architecture table), never by
 // the architecture's name.
 #include <algorithm>
-#include <cstring>
 #include <map>
 
-#include "formats/common.h"
 #include "qlm/error.h"
 #include "qlm/model.h"
 
@@ -25,7 +23,7 @@ struct Forward::Scratch {
     std::vector<float> x, h, q, k, v, att, o, g, u;
     std::vector<float> router, ew, eg, eu, ed;  // MoE: logits, weights, per-slot gate/up/down rows
     std::vector<int32_t> eid;
-    std::vector<int32_t> pos, tok;
+    std::vector<int32_t> pos, tok, slots;  // per row: position, token, KV slot (block · block_size + offset)
     std::vector<int64_t> first;  // per sequence: its first row in the step
     std::vector<int64_t> out_rows;
     std::vector<AttnSeq> attn;
@@ -73,13 +71,8 @@ void act_mul(Context& ctx, FfnAct act, float* g, const float* u, int64_t n) {
 }
 
 // Slot s's row of y (n floats) += row ids[s] of the per-expert bias (n_expert × n).
-void add_expert_bias(const ExpertRouting& r, const float* bias, float* y, int64_t n) {
-    for (int64_t s = 0; s < r.n_tokens * r.n_used; ++s) add_bias(y + s * n, bias + int64_t(r.ids[s]) * n, 1, n);
-}
-
-void scale(float* x, int64_t n, float s) {
-    if (s != 1.0f)
-        for (int64_t i = 0; i < n; ++i) x[i] *= s;
+void add_expert_bias(Context& ctx, const ExpertRouting& r, const float* bias, float* y, int64_t n) {
+    for (int64_t s = 0; s < r.n_tokens * r.n_used; ++s) add_bias(ctx, y + s * n, bias + int64_t(r.ids[s]) * n, 1, n);
 }
 
 }  // namespace
@@ -107,11 +100,14 @@ void Forward::run(KvCache& kv, std::span<const SeqStep> seqs, float* logits) {
         B += int64_t(sq.tokens.size());
     }
     if (B == 0) fail("forward: empty step");
-    s.pos.resize(size_t(B)), s.tok.resize(size_t(B));
+    s.pos.resize(size_t(B)), s.tok.resize(size_t(B)), s.slots.resize(size_t(B));
+    const int64_t bs = kv.block_size();
     for (size_t si = 0; si < seqs.size(); ++si)
         for (size_t i = 0; i < seqs[si].tokens.size(); ++i) {
-            s.pos[size_t(s.first[si]) + i] = int32_t(seqs[si].pos + int64_t(i));
+            const int64_t p = seqs[si].pos + int64_t(i);
+            s.pos[size_t(s.first[si]) + i] = int32_t(p);
             s.tok[size_t(s.first[si]) + i] = seqs[si].tokens[i];
+            s.slots[size_t(s.first[si]) + i] = int32_t(int64_t(seqs[si].blocks[p / bs]) * bs + p % bs);
         }
 
     embed(B);
@@ -127,12 +123,7 @@ void Forward::embed(int64_t B) {
     Scratch& s = *s_;
     const int64_t d = c.n_embd;
     float* x = fit(s.x, B * d);
-    // (n_vocab, n_embd) embedding rows, dequantized one row per token.
-    const WeightView& E = model_.token_embd();
-    for (int64_t i = 0; i < B; ++i) {
-        dequantize_row(E.type, E.data + size_t(s.tok[size_t(i)]) * E.row_stride, x + i * d, d);
-        scale(x + i * d, d, c.embd_scale);
-    }
+    get_rows(ctx_, model_.token_embd(), s.tok.data(), B, x, c.embd_scale);  // (n_vocab, n_embd) rows
 }
 
 void Forward::attention_block(int64_t l, KvCache& kv, std::span<const SeqStep> seqs, int64_t B) {
@@ -158,9 +149,9 @@ void Forward::attention_block(int64_t l, KvCache& kv, std::span<const SeqStep> s
         proj(L.wv, v);  // (B, n_kv·dv)
         proj.run();
     }
-    if (L.bq) add_bias(q, L.bq, B, dq);
-    if (L.bk) add_bias(k, L.bk, B, dkv);
-    if (L.bv) add_bias(v, L.bv, B, dvv);
+    if (L.bq) add_bias(ctx_, q, L.bq, B, dq);
+    if (L.bk) add_bias(ctx_, k, L.bk, B, dkv);
+    if (L.bv) add_bias(ctx_, v, L.bv, B, dvv);
     if (L.q_norm) rms_norm(ctx_, q, L.q_norm, q, B * c.n_head, c.head_dim_k, c.norm_eps);
     if (L.k_norm) rms_norm(ctx_, k, L.k_norm, k, B * c.n_head_kv, c.head_dim_k, c.norm_eps);
     RopeParams rp;
@@ -175,30 +166,10 @@ void Forward::attention_block(int64_t l, KvCache& kv, std::span<const SeqStep> s
     rp.n_ctx_orig = c.rope_ctx_orig;
     rope(ctx_, q, B, c.n_head, c.head_dim_k, s.pos.data(), rp);
     rope(ctx_, k, B, c.n_head_kv, c.head_dim_k, s.pos.data(), rp);
-    scale(q, B * dq, c.q_scale);
-
-    // Each token's K and V rows into its sequence's blocks.
-    const int64_t bs = kv.block_size();
-    for (size_t si = 0; si < seqs.size(); ++si) {
-        const SeqStep& sq = seqs[si];
-        for (size_t i = 0; i < sq.tokens.size(); ++i) {
-            const int64_t p = sq.pos + int64_t(i), row = s.first[si] + int64_t(i);
-            const int32_t blk = sq.blocks[p / bs];
-            for (int hh = 0; hh < c.n_head_kv; ++hh) {
-                const float* kr = k + row * dkv + int64_t(hh) * c.head_dim_k;
-                const float* vr = v + row * dvv + int64_t(hh) * c.head_dim_v;
-                uint8_t* kd = kv.k_row(l, blk, hh, p % bs);
-                uint8_t* vd = kv.v_row(l, blk, hh, p % bs);
-                if (kv.type() == GgmlType::F32) {
-                    std::memcpy(kd, kr, size_t(c.head_dim_k) * 4);
-                    std::memcpy(vd, vr, size_t(c.head_dim_v) * 4);
-                } else {  // rows are 2-byte aligned
-                    to_f16(ctx_, kr, reinterpret_cast<uint16_t*>(kd), c.head_dim_k);
-                    to_f16(ctx_, vr, reinterpret_cast<uint16_t*>(vd), c.head_dim_v);
-                }
-            }
-        }
-    }
+    scale(ctx_, q, B * dq, c.q_scale);
+    // each token's K and V rows into its sequence's blocks
+    kv_store(ctx_, k, B, c.n_head_kv, c.head_dim_k, s.slots.data(), kv.k_layer(l));
+    kv_store(ctx_, v, B, c.n_head_kv, c.head_dim_v, s.slots.data(), kv.v_layer(l));
     s.attn.clear();
     for (size_t si = 0; si < seqs.size(); ++si) {
         const SeqStep& sq = seqs[si];
@@ -210,10 +181,10 @@ void Forward::attention_block(int64_t l, KvCache& kv, std::span<const SeqStep> s
                       L.sinks};
     attention(ctx_, s.attn, as);      // (B, n_head·dv)
     matmul(ctx_, att, B, L.wo, o);    // (B, n_embd)
-    if (L.bo) add_bias(o, L.bo, B, d);
+    if (L.bo) add_bias(ctx_, o, L.bo, B, d);
     if (L.post_attn_norm) rms_norm(ctx_, o, L.post_attn_norm, o, B, d, c.norm_eps);
-    scale(o, B * d, c.residual_scale);
-    add_inplace(x, o, B * d);
+    scale(ctx_, o, B * d, c.residual_scale);
+    add_inplace(ctx_, x, o, B * d);
 }
 
 void Forward::dense_ffn(const DenseFfn& f, const float* h, int64_t B, float* out) {
@@ -245,7 +216,7 @@ void Forward::moe_ffn(const MoeFfn& m, const float* h, int64_t B, float* out) {
     Projector proj(ctx_, h, B, d);
     proj(m.router, logits);  // (B, n_expert)
     proj.run();
-    if (m.router_bias) add_bias(logits, m.router_bias, B, c.n_expert);
+    if (m.router_bias) add_bias(ctx_, logits, m.router_bias, B, c.n_expert);
     RouterParams rp;
     rp.gating = c.gating;
     rp.n_used = c.n_expert_used;
@@ -256,17 +227,17 @@ void Forward::moe_ffn(const MoeFfn& m, const float* h, int64_t B, float* out) {
     const ExpertRouting r{s.eid.data(), w, B, c.n_expert_used, c.n_expert};
     matmul_experts(ctx_, r, {{&proj.activations(m.gate.type), false, m.gate, eg},   // (slots, n_ff_exp)
                              {&proj.activations(m.up.type), false, m.up, eu}});
-    if (m.gate_bias) add_expert_bias(r, m.gate_bias, eg, n_ff);
-    if (m.up_bias) add_expert_bias(r, m.up_bias, eu, n_ff);
+    if (m.gate_bias) add_expert_bias(ctx_, r, m.gate_bias, eg, n_ff);
+    if (m.up_bias) add_expert_bias(ctx_, r, m.up_bias, eu, n_ff);
     act_mul(ctx_, c.act, eg, eu, slots * n_ff);
     const QuantizedActivations gq = quantize_activations(ctx_, eg, slots, n_ff, activation_type(m.down.type));
     matmul_experts(ctx_, r, {{&gq, true, m.down, ed}});  // (slots, n_embd)
-    if (m.down_bias) add_expert_bias(r, m.down_bias, ed, d);
+    if (m.down_bias) add_expert_bias(ctx_, r, m.down_bias, ed, d);
     combine_experts(r, ed, d, out);
     if (m.has_shared) {
         float* sh = fit(s.ed, B * d);  // the per-slot rows are combined already
         dense_ffn(m.shared, h, B, sh);
-        add_inplace(out, sh, B * d);
+        add_inplace(ctx_, out, sh, B * d);
     }
 }
 
@@ -284,8 +255,8 @@ void Forward::ffn_block(int64_t l, int64_t B) {
     else
         moe_ffn(std::get<MoeFfn>(L.ffn), h, B, o);
     if (L.post_ffn_norm) rms_norm(ctx_, o, L.post_ffn_norm, o, B, d, c.norm_eps);
-    scale(o, B * d, c.residual_scale);
-    add_inplace(x, o, B * d);
+    scale(ctx_, o, B * d, c.residual_scale);
+    add_inplace(ctx_, x, o, B * d);
 }
 
 void Forward::output(float* logits) {
@@ -296,10 +267,10 @@ void Forward::output(float* logits) {
     // Output norm and projection of the rows that need logits, gathered.
     float* o = fit(s.o, rows * d);
     float* h = fit(s.h, rows * d);
-    for (int64_t r = 0; r < rows; ++r) std::memcpy(o + r * d, s.x.data() + s.out_rows[size_t(r)] * d, size_t(d) * 4);
+    gather_rows(ctx_, s.x.data(), s.out_rows.data(), rows, d, o);
     rms_norm(ctx_, o, model_.output_norm(), h, rows, d, c.norm_eps);
     matmul(ctx_, h, rows, model_.output(), logits);  // (rows, n_vocab)
-    if (c.logit_scale != 1.0f) scale(logits, rows * c.n_vocab, 1.0f / c.logit_scale);
+    scale(ctx_, logits, rows * c.n_vocab, 1.0f / c.logit_scale);
 }
 
 }  // namespace qlm

@@ -39,14 +39,14 @@ KvPages KvCache::v_pages(int64_t layer, const int32_t* table, int64_t n_pos) con
     return {opts_.type, v_[size_t(layer)].data(), hs * size_t(n_head_kv_), hs, v_row_, opts_.block_size, table, n_pos};
 }
 
-uint8_t* KvCache::k_row(int64_t layer, int32_t block, int head, int64_t row) noexcept {
+KvLayer KvCache::k_layer(int64_t layer) noexcept {
     const size_t hs = size_t(opts_.block_size) * k_row_;
-    return k_[size_t(layer)].data() + size_t(block) * hs * size_t(n_head_kv_) + size_t(head) * hs + size_t(row) * k_row_;
+    return {opts_.type, k_[size_t(layer)].data(), hs * size_t(n_head_kv_), hs, k_row_, opts_.block_size};
 }
 
-uint8_t* KvCache::v_row(int64_t layer, int32_t block, int head, int64_t row) noexcept {
+KvLayer KvCache::v_layer(int64_t layer) noexcept {
     const size_t hs = size_t(opts_.block_size) * v_row_;
-    return v_[size_t(layer)].data() + size_t(block) * hs * size_t(n_head_kv_) + size_t(head) * hs + size_t(row) * v_row_;
+    return {opts_.type, v_[size_t(layer)].data(), hs * size_t(n_head_kv_), hs, v_row_, opts_.block_size};
 }
 
 }  // namespace qlm

@@ -3,6 +3,7 @@
 // split; the compiler vectorizes the inner loops.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "ops/context_impl.h"
 #include "ops/profile.h"
@@ -45,12 +46,45 @@ void to_f16(Context& ctx, const float* x, uint16_t* y, int64_t n) {
     cpu::kernel_or_scalar(*ctx.impl().table, &cpu::KernelTable::f32_to_f16)(x, y, n);
 }
 
-void add_bias(float* x, const float* b, int64_t rows, int64_t n) {
-    for (int64_t r = 0; r < rows; ++r) add_inplace(x + r * n, b, n);
+void add_bias(Context& ctx, float* x, const float* b, int64_t rows, int64_t n) {
+    for (int64_t r = 0; r < rows; ++r) add_inplace(ctx, x + r * n, b, n);
 }
 
-void add_inplace(float* y, const float* x, int64_t n) {
+void add_inplace(Context&, float* y, const float* x, int64_t n) {
     for (int64_t j = 0; j < n; ++j) y[j] += x[j];
+}
+
+void scale(Context&, float* x, int64_t n, float s) {
+    if (s != 1.0f)
+        for (int64_t i = 0; i < n; ++i) x[i] *= s;
+}
+
+void get_rows(Context& ctx, const WeightView& table, const int32_t* ids, int64_t n_ids, float* out, float s) {
+    ProfileScope scope(ctx.impl(), "get_rows", 0, [&] { return std::string(type_name(table.type)); });
+    const int64_t n = table.k;
+    for (int64_t i = 0; i < n_ids; ++i) {
+        dequantize_row(table.type, table.data + size_t(ids[i]) * table.row_stride, out + i * n, n);
+        scale(ctx, out + i * n, n, s);
+    }
+}
+
+void gather_rows(Context&, const float* x, const int64_t* rows, int64_t n_rows, int64_t n, float* out) {
+    for (int64_t r = 0; r < n_rows; ++r) std::memcpy(out + r * n, x + rows[r] * n, size_t(n) * sizeof(float));
+}
+
+void kv_store(Context& ctx, const float* x, int64_t rows, int n_head, int64_t head_dim, const int32_t* slots,
+              const KvLayer& dst) {
+    ProfileScope scope(ctx.impl(), "kv_store", 0, [&] { return std::string("f32 -> ") + type_name(dst.type); });
+    const auto f16 = cpu::kernel_or_scalar(*ctx.impl().table, &cpu::KernelTable::f32_to_f16);
+    for (int64_t r = 0; r < rows; ++r) {
+        const int64_t blk = slots[r] / dst.block_size, off = slots[r] % dst.block_size;
+        for (int h = 0; h < n_head; ++h) {
+            const float* src = x + (r * n_head + h) * head_dim;
+            uint8_t* d = dst.base + size_t(blk) * dst.block_stride + size_t(h) * dst.head_stride + size_t(off) * dst.pos_stride;
+            if (dst.type == GgmlType::F32) std::memcpy(d, src, size_t(head_dim) * sizeof(float));
+            else f16(src, reinterpret_cast<uint16_t*>(d), head_dim);  // rows are 2-byte aligned
+        }
+    }
 }
 
 float silu(float x) noexcept { return x / (1.0f + std::exp(-x)); }

@@ -737,18 +737,8 @@ void load(State& st) {
         st.ctx = std::make_unique<Context>(co);
         st.model = Model::load(o.model_path);
         st.tok = std::make_unique<Tokenizer>(Tokenizer::from_gguf(st.model->gguf()));
-        std::string source;
-        if (!o.chat_template_file.empty()) {
-            std::ifstream in(o.chat_template_file, std::ios::binary);
-            if (!in) fail(o.chat_template_file, ": cannot open the chat template");
-            std::ostringstream ss;
-            ss << in.rdbuf();
-            source = ss.str();
-        } else {
-            source = st.model->gguf().get_string_or("tokenizer.chat_template", "");
-        }
-        if (source.empty()) source = chatml_template_source();  // as llama.cpp falls back to
-        st.chat = std::make_unique<ChatTemplate>(ChatTemplate::parse(source));
+        st.chat = std::make_unique<ChatTemplate>(ChatTemplate::load(st.model->gguf(), o.chat_template_file));
+        const std::string& source = st.chat->source();
         st.tool_format = detect_tool_format(source);
         st.thinks = template_thinks(source);
         std::fprintf(stderr, "qlm serve: tool-call format: %s\n", tool_format_name(st.tool_format));

@@ -1,6 +1,11 @@
 // The public API: ChatTemplate and apply_chat_template (include/qlm/template.h).
 #include "qlm/template.h"
 
+#include <fstream>
+#include <sstream>
+
+#include "qlm/error.h"
+
 #include "qlm/gguf.h"
 
 #include "template/evaluator.h"
@@ -21,6 +26,19 @@ ChatTemplate ChatTemplate::from_gguf(const GgufReader& reader) {
         return parse(source);
     } catch (const TemplateError& e) {
         throw TemplateError(cat(reader.path(), ": tokenizer.chat_template: ", e.what()), e.line(), e.column(), false);
+    }
+}
+
+ChatTemplate ChatTemplate::load(const GgufReader& reader, const std::string& override_file) {
+    if (override_file.empty()) return from_gguf(reader);
+    std::ifstream in(override_file, std::ios::binary);
+    if (!in) fail(override_file, ": cannot open the chat template");
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    try {
+        return parse(ss.str());
+    } catch (const TemplateError& e) {
+        throw TemplateError(cat(override_file, ": ", e.what()), e.line(), e.column(), false);
     }
 }
 

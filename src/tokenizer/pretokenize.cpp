@@ -52,6 +52,25 @@ size_t contraction_len(const Chunk& c, size_t pos, bool any_case) {
     return 0;
 }
 
+// The whitespace alternatives that llama3's and gpt-4o's patterns end with,
+// at pos: '\s*[\r\n]+' | '\s+(?!\S)' | '\s+', else one codepoint that
+// matched nothing. Cuts the piece; returns the position after it.
+size_t whitespace_tail(const Chunk& c, size_t pos, Cutter& cut) {
+    size_t n_space = 0;
+    size_t last_crlf_end = 0;
+    while (c.at(pos + n_space).space) {
+        const uint32_t c2 = c.cpt(pos + n_space);
+        if (c2 == '\r' || c2 == '\n') last_crlf_end = pos + n_space + 1;
+        ++n_space;
+    }
+    if (last_crlf_end > 0) pos = last_crlf_end;                                               // '\s*[\r\n]+'
+    else if (n_space > 1 && c.cpt(pos + n_space) != kOutside) pos += n_space - 1;              // '\s+(?!\S)'
+    else if (n_space > 0) pos += n_space;                                                     // '\s+'
+    else ++pos;                                                                               // no match
+    cut.cut(pos);
+    return pos;
+}
+
 void split_gpt2(const Chunk& c, std::vector<size_t>& out) {
     Cutter cut{out, c.begin};
     for (size_t pos = c.begin; pos < c.end;) {
@@ -133,29 +152,7 @@ void split_llama3(const Chunk& c, std::vector<size_t>& out, size_t max_digits, b
             cut.cut(pos);
             continue;
         }
-        size_t n_space = 0;
-        size_t last_crlf_end = 0;
-        while (c.at(pos + n_space).space) {
-            const uint32_t c2 = c.cpt(pos + n_space);
-            if (c2 == '\r' || c2 == '\n') last_crlf_end = pos + n_space + 1;
-            ++n_space;
-        }
-        if (last_crlf_end > 0) {  // '\s*[\r\n]+'
-            pos = last_crlf_end;
-            cut.cut(pos);
-            continue;
-        }
-        if (n_space > 1 && c.cpt(pos + n_space) != kOutside) {  // '\s+(?!\S)'
-            pos += n_space - 1;
-            cut.cut(pos);
-            continue;
-        }
-        if (n_space > 0) {  // '\s+'
-            pos += n_space;
-            cut.cut(pos);
-            continue;
-        }
-        cut.cut(++pos);  // no match
+        pos = whitespace_tail(c, pos, cut);
     }
 }
 
@@ -245,29 +242,7 @@ void split_gpt4o(const Chunk& c, std::vector<size_t>& out, bool exact) {
             cut.cut(pos);
             continue;
         }
-        size_t n_space = 0;
-        size_t last_crlf_end = 0;
-        while (c.at(pos + n_space).space) {
-            const uint32_t c2 = c.cpt(pos + n_space);
-            if (c2 == '\r' || c2 == '\n') last_crlf_end = pos + n_space + 1;
-            ++n_space;
-        }
-        if (last_crlf_end > 0) {  // '\s*[\r\n]+'
-            pos = last_crlf_end;
-            cut.cut(pos);
-            continue;
-        }
-        if (n_space > 1 && c.cpt(pos + n_space) != kOutside) {  // '\s+(?!\S)'
-            pos += n_space - 1;
-            cut.cut(pos);
-            continue;
-        }
-        if (n_space > 0) {  // '\s+'
-            pos += n_space;
-            cut.cut(pos);
-            continue;
-        }
-        cut.cut(++pos);  // no match (cannot happen: every class is covered above)
+        pos = whitespace_tail(c, pos, cut);  // (no match cannot happen: every class is covered above)
     }
 }
 

@@ -276,7 +276,7 @@ TEST_F(CudaTest, GatedActivationsAndBias) {
     std::vector<float> x = make_activations(rows, cols, 5), b = make_activations(1, cols, 6);
     CudaBuffer xd = to_device(x), bd = to_device(b);
     cuda_add_bias(*ctx_, xd.as<float>(), bd.as<float>(), rows, cols);
-    add_bias(x.data(), b.data(), rows, cols);
+    add_bias(cpu, x.data(), b.data(), rows, cols);
     EXPECT_EQ(to_host<float>(xd, x.size()), x);  // one float add: exact
 }
 

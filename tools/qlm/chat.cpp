@@ -36,14 +36,7 @@ int chat(ChatOpts& o) {
     auto ctx = make_context(o.threads, o.isa);
     auto model = Model::load(o.model);
     const Tokenizer tok = Tokenizer::from_gguf(model->gguf());
-    ChatTemplate tmpl = ChatTemplate::from_gguf(model->gguf());
-    if (!o.chat_template.empty()) {
-        std::ifstream in(o.chat_template, std::ios::binary);
-        if (!in) fail(o.chat_template, ": cannot open the chat template");
-        std::ostringstream ss;
-        ss << in.rdbuf();
-        tmpl = ChatTemplate::parse(ss.str());
-    }
+    const ChatTemplate tmpl = ChatTemplate::load(model->gguf(), o.chat_template);
     EngineOptions eo;
     eo.n_ctx = o.n_ctx;
     eo.kv_tokens = 2 * o.n_ctx;
