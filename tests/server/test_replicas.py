@@ -22,7 +22,10 @@ second. Checked here:
 - drain: SIGTERM to one replica under load: /ready 503 at once, a new request
   503 with Retry-After, every request through the router completes with its
   finish reason (and [DONE]), the replica exits 0 within --drain-timeout;
-  past the drain timeout a stream ends with an error; a second SIGTERM exits at once;
+  past the drain timeout a stream ends with an error; a second SIGTERM exits at once; an idle
+  keep-alive connection does not hold the exit;
+- saturation: with --parallel 1, num_requests_waiting counts the queued requests and the
+  queue-time histogram their wait;
 - crash: SIGKILL to one replica under load: non-streaming requests succeed
   (the router retries), cut streams lack [DONE] and succeed on one client
   retry, nothing else is lost, the restarted replica serves again;
