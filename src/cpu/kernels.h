@@ -81,6 +81,9 @@ using F32ToF16Fn = void (*)(const float* x, uint16_t* y, int64_t n);
 using ExpSumFn = double (*)(float* x, int64_t n, float* max_out);
 // Gated activations: g[j] = act(g[j]) * u[j] (GELU-tanh, SiLU).
 using ActMulFn = void (*)(float* g, const float* u, int64_t n);
+// gpt-oss's clamped SwiGLU: x = min(g, limit), y = clamp(u, ±limit),
+// g = x / (1 + exp(-alpha·x)) · (y + 1).
+using SwigluOaiFn = void (*)(float* g, const float* u, int64_t n, float alpha, float limit);
 
 struct KernelTable {
     Isa isa = Isa::Scalar;
@@ -91,6 +94,7 @@ struct KernelTable {
     AttnScoresFn attn_scores = nullptr;
     AttnWsumFn attn_wsum = nullptr;
     ActMulFn gelu_tanh_mul = nullptr, silu_mul = nullptr;
+    SwigluOaiFn swiglu_oai_mul = nullptr;
     RoundF16Fn round_f16 = nullptr;
     F32ToF16Fn f32_to_f16 = nullptr;
     ExpSumFn exp_sum = nullptr;

@@ -118,14 +118,13 @@ double exp_sum(const Context& ctx, float* x, int64_t n, float* max_out) {
 }
 
 void swiglu_oai_mul(Context& ctx, float* g, const float* u, int64_t n, float alpha, float limit) {
+    ProfileScope scope(ctx.impl(), "activation", 0, [] { return std::string("swiglu_oai * up"); });
+    const cpu::SwigluOaiFn f = cpu::kernel_or_scalar(*ctx.impl().table, &cpu::KernelTable::swiglu_oai_mul);
     constexpr int64_t kChunk = 4096;
     const int64_t chunks = (n + kChunk - 1) / kChunk;
     ctx.impl().pool->run(chunks, [&](int64_t ch) {
-        for (int64_t j = ch * kChunk; j < std::min(n, (ch + 1) * kChunk); ++j) {
-            const float x = std::min(g[j], limit);
-            const float y = std::clamp(u[j], -limit, limit);
-            g[j] = x / (1.0f + std::exp(alpha * -x)) * (y + 1.0f);
-        }
+        const int64_t j = ch * kChunk;
+        f(g + j, u + j, std::min(n, j + kChunk) - j, alpha, limit);
     });
 }
 

@@ -2,6 +2,7 @@
 // over float rows, and the gated GELU-tanh / SiLU activations with a
 // vectorized exp (Cody-Waite range reduction, degree-6 polynomial, relative
 // error ~2 ulp over the clamped range).
+#include <algorithm>
 #include <cmath>
 
 #include "cpu/avx2/common.h"
@@ -60,13 +61,36 @@ void gelu_tanh_mul(float* g, const float* u, int64_t n) {
     }
 }
 
-void silu_mul(float* g, const float* u, int64_t n) {
+// Runs f(g8, u8) over 8-float groups; a tail of fewer than 8 goes through
+// the same vector code from a padded copy, so an element's result never
+// depends on where it sits in the array (batch invariance).
+template <class F>
+inline void by8(float* g, const float* u, int64_t n, F&& f) {
     int64_t j = 0;
-    for (; j + 8 <= n; j += 8) {
-        const __m256 x = _mm256_loadu_ps(g + j);
-        _mm256_storeu_ps(g + j, _mm256_mul_ps(x_sigmoid(x, x), _mm256_loadu_ps(u + j)));
+    for (; j + 8 <= n; j += 8) f(g + j, u + j);
+    if (j < n) {
+        alignas(32) float gt[8] = {}, ut[8] = {};
+        std::copy(g + j, g + n, gt), std::copy(u + j, u + n, ut);
+        f(gt, ut);
+        std::copy(gt, gt + (n - j), g + j);
     }
-    for (; j < n; ++j) g[j] = g[j] / (1.0f + std::exp(-g[j])) * u[j];
+}
+
+void silu_mul(float* g, const float* u, int64_t n) {
+    by8(g, u, n, [](float* g8, const float* u8) {
+        const __m256 x = _mm256_loadu_ps(g8);
+        _mm256_storeu_ps(g8, _mm256_mul_ps(x_sigmoid(x, x), _mm256_loadu_ps(u8)));
+    });
+}
+
+void swiglu_oai_mul(float* g, const float* u, int64_t n, float alpha, float limit) {
+    const __m256 a = _mm256_set1_ps(alpha), lim = _mm256_set1_ps(limit), nlim = _mm256_set1_ps(-limit);
+    const __m256 one = _mm256_set1_ps(1.0f);
+    by8(g, u, n, [&](float* g8, const float* u8) {
+        const __m256 x = _mm256_min_ps(_mm256_loadu_ps(g8), lim);
+        const __m256 y = _mm256_min_ps(_mm256_max_ps(_mm256_loadu_ps(u8), nlim), lim);
+        _mm256_storeu_ps(g8, _mm256_mul_ps(x_sigmoid(x, _mm256_mul_ps(a, x)), _mm256_add_ps(y, one)));
+    });
 }
 
 // 8 elements of a cache row as floats (binary16 converted exactly).
@@ -284,6 +308,7 @@ void register_activations(KernelTable& k) {
     k.exp_sum = exp_sum;
     k.gelu_tanh_mul = gelu_tanh_mul;
     k.silu_mul = silu_mul;
+    k.swiglu_oai_mul = swiglu_oai_mul;
 }
 
 }  // namespace qlm::cpu::avx2

@@ -80,6 +80,14 @@ void silu_mul_scalar(float* g, const float* u, int64_t n) {
     for (int64_t j = 0; j < n; ++j) g[j] = g[j] / (1.0f + std::exp(-g[j])) * u[j];
 }
 
+void swiglu_oai_mul_scalar(float* g, const float* u, int64_t n, float alpha, float limit) {
+    for (int64_t j = 0; j < n; ++j) {
+        const float x = std::min(g[j], limit);
+        const float y = std::clamp(u[j], -limit, limit);
+        g[j] = x / (1.0f + std::exp(-(alpha * x))) * (y + 1.0f);
+    }
+}
+
 }  // namespace
 
 const KernelTable& scalar_kernels() {
@@ -93,6 +101,7 @@ const KernelTable& scalar_kernels() {
         k.exp_sum = exp_sum_scalar;
         k.gelu_tanh_mul = gelu_tanh_mul_scalar;
         k.silu_mul = silu_mul_scalar;
+        k.swiglu_oai_mul = swiglu_oai_mul_scalar;
         for (const auto& tr : fmt::kTypeTraits) {
             dispatch_type(tr.info.type, [&]<GgmlType T>() { k.tile[uint32_t(T)] = tile_scalar<T>; });
             k.quantize[uint32_t(tr.info.type)] = tr.quantize_row;
