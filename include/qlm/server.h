@@ -31,6 +31,7 @@ struct ServerOptions {
     int drain_timeout_s = 30;          // on SIGTERM: how long requests in flight may take to finish
     std::string kv_events_endpoint;    // ZeroMQ PUB endpoint of the KV events (empty: none)
     std::string kv_events_topic;       // their topic frame
+    bool kv_events_map = false;        // events as maps tagged by "type" (vllm-router kv_aware), not arrays (llm-d)
     EngineOptions engine;
 };
 

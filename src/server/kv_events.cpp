@@ -20,7 +20,8 @@ namespace qlm::server {
 
 bool kv_events_available() noexcept { return true; }
 
-std::string KvEventPublisher::encode(const std::vector<KvEvent>& events, int64_t block_size, double ts) {
+std::string KvEventPublisher::encode(const std::vector<KvEvent>& events, int64_t block_size, double ts,
+                                     bool map_events) {
     // Stored blocks that extend the previous stored block merge into one BlockStored.
     struct Out {
         KvEvent::Kind kind;
@@ -47,10 +48,44 @@ std::string KvEventPublisher::encode(const std::vector<KvEvent>& events, int64_t
         p.pack_str(uint32_t(s.size()));
         p.pack_str_body(s.data(), uint32_t(s.size()));
     };
+    auto hashes = [&](const Out& o) {
+        p.pack_array(uint32_t(o.hashes.size()));
+        for (uint64_t h : o.hashes) p.pack_fix_uint64(h);
+    };
     p.pack_array(3);
     p.pack_double(ts);
     p.pack_array(uint32_t(out.size()));
     for (const Out& o : out) {
+        if (map_events) {  // {"type": ..., field: value, ...}
+            switch (o.kind) {
+                case KvEvent::Kind::Stored:
+                    p.pack_map(8);
+                    str("type"), str("BlockStored");
+                    str("block_hashes"), hashes(o);
+                    str("parent_block_hash");
+                    if (o.parent != 0) p.pack_fix_uint64(o.parent);
+                    else p.pack_nil();
+                    str("token_ids");
+                    p.pack_array(uint32_t(o.tokens.size()));
+                    for (int32_t t : o.tokens) p.pack_int64(t);
+                    str("block_size"), p.pack_int64(block_size);
+                    str("lora_id"), p.pack_nil();
+                    str("medium"), p.pack_nil();
+                    str("lora_name"), p.pack_nil();
+                    break;
+                case KvEvent::Kind::Removed:
+                    p.pack_map(3);
+                    str("type"), str("BlockRemoved");
+                    str("block_hashes"), hashes(o);
+                    str("medium"), p.pack_nil();
+                    break;
+                case KvEvent::Kind::Cleared:
+                    p.pack_map(1);
+                    str("type"), str("AllBlocksCleared");
+                    break;
+            }
+            continue;
+        }
         switch (o.kind) {
             case KvEvent::Kind::Stored:
                 p.pack_array(8);
@@ -88,6 +123,7 @@ struct KvEventPublisher::Impl {
     zmq::socket_t sock{ctx, zmq::socket_type::pub};
     std::string topic;
     int64_t block_size;
+    bool map_events = false;
     uint64_t seq = 0;
     std::mutex mu;
     std::condition_variable cv;
@@ -108,7 +144,7 @@ struct KvEventPublisher::Impl {
             }
             const double ts =
                 std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-            const std::string payload = encode(batch, block_size, ts);
+            const std::string payload = encode(batch, block_size, ts, map_events);
             unsigned char be[8];
             for (int i = 0; i < 8; ++i) be[i] = static_cast<unsigned char>(seq >> (56 - 8 * i));
             ++seq;
@@ -125,10 +161,12 @@ struct KvEventPublisher::Impl {
     }
 };
 
-KvEventPublisher::KvEventPublisher(const std::string& endpoint, const std::string& topic, int64_t block_size)
+KvEventPublisher::KvEventPublisher(const std::string& endpoint, const std::string& topic, int64_t block_size,
+                                   bool map_events)
     : impl_(std::make_unique<Impl>()) {
     impl_->topic = topic;
     impl_->block_size = block_size;
+    impl_->map_events = map_events;
     try {
         impl_->sock.set(zmq::sockopt::linger, 1000);
         impl_->sock.set(zmq::sockopt::sndhwm, 100000);
@@ -177,14 +215,14 @@ bool kv_events_available() noexcept { return false; }
 
 struct KvEventPublisher::Impl {};
 
-KvEventPublisher::KvEventPublisher(const std::string& endpoint, const std::string&, int64_t) {
+KvEventPublisher::KvEventPublisher(const std::string& endpoint, const std::string&, int64_t, bool) {
     fail("--kv-events-endpoint ", endpoint,
          ": this build has no ZeroMQ/msgpack (install libzmq3-dev cppzmq-dev libmsgpack-cxx-dev and rebuild)");
 }
 KvEventPublisher::~KvEventPublisher() = default;
 void KvEventPublisher::publish(std::vector<KvEvent>&&) {}
 void KvEventPublisher::flush(std::chrono::milliseconds) {}
-std::string KvEventPublisher::encode(const std::vector<KvEvent>&, int64_t, double) { return {}; }
+std::string KvEventPublisher::encode(const std::vector<KvEvent>&, int64_t, double, bool) { return {}; }
 
 #endif
 

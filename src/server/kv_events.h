@@ -28,7 +28,10 @@ namespace qlm::server {
 class KvEventPublisher {
 public:
     // Binds `endpoint`; throws qlm::Error naming it if it cannot.
-    KvEventPublisher(const std::string& endpoint, const std::string& topic, int64_t block_size);
+    // `map_events`: each event a msgpack map tagged by "type" (vllm-router's
+    // kv_aware decoder) instead of an array tagged by its first element
+    // (vLLM's msgspec array_like layout, what llm-d decodes).
+    KvEventPublisher(const std::string& endpoint, const std::string& topic, int64_t block_size, bool map_events = false);
     ~KvEventPublisher();
     KvEventPublisher(const KvEventPublisher&) = delete;
     KvEventPublisher& operator=(const KvEventPublisher&) = delete;
@@ -39,7 +42,7 @@ public:
     void flush(std::chrono::milliseconds timeout);
 
     // The msgpack payload of a batch (exposed for tests).
-    static std::string encode(const std::vector<KvEvent>& events, int64_t block_size, double ts);
+    static std::string encode(const std::vector<KvEvent>& events, int64_t block_size, double ts, bool map_events = false);
 
 private:
     struct Impl;

@@ -498,9 +498,16 @@ ojson chat_template_extra(const ojson& body, const ToolRequest& tools) {
     return extra;
 }
 
-std::string render_chat(State& st, const ojson& messages, const ojson& extra) {
+// add_generation_prompt: the request's (vLLM's extension), true when absent.
+bool add_generation_prompt(const ojson& body) {
+    if (!body.contains("add_generation_prompt")) return true;
+    if (!body["add_generation_prompt"].is_boolean()) bad_request("add_generation_prompt", "must be a boolean");
+    return body["add_generation_prompt"].get<bool>();
+}
+
+std::string render_chat(State& st, const ojson& messages, const ojson& extra, bool add_gen = true) {
     try {
-        return apply_chat_template(*st.chat, messages, true, st.bos_text, st.eos_text, extra);
+        return apply_chat_template(*st.chat, messages, add_gen, st.bos_text, st.eos_text, extra);
     } catch (const TemplateError& e) {
         bad_request("messages", std::string("the chat template failed: ") + e.what());
     }
@@ -557,7 +564,7 @@ void handle_generate(State& st, const ojson& body, httplib::Response& res, bool 
                 if (tools.choice != "auto") triggers.clear();  // required / named: constrained from the first token
             }
         }
-        const std::string text = render_chat(st, messages, extra);
+        const std::string text = render_chat(st, messages, extra, add_generation_prompt(body));
         if (reasoning) {
             reasoning_inside = prompt_opens_thinking(text);
             // the answer's grammar starts after the reasoning (tool grammars start at their own marker)
@@ -722,7 +729,8 @@ void route(httplib::Server& svr, State& st, const std::string& path, const std::
 
 std::vector<int32_t> chat_prompt(State& st, const ojson& body) {
     const ojson messages = parse_messages(body);
-    return st.tok->encode_chat(render_chat(st, messages, chat_template_extra(body, parse_tools(body))));
+    return st.tok->encode_chat(
+        render_chat(st, messages, chat_template_extra(body, parse_tools(body)), add_generation_prompt(body)));
 }
 
 void load(State& st) {
@@ -750,11 +758,12 @@ void load(State& st) {
         if (st.tok->eos() != Tokenizer::kNone) st.eos_text = st.tok->token_text(st.tok->eos());
         EngineOptions eo = o.engine;
         if (!o.kv_events_endpoint.empty()) {
-            st.kv_events = std::make_unique<KvEventPublisher>(o.kv_events_endpoint, o.kv_events_topic, eo.block_size);
+            st.kv_events = std::make_unique<KvEventPublisher>(o.kv_events_endpoint, o.kv_events_topic, eo.block_size,
+                                                              o.kv_events_map);
             KvEventPublisher* pub = st.kv_events.get();
             eo.on_kv_events = [pub](std::vector<KvEvent>&& ev) { pub->publish(std::move(ev)); };
-            std::fprintf(stderr, "qlm serve: KV events on %s (ZeroMQ PUB, topic '%s')\n", o.kv_events_endpoint.c_str(),
-                         o.kv_events_topic.c_str());
+            std::fprintf(stderr, "qlm serve: KV events on %s (ZeroMQ PUB, topic '%s', events as %s)\n",
+                         o.kv_events_endpoint.c_str(), o.kv_events_topic.c_str(), o.kv_events_map ? "maps" : "arrays");
         }
         st.engine = std::make_unique<Engine>(*st.model, *st.ctx, eo);
         const EngineStats es = st.engine->stats();
@@ -948,7 +957,8 @@ int serve(const ServerOptions& opts_in) {
         const ojson body = parse_body(req);
         if (!body.is_object()) bad_request("", "the request body must be a JSON object");
         const ojson messages = parse_messages(body);
-        const std::string text = render_chat(st, messages, chat_template_extra(body, parse_tools(body)));
+        const std::string text =
+            render_chat(st, messages, chat_template_extra(body, parse_tools(body)), add_generation_prompt(body));
         std::vector<int32_t> ids = st.tok->encode_chat(text);
         if (ids.empty()) bad_request("messages", "the rendered conversation is empty");
         send_json(res, 200, {{"token_ids", ids}, {"prompt", text}, {"model", st.opts.model_id}});

@@ -533,3 +533,14 @@ def test_render_routes_give_the_prefilled_tokens(srv):
     assert r.usage.prompt_tokens == len(item["token_ids"])
     assert srv.raw("POST", "/v1/chat/completions/render", {"messages": []})[0] == 400
     assert srv.raw("POST", "/v1/completions/render", {"prompt": 5})[0] == 400
+
+
+def test_chat_render_honours_add_generation_prompt(srv):
+    """vLLM's add_generation_prompt: false renders the conversation without the
+    assistant's opening (the test template's '<start_of_turn>model')."""
+    msgs = [{"role": "user", "content": "Name a colour."}]
+    on = json.loads(srv.raw("POST", "/v1/chat/completions/render", {"messages": msgs})[1])
+    off = json.loads(srv.raw("POST", "/v1/chat/completions/render",
+                             {"messages": msgs, "add_generation_prompt": False})[1])
+    assert on["prompt"].startswith(off["prompt"]) and len(on["token_ids"]) > len(off["token_ids"])
+    assert srv.raw("POST", "/v1/chat/completions/render", {"messages": msgs, "add_generation_prompt": 1})[0] == 400

@@ -21,6 +21,7 @@ struct ServeOpts {
     int64_t step_tokens = 512;
     int parallel = 64;
     double decode_slowdown = 1.8;
+    std::string kv_events_format = "array";
 };
 
 int serve_cmd(ServeOpts& o) {
@@ -34,6 +35,9 @@ int serve_cmd(ServeOpts& o) {
     }
     if (o.s.port <= 0 || o.s.port > 65535) fail("--port must be 1..65535, got ", o.s.port);
     if (o.s.max_queue < 0) fail("--max-queue must be >= 0");
+    if (o.kv_events_format != "array" && o.kv_events_format != "map")
+        fail("--kv-events-format must be array or map, got '", o.kv_events_format, "'");
+    o.s.kv_events_map = o.kv_events_format == "map";
     if (o.s.drain_timeout_s < 0) fail("--drain-timeout must be >= 0 seconds, got ", o.s.drain_timeout_s);
     o.s.engine.n_ctx = o.n_ctx;
     o.s.engine.kv_tokens = o.kv_tokens > 0 ? o.kv_tokens : 4 * o.n_ctx;
@@ -82,6 +86,9 @@ Command add_serve(CLI::App& app) {
     sub->add_option("--kv-events-endpoint", o->s.kv_events_endpoint,
                     "publish the prefix cache's block events on this ZeroMQ PUB endpoint (vLLM's format), e.g. tcp://*:5557");
     sub->add_option("--kv-events-topic", o->s.kv_events_topic, "topic frame of the KV events (default: empty)");
+    sub->add_option("--kv-events-format", o->kv_events_format,
+                    "array: vLLM's array_like events (llm-d); map: events as maps tagged by \"type\" (vllm-router kv_aware)")
+        ->capture_default_str();
     sub->add_option("--isa", o->s.isa, "force an instruction set (scalar, avx2, avx512, neon)");
     return [o]() { return serve_cmd(*o); };
 }
