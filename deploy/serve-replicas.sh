@@ -45,22 +45,27 @@ done
 [ -x "$ROUTER" ] || { echo "serve-replicas: no vllm-router at $ROUTER (make venv, or set VLLM_ROUTER)" >&2; exit 2; }
 
 pids=() urls=() kv=()
+rc=0
 stop() {
   trap - INT TERM EXIT
   echo "serve-replicas: draining ${#pids[@]} replicas"
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  [ -n "${router_pid:-}" ] && kill -TERM "$router_pid" 2>/dev/null && wait "$router_pid" 2>/dev/null
-  exit 0
+  [ -n "${router_pid:-}" ] && kill -TERM "$router_pid" 2>/dev/null && wait "$router_pid" || rc=$?
+[ "$rc" = 0 ] || echo "serve-replicas: the router exited with status $rc" >&2 2>/dev/null
+  exit "$rc"
 }
 trap stop INT TERM EXIT
 
+alias=$(basename "$model")
+[ "$policy" = kv_aware ] && kv+=(--kv-event-model "$alias" --kv-event-block-size 16)
 for i in $(seq 1 "$n"); do
   p=$((port + i))
-  args=(serve -m "$model" --host 127.0.0.1 --port "$p" -t "$threads" --drain-timeout "$drain")
+  args=(serve -m "$model" --host 127.0.0.1 --port "$p" -t "$threads" --drain-timeout "$drain" --alias "$alias")
   if [ "$policy" = kv_aware ]; then
+    # vllm-router's kv_aware decodes events as maps; the replicas stay local
     zport=$((5556 + i))
-    args+=(--kv-events-endpoint "tcp://*:$zport")
+    args+=(--kv-events-endpoint "tcp://127.0.0.1:$zport" --kv-events-format map)
     kv+=(--kv-event-source "http://127.0.0.1:$p=tcp://127.0.0.1:$zport")
   fi
   "$QLM" "${args[@]}" "${extra[@]}" &
@@ -76,4 +81,5 @@ done
   --prometheus-port $((port + 1000)) "${kv[@]}" &
 router_pid=$!
 echo "serve-replicas: router on http://$host:$port -> ${urls[*]} (policy $policy)"
-wait "$router_pid"
+wait "$router_pid" || rc=$?
+[ "$rc" = 0 ] || echo "serve-replicas: the router exited with status $rc" >&2
