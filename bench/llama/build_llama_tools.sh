@@ -26,8 +26,9 @@
 #
 # Environment: JOBS (default 2) parallel build jobs; NICE (default 10) the
 # build's niceness; LLAMA_KEEP_AMX=1 builds with AMX where the CPU has it.
-# Writes DIR/READY (the binaries' paths, one a line) when the build is done
-# and prints the same paths on stdout.
+# Writes DIR/READY (the binaries' paths, one a line) and DIR/VERSION (the
+# package and version built: llama-bench reports its build as "unknown" from
+# an sdist) when the build is done and prints the same paths on stdout.
 set -euo pipefail
 
 SOURCE=python
@@ -71,6 +72,7 @@ report() {
     : > "$DIR/READY.tmp"
     for t in "${TARGETS[@]}"; do echo "$BIN/$t" >> "$DIR/READY.tmp"; done
     mv "$DIR/READY.tmp" "$DIR/READY"
+    echo "$PKG $PKG_VERSION" > "$DIR/VERSION"
     cat "$DIR/READY"
 }
 
