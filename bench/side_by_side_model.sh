@@ -5,7 +5,10 @@
 # bench/results/model-side-by-side-<cpu>-<T>t).
 #
 #   bench/side_by_side_model.sh [-m models/gemma-3-270m-q4_k_m.gguf] [-t 2] [-r 3]
-#       [--llama-tools DIR | --python] [--out PREFIX] [--lock FILE] [--label TEXT] [--bandwidth]
+#       [--llama-tools DIR | --python] [--out PREFIX] [--lock FILE] [--label TEXT] [--bandwidth] [--pairs N]
+#
+# --pairs N: run the pair (qlm, then llama.cpp) N times in a row; each
+# engine's repetitions of all pairs are pooled (-r R each time).
 #
 # llama.cpp side, one of:
 #   --llama-tools DIR  llama.cpp's own llama-bench in DIR/bin (from
@@ -34,7 +37,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 model=$ROOT/models/gemma-3-270m-q4_k_m.gguf threads=$(nproc) reps=3
-tools="" python=0 out="" lock="" label="" bandwidth=0
+tools="" python=0 out="" lock="" label="" bandwidth=0 pairs=1
 while [[ $# -gt 0 ]]; do
     case "$1" in
         -m) model=$2; shift 2;;
@@ -46,6 +49,7 @@ while [[ $# -gt 0 ]]; do
         --lock) lock=$2; shift 2;;
         --label) label=$2; shift 2;;
         --bandwidth) bandwidth=1; shift;;
+        --pairs) pairs=$2; shift 2;;
         *) echo "unknown option $1" >&2; exit 2;;
     esac
 done
@@ -68,16 +72,19 @@ trap 'rm -rf "$tmp"' EXIT
 
 pair() {
     uptime > "$tmp/uptime-before"
-    echo "qlm: $QLM bench model" >&2
-    "$QLM" bench model -m "$model" -t "$threads" -r "$reps" --json > "$tmp/qlm.json"
-    if [[ $python == 1 ]]; then
-        echo "llama.cpp: $PY bench/llama/llama_bench.py" >&2
-        "$PY" "$ROOT/bench/llama/llama_bench.py" -m "$model" -t "$threads" -r "$reps" > "$tmp/llama.json"
-    else
-        echo "llama.cpp: $LB --repack 1,0 ${LLAMA_ENV:+(env $LLAMA_ENV)}" >&2
-        env ${LLAMA_ENV:-} "$LB" -m "$model" -t "$threads" -r "$reps" -p 512 -n 128 --repack 1,0 -o json \
-            > "$tmp/llama-bench.json" 2> "$tmp/llama-bench.err" || { cat "$tmp/llama-bench.err" >&2; exit 1; }
-    fi
+    local i
+    for ((i = 1; i <= pairs; ++i)); do
+        echo "pair $i/$pairs, qlm: $QLM bench model" >&2
+        "$QLM" bench model -m "$model" -t "$threads" -r "$reps" --json > "$tmp/qlm-$i.json"
+        if [[ $python == 1 ]]; then
+            echo "pair $i/$pairs, llama.cpp: $PY bench/llama/llama_bench.py" >&2
+            "$PY" "$ROOT/bench/llama/llama_bench.py" -m "$model" -t "$threads" -r "$reps" > "$tmp/llama-$i.json"
+        else
+            echo "pair $i/$pairs, llama.cpp: $LB --repack 1,0 ${LLAMA_ENV:+(env $LLAMA_ENV)}" >&2
+            env ${LLAMA_ENV:-} "$LB" -m "$model" -t "$threads" -r "$reps" -p 512 -n 128 --repack 1,0 -o json \
+                > "$tmp/llama-bench-$i.json" 2> "$tmp/llama-bench.err" || { cat "$tmp/llama-bench.err" >&2; exit 1; }
+        fi
+    done
     uptime > "$tmp/uptime-after"
     if [[ $bandwidth == 1 ]]; then
         echo "read bandwidth: $QLM bench kernels" >&2
@@ -99,67 +106,45 @@ if [[ $bandwidth == 1 ]]; then
 fi
 
 version=$( [[ -n $tools && -f $tools/VERSION ]] && cat "$tools/VERSION" || true)
-python3 - "$tmp" "$out" "$cpu" "$threads" "$python" "$label" "${LLAMA_ENV:-}" "$version" <<'PY'
+python3 - "$tmp" "$out" "$cpu" "$threads" "$python" "$label" "${LLAMA_ENV:-}" "$version" "$pairs" <<'PY'
 import json, os, statistics, sys
-tmp, out, cpu, threads, python, label, llama_env, version = sys.argv[1:]
-q = json.load(open(f"{tmp}/qlm.json"))
+tmp, out, cpu, threads, python, label, llama_env, version, pairs = sys.argv[1:]
+pairs = int(pairs)
+
+
+def pool(docs, runs_key):
+    """The first document with each test's repetitions of all documents pooled."""
+    base = docs[0]
+    for d in docs[1:]:
+        for t in ("pp", "tg"):
+            if t in base and t in d:
+                base[t][runs_key] += d[t][runs_key]
+    for t in ("pp", "tg"):
+        if t in base:
+            base[t]["tokens_per_s"] = statistics.mean(base[t][runs_key])
+            base[t]["sd"] = statistics.stdev(base[t][runs_key]) if len(base[t][runs_key]) > 1 else 0.0
+    return base
+
+
+q = pool([json.load(open(f"{tmp}/qlm-{i}.json")) for i in range(1, pairs + 1)], "runs")
 up = [open(f"{tmp}/uptime-{w}").read().strip() for w in ("before", "after")]
-name = os.path.basename(q["model"])
 res = {"cpu": cpu, "threads": int(threads), "model": q["model"], "label": label, "uptime_before": up[0],
-       "uptime_after": up[1], "qlm": q, "llama": {}, "anchor": {}, "ratios": {}}
+       "uptime_after": up[1], "qlm": q}
 if python == "1":
-    l = json.load(open(f"{tmp}/llama.json"))
-    res["llama"] = {"engine": l["engine"], "default": l}
-    engine = l["engine"]
-    configs = {"default": {t: (l[t]["tokens_per_s"], l[t]["sd"]) for t in ("pp", "tg") if t in l}}
+    l = pool([json.load(open(f"{tmp}/llama-{i}.json")) for i in range(1, pairs + 1)], "runs")
+    res["llama"] = {"engine": l["engine"], "default": l, "env": llama_env}
 else:
-    rows = json.load(open(f"{tmp}/llama-bench.json"))
-    res["llama"] = {"engine": "llama.cpp llama-bench", "rows": rows, "env": llama_env}
-    b = rows[0]
-    engine = f"llama.cpp llama-bench ({version or 'build ' + str(b.get('build_number'))}), backend {b.get('backends')}"
-    res["llama"]["version"] = version
-    configs = {}
-    for r in rows:
-        cfg = "default (repack)" if r.get("repack", True) else "--repack 0"
-        t = "pp" if r["n_prompt"] > 0 else "tg"
-        configs.setdefault(cfg, {})[t] = (r["avg_ts"], r["stddev_ts"])
-lines = [f"CPU {cpu}, {threads} threads, model {name}{' (' + label + ')' if label else ''}",
-         f"qlm isa {q['isa']}; {engine}{'; llama env ' + llama_env if llama_env else ''}",
-         f"load before the pair: {up[0]}", f"load after the pair:  {up[1]}",
-         "machine shared with other engineers' builds and tests (load average above)", "",
-         "| test | qlm tok/s | " + " | ".join(f"llama.cpp {c} tok/s" for c in configs) + " | qlm / best llama.cpp |",
-         "|---|---|" + "---|" * len(configs) + "---|"]
-for t in ("pp", "tg"):
-    if t not in q:
-        continue
-    a = q[t]["tokens_per_s"]
-    cells = [configs[c].get(t) for c in configs]
-    avail = [(v[0], c) for c, v in zip(configs, cells) if v]
-    if not avail:
-        continue
-    best, cfg = max(avail)
-    res["anchor"][t] = {"config": cfg, "tokens_per_s": best}
-    res["ratios"][t] = a / best
-    lines.append(f"| {t}{q[t]['tokens']} | {a:.2f} ± {q[t]['sd']:.2f} | " +
-                 " | ".join(f"{v[0]:.2f} ± {v[1]:.2f}" if v else "-" for v in cells) +
-                 f" | **{a / best:.2f}x** (vs {cfg}) |")
-if os.path.exists(f"{tmp}/kernels.json") and os.path.exists(f"{tmp}/touched.json") and "tg" in q:
-    bw = json.load(open(f"{tmp}/kernels.json"))["read_bandwidth_gbps"]
-    tb = json.load(open(f"{tmp}/touched.json"))
-    gb = tb["touched_bytes"] / 1e9
-    qg = q["tg"]["tokens_per_s"] * gb
-    res["bandwidth"] = {"read_bandwidth_gbps": bw, "touched": tb, "qlm_tg_gbps": qg, "qlm_pct": 100 * qg / bw}
-    lines += ["", f"decode weight traffic: {tb['touched_bytes'] / 1e6:.1f} MB touched per token "
-              f"({tb['dense_bytes'] / 1e6:.1f} MB dense incl. LM head, {tb['expert_bytes_touched'] / 1e6:.1f} MB of "
-              f"{tb['expert_used_count']}/{tb['expert_count']} experts); measured read bandwidth {bw:.2f} GB/s (qlm bench kernels, after the pair)",
-              f"  qlm tg: {qg:.2f} GB/s = {100 * qg / bw:.1f}% of it"]
-    if "tg" in res["anchor"]:
-        lg = res["anchor"]["tg"]["tokens_per_s"] * gb
-        res["bandwidth"].update({"llama_tg_gbps": lg, "llama_pct": 100 * lg / bw})
-        lines.append(f"  llama.cpp tg ({res['anchor']['tg']['config']}): {lg:.2f} GB/s = {100 * lg / bw:.1f}% of it")
-txt = "\n".join(lines)
-print(txt)
-open(out + ".txt", "w").write(txt + "\n")
+    rows = json.load(open(f"{tmp}/llama-bench-1.json"))
+    for i in range(2, pairs + 1):
+        for r, r2 in zip(rows, json.load(open(f"{tmp}/llama-bench-{i}.json"))):
+            assert (r["n_prompt"], r["n_gen"], r["repack"]) == (r2["n_prompt"], r2["n_gen"], r2["repack"])
+            r["samples_ts"] += r2["samples_ts"]
+            r["samples_ns"] += r2["samples_ns"]
+    res["llama"] = {"engine": "llama.cpp llama-bench", "rows": rows, "env": llama_env, "version": version,
+                    "pairs": pairs}
+if os.path.exists(f"{tmp}/kernels.json") and os.path.exists(f"{tmp}/touched.json"):
+    res["bandwidth_raw"] = {"read_bandwidth_gbps": json.load(open(f"{tmp}/kernels.json"))["read_bandwidth_gbps"],
+                            "touched": json.load(open(f"{tmp}/touched.json"))}
 json.dump(res, open(out + ".json", "w"), indent=1)
-print(f"wrote {out}.txt and .json", file=sys.stderr)
 PY
+python3 "$ROOT/bench/side_by_side_model_report.py" "$out.json"
