@@ -52,7 +52,8 @@ def run_llama(bin_, a, extra):
     ctx = max(seqs) * (a.p + a.n) + 64
     cmd = [bin_, "-m", a.model, "-c", str(ctx), "-b", "2048", "-ub", "512", "-npp", str(a.p),
            "-ntg", str(a.n), "-npl", a.seqs, "-t", str(a.t), "-tb", str(a.t), *extra, *a.llama_args.split()]
-    out = subprocess.run(cmd, capture_output=True, text=True)
+    env = dict(os.environ, **dict(kv.split("=", 1) for kv in a.llama_env.split()))
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if out.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stderr[-3000:]}")
     rows = {}
@@ -90,6 +91,9 @@ def main():
                     help="llama-batched-bench configurations to run: default, no-repack (its AMX weight repacking "
                          "crashes on some Xeons in a build with AMX: SIGSEGV in ggml_backend_amx_mul_mat)")
     ap.add_argument("--llama-args", default="", help="more options for llama-batched-bench")
+    ap.add_argument("--llama-env", default="", help="environment for llama-batched-bench only, e.g. "
+                    "'OMP_WAIT_POLICY=passive' (on a machine shared with other work, ggml's OpenMP threads spinning "
+                    "at the barriers lose whole scheduler slices; passive waiting is its better configuration there)")
     ap.add_argument("--lock", default=None, help="flock this file around each timed set")
     ap.add_argument("--label", default="")
     ap.add_argument("--out", default=None)
@@ -130,7 +134,7 @@ def main():
     lines = [f"model {os.path.basename(a.model)}{' (' + a.label + ')' if a.label else ''}, {a.t} threads, "
              f"CPU {cpu_model()} ({os.cpu_count()} cores), prompt {a.p}, generate {a.n} per sequence",
              f"llama.cpp llama-batched-bench {version} from {a.llama_tools}, configurations {', '.join(configs)}; "
-             f"best of {a.runs} alternated run(s) per side",
+             f"best of {a.runs} alternated run(s) per side{'; llama env ' + a.llama_env if a.llama_env else ''}",
              *[f"load, run {i + 1}: before {l['before']} | after {l['after']}" for i, l in enumerate(loads)],
              "machine shared with other engineers' builds and tests (load average above)",
              "",
@@ -170,7 +174,7 @@ def main():
     if a.out:
         open(a.out + ".txt", "w").write(text + "\n")
         json.dump({"model": a.model, "label": a.label, "threads": a.t, "cpu": cpu_model(), "prompt": a.p,
-                   "gen": a.n, "llama_version": version, "llama_configs": configs, "runs": a.runs, "loads": loads,
+                   "gen": a.n, "llama_version": version, "llama_env": a.llama_env, "llama_configs": configs, "runs": a.runs, "loads": loads,
                    "rows": rows, "qlm_runs": qruns, "llama_runs": lruns}, open(a.out + ".json", "w"), indent=1)
 
 
