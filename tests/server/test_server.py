@@ -483,8 +483,10 @@ def test_drain_timeout_ends_streams_with_an_error():
         t = threading.Thread(target=sse_stream, args=(s.url + "/v1/completions",
                                                       {"prompt": PROMPTS[1], "max_tokens": 3000, "temperature": 0}, out))
         t.start()
-        while len(out) < 2:
+        deadline = time.time() + 60
+        while len(out) < 2 and time.time() < deadline:  # the stream is under way
             time.sleep(0.02)
+        assert len(out) >= 2, out
         t_sig = time.time()
         s.proc.send_signal(signal.SIGTERM)
         t.join(60)
@@ -501,8 +503,10 @@ def test_drain_timeout_ends_streams_with_an_error():
         t = threading.Thread(target=sse_stream, args=(s.url + "/v1/completions",
                                                       {"prompt": PROMPTS[2], "max_tokens": 3000, "temperature": 0}, out))
         t.start()
-        while len(out) < 2:
+        deadline = time.time() + 60
+        while len(out) < 2 and time.time() < deadline:  # the stream is under way
             time.sleep(0.02)
+        assert len(out) >= 2, out
         s.proc.send_signal(signal.SIGTERM)
         time.sleep(0.3)
         assert s.proc.poll() is None  # draining
