@@ -436,6 +436,18 @@ def sse_stream(url, body, out):
         out.append(f"EXCEPTION {e!r}")
 
 
+def stream_under_way(s, body, n_events, out):
+    """Starts a streamed completion on a thread (its data payloads into out)
+    and returns the thread once n_events have arrived."""
+    t = threading.Thread(target=sse_stream, args=(s.url + "/v1/completions", body, out))
+    t.start()
+    deadline = time.time() + 60
+    while len(out) < n_events and time.time() < deadline:
+        time.sleep(0.02)
+    assert len(out) >= n_events, out
+    return t
+
+
 def test_sigterm_drains_then_exits_0():
     """The first SIGTERM: /ready 503 at once, /health 200, a new request 503 +
     Retry-After, the stream in flight finishes with its finish reason and
@@ -444,13 +456,7 @@ def test_sigterm_drains_then_exits_0():
     try:
         assert s.get("/ready")[0] == 200
         out = []
-        t = threading.Thread(target=sse_stream, args=(s.url + "/v1/completions",
-                                                      {"prompt": PROMPTS[7], "max_tokens": 96, "temperature": 0}, out))
-        t.start()
-        deadline = time.time() + 30
-        while len(out) < 3 and time.time() < deadline:  # the stream is under way
-            time.sleep(0.02)
-        assert len(out) >= 3, out
+        t = stream_under_way(s, {"prompt": PROMPTS[7], "max_tokens": 96, "temperature": 0}, 3, out)
         t_sig = time.time()
         s.proc.send_signal(signal.SIGTERM)
         time.sleep(0.2)
@@ -480,13 +486,7 @@ def test_drain_timeout_ends_streams_with_an_error():
     s = Server("--drain-timeout", "1")
     try:
         out = []
-        t = threading.Thread(target=sse_stream, args=(s.url + "/v1/completions",
-                                                      {"prompt": PROMPTS[1], "max_tokens": 3000, "temperature": 0}, out))
-        t.start()
-        deadline = time.time() + 60
-        while len(out) < 2 and time.time() < deadline:  # the stream is under way
-            time.sleep(0.02)
-        assert len(out) >= 2, out
+        t = stream_under_way(s, {"prompt": PROMPTS[1], "max_tokens": 3000, "temperature": 0}, 2, out)
         t_sig = time.time()
         s.proc.send_signal(signal.SIGTERM)
         t.join(60)
@@ -500,13 +500,7 @@ def test_drain_timeout_ends_streams_with_an_error():
     s = Server("--drain-timeout", "60")
     try:
         out = []
-        t = threading.Thread(target=sse_stream, args=(s.url + "/v1/completions",
-                                                      {"prompt": PROMPTS[2], "max_tokens": 3000, "temperature": 0}, out))
-        t.start()
-        deadline = time.time() + 60
-        while len(out) < 2 and time.time() < deadline:  # the stream is under way
-            time.sleep(0.02)
-        assert len(out) >= 2, out
+        t = stream_under_way(s, {"prompt": PROMPTS[2], "max_tokens": 3000, "temperature": 0}, 2, out)
         s.proc.send_signal(signal.SIGTERM)
         time.sleep(0.3)
         assert s.proc.poll() is None  # draining
