@@ -479,8 +479,12 @@ private:
 
 using MakeApi = std::function<std::shared_ptr<ApiAdapter>(int64_t prompt_tokens)>;
 
-// The rendered chat prompt's tokens (count_tokens).
-std::vector<int32_t> chat_prompt(State& st, const ojson& body);
+// A chat request's rendered prompt and its tokens (count_tokens, the render route).
+struct ChatPrompt {
+    std::string text;
+    std::vector<int32_t> ids;
+};
+ChatPrompt chat_prompt(State& st, const ojson& body);
 
 // What the chat template sees besides the messages: chat_template_kwargs,
 // reasoning_effort, and the tools with tool_choice and parallel_tool_calls.
@@ -727,10 +731,12 @@ void route(httplib::Server& svr, State& st, const std::string& path, const std::
     }
 }
 
-std::vector<int32_t> chat_prompt(State& st, const ojson& body) {
+ChatPrompt chat_prompt(State& st, const ojson& body) {
     const ojson messages = parse_messages(body);
-    return st.tok->encode_chat(
-        render_chat(st, messages, chat_template_extra(body, parse_tools(body)), add_generation_prompt(body)));
+    ChatPrompt p;
+    p.text = render_chat(st, messages, chat_template_extra(body, parse_tools(body)), add_generation_prompt(body));
+    p.ids = st.tok->encode_chat(p.text);
+    return p;
 }
 
 void load(State& st) {
@@ -889,7 +895,7 @@ int serve(const ServerOptions& opts_in) {
             if (count && body.is_object() && !body.contains("max_tokens")) body["max_tokens"] = 1;
             const ojson chat = anthropic_to_chat(body);
             if (count) {
-                send_json(res, 200, {{"input_tokens", int64_t(chat_prompt(st, chat).size())}});
+                send_json(res, 200, {{"input_tokens", int64_t(chat_prompt(st, chat).ids.size())}});
                 return;
             }
             const std::string model = st.opts.model_id;
@@ -956,12 +962,9 @@ int serve(const ServerOptions& opts_in) {
     route(svr, st, "/v1/chat/completions/render", "POST", [&st](const httplib::Request& req, httplib::Response& res) {
         const ojson body = parse_body(req);
         if (!body.is_object()) bad_request("", "the request body must be a JSON object");
-        const ojson messages = parse_messages(body);
-        const std::string text =
-            render_chat(st, messages, chat_template_extra(body, parse_tools(body)), add_generation_prompt(body));
-        std::vector<int32_t> ids = st.tok->encode_chat(text);
-        if (ids.empty()) bad_request("messages", "the rendered conversation is empty");
-        send_json(res, 200, {{"token_ids", ids}, {"prompt", text}, {"model", st.opts.model_id}});
+        const ChatPrompt p = chat_prompt(st, body);
+        if (p.ids.empty()) bad_request("messages", "the rendered conversation is empty");
+        send_json(res, 200, {{"token_ids", p.ids}, {"prompt", p.text}, {"model", st.opts.model_id}});
     });
     route(svr, st, "/metrics", "GET", [&st](const httplib::Request&, httplib::Response& res) {
         res.set_content(st.metrics.render(st.engine->stats(), st.opts.model_id), "text/plain; version=0.0.4");
