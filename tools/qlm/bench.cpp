@@ -2,6 +2,9 @@
 // the machine's read bandwidth measured in the same run. For m <= 16 the
 // weights are several copies, together >= 4x the last-level cache, cycled, so
 // the numbers are DRAM numbers (a decode step streams its weights from memory).
+// --hot keeps one copy (in cache when it fits): the rate the kernel computes
+// at when memory is not the limit, to tell a compute-bound kernel from a
+// bandwidth-bound one.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -38,6 +41,7 @@ struct Opts {
     int threads = 0;
     int reps = 0;  // 0: as many as fit in ~0.3 s, at least 3
     bool json = false;
+    bool hot = false;  // one copy of the weights, kept in cache: the kernel's compute rate
 };
 
 std::vector<std::string> split(const std::string& s, char sep) {
@@ -118,7 +122,7 @@ int bench_kernels(const Opts& o) {
             const size_t bytes = row_size(type, sh.k) * size_t(sh.n);
             const std::vector<uint8_t> one = make_weight_bytes(type, sh, rng);
             for (int64_t m : ms) {
-                const int copies = m <= 16 ? int(std::max<size_t>(1, (4 * llc + bytes - 1) / bytes)) : 1;
+                const int copies = m <= 16 && !o.hot ? int(std::max<size_t>(1, (4 * llc + bytes - 1) / bytes)) : 1;
                 std::vector<std::vector<uint8_t>> weights(size_t(copies), one);
                 std::vector<float> x(size_t(m * sh.k)), y(size_t(m * sh.n));
                 std::uniform_real_distribution<float> ud(-1, 1);
@@ -177,6 +181,7 @@ Command add_bench(CLI::App& app) {
     k->add_option("--isa", o->isa, "force an instruction set: scalar, avx2, avx512, neon");
     k->add_option("--reps", o->reps, "timed repetitions (default: ~0.3 s worth, at least 3)");
     k->add_flag("--json", o->json, "print one JSON document");
+    k->add_flag("--hot", o->hot, "one copy of the weights, kept in cache (compute rate, not DRAM)");
     Command model = add_bench_model(*bench);
     Command batch = add_bench_batch(*bench);
     Command moe = add_bench_moe(*bench);

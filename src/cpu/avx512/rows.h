@@ -19,6 +19,12 @@
 // Private to src/cpu/avx512/.
 #pragma once
 
+// GCC 12 sees the _mm512_undefined_* inside some avx512fintrin.h intrinsics
+// (inserts, casts) as "may be used uninitialized" once inlined here.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 #include "cpu/avx512/simd.h"
 #include "cpu/avx512/vec.h"
 
@@ -178,12 +184,14 @@ inline void row_group(const uint8_t* w, int nv, const uint8_t* x, size_t xs, int
 
 // M: the number of activation rows when known at compile time (m = 1), else 0.
 // H: the vector width (vec.h) of the integer pass of the 32-element formats.
-// Software prefetch distance of the row pass, in weight rows: the block
-// scales' gather waited on DRAM; 8 rows ahead took Q8_0 262144 x 640 at
-// m = 1 from 11.1 to 9.8 ms and m = 8 from 19.8 to 15.8 ms (16 and 32 rows:
-// less); into L2 (T1) rather than L1 (T0, whose misses then stalled on the
-// prefetches themselves): m = 1 10.2 vs 11.2-12.9 ms, Q4_K 4096 x 14336
-// 2.18-2.29 vs 2.47-2.68 ms (Intel Xeon, 2 threads).
+//
+// Streams: the row pass reads row j of kStreams consecutive groups of 8
+// rows in turn, so each core has that many sequential streams in flight;
+// one stream with the decode work between its loads read at about 60 % of
+// the bandwidth. Software prefetch, kPrefetchRows rows ahead (for the last
+// group of a pass: the next pass), into L1. The block scales' gather waits
+// on memory without it. Measurements: bench/results/m1-streams-intel-xeon-2t.md.
+inline constexpr int kStreams = 2;
 inline constexpr int kPrefetchRows = 8;
 
 // The block scales of 8 blocks (lane c: the block at offsets[c] - kDOff):
@@ -205,91 +213,105 @@ void tile_m(const MatmulTile& t) {
     constexpr bool kT = K::kKind == Kind::MinK, kM = K::kKind != Kind::Plain;
     const int64_t nb = t.k / K::kQK;
     const int m = M ? M : t.m;
+    constexpr int nst = kStreams;
     const Facts f = activation_facts<K>(t, nb);
     const int64_t ngx = (nb + 7) / 8;  // groups of 8 blocks per activation row
     const __m512i* xp = nullptr;
     if constexpr (kWide) xp = packed_activations<K>(t, nb);
-    // blocks per chunk: a multiple of 8, the buffers at most about 128 KiB (L2)
-    int64_t cb = (2048 / m) / 8 * 8;
+    // blocks per chunk: a multiple of 8, the buffers of all streams at most
+    // about 128 KiB (L2)
+    int64_t cb = (2048 / (m * nst)) / 8 * 8;
     cb = imin(cb < 8 ? 8 : cb, (nb + 7) / 8 * 8);
     const int64_t ngmax = cb / 8;
-    // S (and T) [i][g][j], dw (and mw) [g][j]: one vector each
-    __m256i* buf = static_cast<__m256i*>(scratch(3, size_t(ngmax * 8 * (m * (kT ? 2 : 1) + 2)) * 32));
-    __m256i* SB = buf;
-    __m256i* TB = SB + ngmax * 8 * m;
-    __m256i* DW = kT ? TB + ngmax * 8 * m : TB;
-    __m256i* MW = DW + ngmax * 8;
+    // per stream: S (and T) [i][g][j], dw (and mw) [g][j]: one vector each
+    const int64_t per = ngmax * 8 * (m * (kT ? 2 : 1) + 2);
+    __m256i* buf = static_cast<__m256i*>(scratch(3, size_t(per * nst) * 32));
     // lane c: block c's scale dword
     alignas(32) int32_t bo[8];
     for (int c = 0; c < 8; ++c) bo[c] = int32_t(c * W + K::kDOff);
     const __m256i boffs = _mm256_load_si256(reinterpret_cast<const __m256i*>(bo));
-    for (int64_t r = t.r0; r < t.r1; r += 8) {
-        const int rows = int(imin(8, t.r1 - r));
-        __m256 acc[M ? M : kMaxTileM];
-        for (int i = 0; i < m; ++i) acc[i] = _mm256_setzero_ps();
+    const size_t pf = size_t(kPrefetchRows) * t.w_stride;
+    for (int64_t r = t.r0; r < t.r1; r += 8 * nst) {
+        const int nq = int(imin(nst, (t.r1 - r + 7) / 8));
+        __m256 acc[kStreams][M ? M : kMaxTileM];
+        for (int q = 0; q < nq; ++q)
+            for (int i = 0; i < m; ++i) acc[q][i] = _mm256_setzero_ps();
         for (int64_t b0 = 0; b0 < nb; b0 += cb) {
             const int64_t nc = imin(cb, nb - b0), ng = (nc + 7) / 8;
-            for (int j = 0; j < 8; ++j) {
-                if (j >= rows) {  // spare lanes: zeros, never stored
-                    for (int64_t g = 0; g < ng; ++g) {
-                        for (int i = 0; i < m; ++i) {
-                            SB[(i * ng + g) * 8 + j] = _mm256_setzero_si256();
-                            if constexpr (kT) TB[(i * ng + g) * 8 + j] = _mm256_setzero_si256();
+            for (int j = 0; j < 8; ++j)
+                for (int q = 0; q < nq; ++q) {
+                    __m256i* SB = buf + q * per;
+                    __m256i* TB = SB + ng * 8 * m;
+                    __m256i* DW = kT ? TB + ng * 8 * m : TB;
+                    __m256i* MW = DW + ng * 8;
+                    const int64_t rq = r + 8 * q;
+                    const int rows = int(imin(8, t.r1 - rq));
+                    if (j >= rows) {  // spare lanes: zeros, never stored
+                        for (int64_t g = 0; g < ng; ++g) {
+                            for (int i = 0; i < m; ++i) {
+                                SB[(i * ng + g) * 8 + j] = _mm256_setzero_si256();
+                                if constexpr (kT) TB[(i * ng + g) * 8 + j] = _mm256_setzero_si256();
+                            }
+                            DW[g * 8 + j] = MW[g * 8 + j] = _mm256_setzero_si256();
                         }
-                        DW[g * 8 + j] = MW[g * 8 + j] = _mm256_setzero_si256();
+                        continue;
                     }
-                    continue;
+                    const uint8_t* w = t.w + (rq + j) * t.w_stride + b0 * W;
+                    for (int64_t g = 0; g < ng; ++g) {
+                        const int nv = int(imin(8, nc - 8 * g));
+                        const uint8_t* wg = w + 8 * g * W;
+                        // the same blocks kPrefetchRows rows ahead (a hint: past the end is harmless)
+                        for (size_t o = 0; o < size_t(nv) * W; o += 64)
+                            _mm_prefetch(reinterpret_cast<const char*>(wg + pf + o), _MM_HINT_T0);
+                        __m256 dw, mw;
+                        if (nv == 8) {
+                            block_scales<K>(wg, boffs, dw, mw);
+                        } else {  // lanes past the row's end read its last block
+                            const __m256i o = _mm256_min_epi32(boffs, _mm256_set1_epi32(int32_t((nv - 1) * W + K::kDOff)));
+                            block_scales<K>(wg, o, dw, mw);
+                        }
+                        DW[g * 8 + j] = _mm256_castps_si256(dw);
+                        MW[g * 8 + j] = _mm256_castps_si256(mw);
+                        if constexpr (kWide)
+                            row_group_wide<K, M>(wg, nv, xp + (b0 / 8 + g) * 4, ngx * 4, m, f.off + b0 + 8 * g, nb,
+                                                 SB + g * 8 + j, ng * 8);
+                        else
+                            row_group<K, M>(wg, nv, t.x + (b0 + 8 * g) * X, t.x_stride, m, f.off + b0 + 8 * g, nb,
+                                            SB + g * 8 + j, TB + g * 8 + j, ng * 8);
+                    }
                 }
-                const uint8_t* w = t.w + (r + j) * t.w_stride + b0 * W;
-                const size_t pf = size_t(kPrefetchRows) * t.w_stride;
+            // float pass
+            for (int q = 0; q < nq; ++q) {
+                __m256i* SB = buf + q * per;
+                __m256i* TB = SB + ng * 8 * m;
+                __m256i* DW = kT ? TB + ng * 8 * m : TB;
+                __m256i* MW = DW + ng * 8;
                 for (int64_t g = 0; g < ng; ++g) {
                     const int nv = int(imin(8, nc - 8 * g));
-                    const uint8_t* wg = w + 8 * g * W;
-                    // the same blocks kPrefetchRows rows ahead (a hint: past the end is harmless)
-                    for (size_t o = 0; o < size_t(nv) * W; o += 64)
-                        _mm_prefetch(reinterpret_cast<const char*>(wg + pf + o), _MM_HINT_T1);
-                    __m256 dw, mw;
-                    if (nv == 8) {
-                        block_scales<K>(wg, boffs, dw, mw);
-                    } else {  // lanes past the row's end read its last block
-                        const __m256i o = _mm256_min_epi32(boffs, _mm256_set1_epi32(int32_t((nv - 1) * W + K::kDOff)));
-                        block_scales<K>(wg, o, dw, mw);
+                    __m256i dwt[8], mwt[8];
+                    transpose8(DW + g * 8, dwt);
+                    if constexpr (kM) transpose8(MW + g * 8, mwt);
+                    for (int i = 0; i < m; ++i) {
+                        __m256i st[8], tt[8];
+                        transpose8(SB + (i * ng + g) * 8, st);
+                        if constexpr (kT) transpose8(TB + (i * ng + g) * 8, tt);
+                        const size_t o = size_t(i * nb + b0 + 8 * g);
+                        __m256 a = acc[q][i];
+                        for (int c = 0; c < nv; ++c) {
+                            const __m256 dx = _mm256_set1_ps(f.dx[o + c]);
+                            a = _mm256_fmadd_ps(_mm256_cvtepi32_ps(st[c]), _mm256_mul_ps(_mm256_castsi256_ps(dwt[c]), dx), a);
+                            if constexpr (K::kKind == Kind::MinLegacy)
+                                a = _mm256_fmadd_ps(_mm256_castsi256_ps(mwt[c]), _mm256_set1_ps(f.sx[o + c]), a);
+                            if constexpr (kT)
+                                a = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(tt[c]), _mm256_mul_ps(_mm256_castsi256_ps(mwt[c]), dx), a);
+                        }
+                        acc[q][i] = a;
                     }
-                    DW[g * 8 + j] = _mm256_castps_si256(dw);
-                    MW[g * 8 + j] = _mm256_castps_si256(mw);
-                    if constexpr (kWide)
-                        row_group_wide<K, M>(wg, nv, xp + (b0 / 8 + g) * 4, ngx * 4, m, f.off + b0 + 8 * g, nb,
-                                             SB + g * 8 + j, ng * 8);
-                    else
-                        row_group<K, M>(wg, nv, t.x + (b0 + 8 * g) * X, t.x_stride, m, f.off + b0 + 8 * g, nb,
-                                        SB + g * 8 + j, TB + g * 8 + j, ng * 8);
-                }
-            }
-            // float pass
-            for (int64_t g = 0; g < ng; ++g) {
-                const int nv = int(imin(8, nc - 8 * g));
-                __m256i dwt[8], mwt[8];
-                transpose8(DW + g * 8, dwt);
-                if constexpr (kM) transpose8(MW + g * 8, mwt);
-                for (int i = 0; i < m; ++i) {
-                    __m256i st[8], tt[8];
-                    transpose8(SB + (i * ng + g) * 8, st);
-                    if constexpr (kT) transpose8(TB + (i * ng + g) * 8, tt);
-                    const size_t o = size_t(i * nb + b0 + 8 * g);
-                    __m256 a = acc[i];
-                    for (int c = 0; c < nv; ++c) {
-                        const __m256 dx = _mm256_set1_ps(f.dx[o + c]);
-                        a = _mm256_fmadd_ps(_mm256_cvtepi32_ps(st[c]), _mm256_mul_ps(_mm256_castsi256_ps(dwt[c]), dx), a);
-                        if constexpr (K::kKind == Kind::MinLegacy)
-                            a = _mm256_fmadd_ps(_mm256_castsi256_ps(mwt[c]), _mm256_set1_ps(f.sx[o + c]), a);
-                        if constexpr (kT)
-                            a = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(tt[c]), _mm256_mul_ps(_mm256_castsi256_ps(mwt[c]), dx), a);
-                    }
-                    acc[i] = a;
                 }
             }
         }
-        for (int i = 0; i < m; ++i) store_lanes(t.y + i * t.ldy + r, acc[i], rows);
+        for (int q = 0; q < nq; ++q)
+            for (int i = 0; i < m; ++i) store_lanes(t.y + i * t.ldy + r + 8 * q, acc[q][i], int(imin(8, t.r1 - r - 8 * q)));
     }
 }
 
