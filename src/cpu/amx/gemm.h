@@ -68,8 +68,8 @@ inline void transpose16x8(const __m256i r[16], uint8_t* out) {
 // 16 rows' block dwords at w (lanes past `rows` repeat the last row; rows
 // 9..16 only where they exist).
 inline void gather16(const uint8_t* w, size_t stride, int rows, __m256i& lo, __m256i& hi) {
-    lo = avx512::gather32(w, avx512::row_offsets(stride, rows));
-    hi = rows > 8 ? avx512::gather32(w + 8 * stride, avx512::row_offsets(stride, rows - 8)) : lo;
+    lo = avx512::load_strided32(w, stride, rows);
+    hi = rows > 8 ? avx512::load_strided32(w + 8 * stride, stride, rows - 8) : lo;
 }
 inline __m512 join(__m256 lo, __m256 hi) { return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1); }
 

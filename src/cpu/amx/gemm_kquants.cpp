@@ -20,6 +20,15 @@ namespace {
 
 using namespace avx512;
 
+// Chunk c's scales of elements 32c .. +15 and 32c + 16 .. +31, each over 16
+// int16 lanes: int16 lanes 0 and 8 of the decoder's sc[c] (narrow: int16
+// s x 8 | s' x 8; wide: int32 s x 4 | s' x 4, whose low halves they are),
+// in one vpermw instead of a trip through memory.
+inline __m512i chunk_scales(__m256i sc) {
+    const __m512i idx = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(8), 1);
+    return _mm512_permutexvar_epi16(idx, _mm512_castsi256_si512(sc));
+}
+
 // Per super-block of a panel: kPlanes planes of 64 code rows x 64 bytes (the
 // VNNI layout of 16 weight rows), d[16], dmin[16].
 // Off: the code offset of the VNNI decoders; Planes: 1 (w fits int8) or 2.
@@ -63,18 +72,7 @@ struct KQuant {
                 _mm256_store_si256(reinterpret_cast<__m256i*>(coef), dec.coef);
                 for (int c = 0; c < 8; ++c) {
                     const __m256i q = Off ? _mm256_sub_epi8(dec.q[c], off) : dec.q[c];  // signed codes
-                    int16_t s0, s1;  // scales of elements 32c .. +15 and 32c + 16 .. +31
-                    if constexpr (D::kWide) {
-                        alignas(32) int32_t s32[8];
-                        _mm256_store_si256(reinterpret_cast<__m256i*>(s32), dec.sc[c]);
-                        s0 = int16_t(s32[0]), s1 = int16_t(s32[4]);
-                    } else {
-                        alignas(32) int16_t s16[16];
-                        _mm256_store_si256(reinterpret_cast<__m256i*>(s16), dec.sc[c]);
-                        s0 = s16[0], s1 = s16[8];
-                    }
-                    const __m512i sc = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16(s0)),
-                                                          _mm256_set1_epi16(s1), 1);
+                    const __m512i sc = chunk_scales(dec.sc[c]);
                     const __m512i wv = _mm512_mullo_epi16(_mm512_cvtepi8_epi16(q), sc);
                     if constexpr (Planes == 1) {
                         r[0][c][j] = _mm512_cvtepi16_epi8(wv);
@@ -202,18 +200,7 @@ struct KQuantSmall {
                 if constexpr (kMinK) _mm256_store_si256(reinterpret_cast<__m256i*>(coef), dec.coef);
                 for (int c = 0; c < 8; ++c) {
                     const __m256i q = Off ? _mm256_sub_epi8(dec.q[c], off) : dec.q[c];
-                    int16_t s0, s1;
-                    if constexpr (D::kWide) {
-                        alignas(32) int32_t s32[8];
-                        _mm256_store_si256(reinterpret_cast<__m256i*>(s32), dec.sc[c]);
-                        s0 = int16_t(s32[0]), s1 = int16_t(s32[4]);
-                    } else {
-                        alignas(32) int16_t s16[16];
-                        _mm256_store_si256(reinterpret_cast<__m256i*>(s16), dec.sc[c]);
-                        s0 = s16[0], s1 = s16[8];
-                    }
-                    const __m512i sc = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16(s0)),
-                                                          _mm256_set1_epi16(s1), 1);
+                    const __m512i sc = chunk_scales(dec.sc[c]);
                     const __m512i wv = _mm512_mullo_epi16(_mm512_cvtepi8_epi16(q), sc);
                     if constexpr (Planes == 1) {
                         store256(o + 32 * c, _mm512_cvtepi16_epi8(wv));

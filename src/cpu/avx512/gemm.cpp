@@ -75,7 +75,6 @@ struct LegacyPanel : D {
     static void pack_half(const uint8_t* w, size_t stride, int rows, int64_t nb, __m256i* q, float* f, int H, int h,
                           size_t pf) {
         if (rows <= 0) return zero_half<kVecs, kFloats>(nb, q, f, H, h);
-        const __m256i offs = row_offsets(stride, rows);
         for (int64_t b = 0; b < nb; ++b) {
             const uint8_t* wb = w + b * D::kWBytes;
             for (int j = 0; j < 8; ++j) prefetch_block<D::kWBytes>(wb + j * stride + pf);
@@ -84,7 +83,7 @@ struct LegacyPanel : D {
             transpose8(r, t);
             store_half(t, 8, q + b * kVecs * H + h, H);
             __m256 dw, mw;
-            D::scales(gather32(wb, offs), dw, mw);
+            D::scales(load_strided32(wb, stride, rows), dw, mw);
             _mm256_store_ps(f + b * kFloats * H + 8 * h, dw);
             _mm256_store_ps(f + (b * kFloats + 8) * H + 8 * h, mw);
         }
@@ -144,7 +143,6 @@ struct KQuantPanel : D {
     static void pack_half(const uint8_t* w, size_t stride, int rows, int64_t nb, __m256i* q, float* f, int H, int h,
                           size_t pf) {
         if (rows <= 0) return zero_half<kVecs, kFloats>(nb, q, f, H, h);
-        const __m256i offs = row_offsets(stride, rows);
         for (int64_t b = 0; b < nb; ++b) {
             const uint8_t* wb = w + b * D::kWBytes;
             for (int j = 0; j < 8; ++j) prefetch_block<D::kWBytes>(wb + j * stride + pf);
@@ -183,7 +181,7 @@ struct KQuantPanel : D {
             for (int k = 0; k < 16; ++k) qb[(64 + k) * H] = _mm256_load_si256(reinterpret_cast<const __m256i*>(sc[k]));
             for (int k = 0; k < 8; ++k) qb[(80 + k) * H] = _mm256_load_si256(reinterpret_cast<const __m256i*>(co[k]));
             __m256 d, dmin;
-            block_scales<D>(wb + D::kDOff, offs, d, dmin);
+            block_scales<D>(wb + D::kDOff, stride, rows, d, dmin);
             _mm256_store_ps(f + b * kFloats * H + 8 * h, d);
             _mm256_store_ps(f + (b * kFloats + 8) * H + 8 * h, dmin);
         }

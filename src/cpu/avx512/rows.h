@@ -194,16 +194,15 @@ inline void row_group(const uint8_t* w, int nv, const uint8_t* x, size_t xs, int
 inline constexpr int kStreams = 2;
 inline constexpr int kPrefetchRows = 8;
 
-// The block scales of 8 blocks (lane c: the block at offsets[c] - kDOff):
-// K::scales of the dword at kDOff, or K::scales2 of the dwords at kDOff and
-// kDOff2 where d is spread over more bytes (IQ1_M).
+// The block scales of 8 blocks (lane c: the block whose scale dword is at
+// w + min(c, n - 1) * step): K::scales of that dword, or K::scales2 of the
+// dwords at kDOff and kDOff2 where d is spread over more bytes (IQ1_M).
 template <class K>
-inline void block_scales(const uint8_t* w, __m256i offsets, __m256& dw, __m256& mw) {
+inline void block_scales(const uint8_t* w, size_t step, int n, __m256& dw, __m256& mw) {
     if constexpr (requires { K::kDOff2; })
-        K::scales2(gather32(w, offsets), gather32(w, _mm256_add_epi32(offsets, _mm256_set1_epi32(int(K::kDOff2 - K::kDOff)))),
-                   dw, mw);
+        K::scales2(load_strided32(w, step, n), load_strided32(w + (K::kDOff2 - K::kDOff), step, n), dw, mw);
     else
-        K::scales(gather32(w, offsets), dw, mw);
+        K::scales(load_strided32(w, step, n), dw, mw);
 }
 
 template <class K, int M, int H>
@@ -226,10 +225,6 @@ void tile_m(const MatmulTile& t) {
     // per stream: S (and T) [i][g][j], dw (and mw) [g][j]: one vector each
     const int64_t per = ngmax * 8 * (m * (kT ? 2 : 1) + 2);
     __m256i* buf = static_cast<__m256i*>(scratch(3, size_t(per * nst) * 32));
-    // lane c: block c's scale dword
-    alignas(32) int32_t bo[8];
-    for (int c = 0; c < 8; ++c) bo[c] = int32_t(c * W + K::kDOff);
-    const __m256i boffs = _mm256_load_si256(reinterpret_cast<const __m256i*>(bo));
     const size_t pf = size_t(kPrefetchRows) * t.w_stride;
     for (int64_t r = t.r0; r < t.r1; r += 8 * nst) {
         const int nq = int(imin(nst, (t.r1 - r + 7) / 8));
@@ -263,13 +258,8 @@ void tile_m(const MatmulTile& t) {
                         // the same blocks kPrefetchRows rows ahead (a hint: past the end is harmless)
                         for (size_t o = 0; o < size_t(nv) * W; o += 64)
                             _mm_prefetch(reinterpret_cast<const char*>(wg + pf + o), _MM_HINT_T0);
-                        __m256 dw, mw;
-                        if (nv == 8) {
-                            block_scales<K>(wg, boffs, dw, mw);
-                        } else {  // lanes past the row's end read its last block
-                            const __m256i o = _mm256_min_epi32(boffs, _mm256_set1_epi32(int32_t((nv - 1) * W + K::kDOff)));
-                            block_scales<K>(wg, o, dw, mw);
-                        }
+                        __m256 dw, mw;  // lanes past the row's end read its last block
+                        block_scales<K>(wg + K::kDOff, W, nv, dw, mw);
                         DW[g * 8 + j] = _mm256_castps_si256(dw);
                         MW[g * 8 + j] = _mm256_castps_si256(mw);
                         if constexpr (kWide)
