@@ -4,6 +4,10 @@
 // once, on first use. Integer metadata of a step (positions, slots, tables,
 // ids, routing) is copied to the device per call.
 //
+// Staging buffers are reused without waits: the copies into them are ordered
+// on the one stream after the kernels that read them (cuda_copy_to_device
+// enqueues, then waits for the stream).
+//
 // First version, simple and correct before fast: each call's metadata goes up
 // with a synchronous copy, the expert routing comes down to the host, and the
 // grouped-expert matmul is a loop over the active experts (gather, matmul,
@@ -29,6 +33,14 @@ namespace {
 struct CudaActivations final : BackendActivations {
     CudaBuffer x;  // m × k floats: the CUDA matmul quantizes (Q8_1) or converts per weight itself
 };
+
+// The device cache knows weights by name; row ranges of one tensor (phi3's
+// fused attn_qkv, [gate; up]) and the experts of a 3-D tensor share a name,
+// so the key also holds where the view starts in the mapping.
+WeightView keyed(WeightView w) {
+    w.name = cat(w.name, "@", static_cast<const void*>(w.data));
+    return w;
+}
 
 const CudaActivations& cuda_acts(const BackendActivations* a, const char* op) {
     const auto* c = dynamic_cast<const CudaActivations*>(a);
@@ -82,10 +94,12 @@ public:
     void matmul(std::span<const BackendMatmulJob> jobs) override {
         for (const BackendMatmulJob& j : jobs) {
             const CudaActivations& a = cuda_acts(j.x, "matmul");
-            cuda_matmul(cu_, a.x.as<float>(), a.m, j.w, j.y);
+            cuda_matmul(cu_, a.x.as<float>(), a.m, keyed(j.w), j.y);
         }
     }
-    void matmul(const float* x, int64_t m, const WeightView& w, float* y) override { cuda_matmul(cu_, x, m, w, y); }
+    void matmul(const float* x, int64_t m, const WeightView& w, float* y) override {
+        cuda_matmul(cu_, x, m, keyed(w), y);
+    }
     void route_experts(const float* logits, int64_t n_tokens, int64_t n_expert, const RouterParams& p, int32_t* ids,
                        float* weights) override {
         host_f_.resize(size_t(n_tokens * n_expert));
@@ -116,11 +130,8 @@ public:
                 float* xg = scratch(xg_, size_t(me * a.k));
                 float* yg = scratch(yg_, size_t(me * j.w.n));
                 cuda::launch_gather_rows(ls(), a.x.as<float>(), d_src, me, a.k, xg);
-                WeightView we = j.w.expert(e);
-                we.name = cat(j.w.name, "#", e);  // each expert is its own cached device weight
-                cuda_matmul(cu_, xg, me, we, yg);
+                cuda_matmul(cu_, xg, me, keyed(j.w.expert(e)), yg);
                 cuda::launch_scatter_rows(ls(), yg, d_dst, me, j.w.n, j.y);
-                synchronize();  // the staging buffers are reused by the next expert
             }
         }
     }
@@ -135,7 +146,6 @@ public:
         const float* b = param(bias, size_t(r.n_expert * n));
         int32_t* ids = stage_i32(r.ids, size_t(slots), 0);
         cuda::launch_add_rows_bias(ls(), y, b, ids, slots, n);
-        synchronize();
     }
 
     // ---- float ops ----
@@ -167,7 +177,6 @@ public:
             a.mscale *= 1.0f + 0.1f * std::log(1.0f / p.freq_scale);
         }
         cuda::launch_rope_ext(ls(), a);
-        synchronize();
     }
     void add_bias(float* x, const float* b, int64_t rows, int64_t n) override {
         cuda_add_bias(cu_, x, param(b, size_t(n)), rows, n);
@@ -182,15 +191,13 @@ public:
         cuda::launch_swiglu_oai_mul(ls(), g, u, n, alpha, limit);
     }
     void get_rows(const WeightView& table, const int32_t* ids, int64_t n_ids, float* out, float s) override {
-        const DeviceWeight& w = cu_.upload(table);
+        const DeviceWeight& w = cu_.upload(keyed(table));
         int32_t* d_ids = stage_i32(ids, size_t(n_ids), 0);
         cuda::launch_get_rows(ls(), w.type, w.data, w.row_bytes, w.k, d_ids, n_ids, s, out);
-        synchronize();
     }
     void gather_rows(const float* x, const int64_t* rows, int64_t n_rows, int64_t n, float* out) override {
         std::vector<int64_t> r(rows, rows + n_rows);
         cuda::launch_gather_rows(ls(), x, stage_i64(r, 0), n_rows, n, out);
-        synchronize();
     }
     double exp_sum(float* x, int64_t n, float* max_out) override {
         host_f_.resize(size_t(n));
@@ -209,7 +216,6 @@ public:
                             dst.base, dst.block_stride, dst.head_stride, dst.pos_stride, dst.block_size,
                             dst.type == GgmlType::F16};
         cuda::launch_kv_store(ls(), a);
-        synchronize();
     }
     void attention(std::span<const AttnSeq> seqs, const AttentionShape& s) override {
         for (const AttnSeq& sq : seqs) {
@@ -234,7 +240,6 @@ public:
             a.sinks = param(s.sinks, size_t(s.n_head));
             a.f16 = sq.k.type == GgmlType::F16;
             cuda::launch_paged_attention(ls(), a);
-            synchronize();  // the staged positions and table are reused by the next sequence
         }
     }
 
