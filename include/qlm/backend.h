@@ -89,7 +89,7 @@ class ComputeBackend {
 public:
     virtual ~ComputeBackend() = default;
     virtual const char* name() const noexcept = 0;  // "cpu", "cuda"
-    virtual std::string description() const = 0;   // for logs: "cpu avx512, 2 threads"
+    virtual std::string description() const = 0;    // for logs: "cpu avx512, 2 threads"
 
     // ---- memory ----
     virtual BackendBuffer alloc(size_t bytes) = 0;  // zero-filled

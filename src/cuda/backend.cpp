@@ -212,9 +212,11 @@ public:
                   const KvLayer& dst) override {
         if (dst.type != GgmlType::F16 && dst.type != GgmlType::F32)
             fail("kv_store (cuda): cache type ", type_name(dst.type), " is not supported (F16 or F32)");
-        cuda::KvStoreArgs a{x,        rows,           n_head,         head_dim,       stage_i32(slots, size_t(rows), 0),
-                            dst.base, dst.block_stride, dst.head_stride, dst.pos_stride, dst.block_size,
-                            dst.type == GgmlType::F16};
+        cuda::KvStoreArgs a{};
+        a.x = x, a.rows = rows, a.n_head = n_head, a.head_dim = head_dim;
+        a.slots = stage_i32(slots, size_t(rows), 0);
+        a.base = dst.base, a.block_stride = dst.block_stride, a.head_stride = dst.head_stride;
+        a.pos_stride = dst.pos_stride, a.block_size = dst.block_size, a.f16 = dst.type == GgmlType::F16;
         cuda::launch_kv_store(ls(), a);
     }
     void attention(std::span<const AttnSeq> seqs, const AttentionShape& s) override {
@@ -297,7 +299,9 @@ private:
     std::vector<float> host_f_;
 };
 
-std::unique_ptr<ComputeBackend> cuda_factory(Context& host) { return make_cuda_backend(host); }
+std::unique_ptr<ComputeBackend> cuda_factory(Context& host) {
+    return make_cuda_backend(host);
+}
 
 }  // namespace
 
@@ -306,6 +310,8 @@ std::unique_ptr<ComputeBackend> make_cuda_backend(Context& host, const CudaOptio
     return std::make_unique<CudaBackend>(host, opts);
 }
 
-void register_cuda_backend() { register_cuda_backend_factory(&cuda_factory); }
+void register_cuda_backend() {
+    register_cuda_backend_factory(&cuda_factory);
+}
 
 }  // namespace qlm

@@ -13,8 +13,8 @@ namespace qlm::cuda {
 // ---- rows.cu ----
 // out row i (k floats) = row ids[i] of the weight table (any type with a
 // SliceDot, or F32/F16/BF16), dequantized, times scale.
-void launch_get_rows(const Stream& s, GgmlType type, const uint8_t* w, size_t row_bytes, int64_t k,
-                     const int32_t* ids, int64_t n_ids, float scale, float* out);
+void launch_get_rows(const Stream& s, GgmlType type, const uint8_t* w, size_t row_bytes, int64_t k, const int32_t* ids,
+                     int64_t n_ids, float scale, float* out);
 // out row r = x row rows[r] (gather); out row rows[r] = x row r (scatter). n floats per row.
 void launch_gather_rows(const Stream& s, const float* x, const int64_t* rows, int64_t n_rows, int64_t n, float* out);
 void launch_scatter_rows(const Stream& s, const float* x, const int64_t* rows, int64_t n_rows, int64_t n, float* out);

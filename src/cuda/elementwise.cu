@@ -74,7 +74,9 @@ __global__ void rope_ext_kernel(RopeExtArgs a) {
     }
 }
 
-dim3 grid(int64_t n) { return blocks_for(n, kElementwiseThreads); }
+dim3 grid(int64_t n) {
+    return blocks_for(n, kElementwiseThreads);
+}
 
 }  // namespace
 

@@ -40,8 +40,10 @@ __global__ void paged_attention_kernel(PagedAttentionArgs a) {
     for (int c = 0; c < kPerLane; ++c) acc[c] = 0.0f;
     for (int64_t j = lo + warp; j <= hi; j += kWarps) {
         const int64_t blk = a.table[j / a.block_size], row = j % a.block_size;
-        const uint8_t* kr = a.k + size_t(blk) * a.k_block_stride + size_t(kvh) * a.k_head_stride + size_t(row) * a.k_pos_stride;
-        const uint8_t* vr = a.v + size_t(blk) * a.v_block_stride + size_t(kvh) * a.v_head_stride + size_t(row) * a.v_pos_stride;
+        const uint8_t* kr =
+            a.k + size_t(blk) * a.k_block_stride + size_t(kvh) * a.k_head_stride + size_t(row) * a.k_pos_stride;
+        const uint8_t* vr =
+            a.v + size_t(blk) * a.v_block_stride + size_t(kvh) * a.v_head_stride + size_t(row) * a.v_pos_stride;
         float part = 0.0f;
         for (int d = lane; d < a.head_dim_k; d += 32) part += q[d] * kv_at(kr, d, a.f16);
         const float s = warp_sum(part) * a.scale;

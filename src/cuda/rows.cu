@@ -40,9 +40,12 @@ __global__ void get_rows_float_kernel(int type, const uint8_t* __restrict__ w, s
         const int64_t r = i / k, j = i % k;
         const uint8_t* row = w + size_t(ids[r]) * row_bytes;
         float v;
-        if (type == 0) v = reinterpret_cast<const float*>(row)[j];
-        else if (type == 1) v = half_to_float(reinterpret_cast<const uint16_t*>(row)[j]);
-        else v = fmt::bf16_to_fp32(reinterpret_cast<const uint16_t*>(row)[j]);
+        if (type == 0)
+            v = reinterpret_cast<const float*>(row)[j];
+        else if (type == 1)
+            v = half_to_float(reinterpret_cast<const uint16_t*>(row)[j]);
+        else
+            v = fmt::bf16_to_fp32(reinterpret_cast<const uint16_t*>(row)[j]);
         out[i] = scale == 1.0f ? v : v * scale;
     }
 }
@@ -68,15 +71,17 @@ __global__ void kv_store_kernel(KvStoreArgs a) {
         const int64_t h = rh % a.n_head, r = rh / a.n_head;
         const int64_t slot = a.slots[r], blk = slot / a.block_size, off = slot % a.block_size;
         uint8_t* dst = a.base + size_t(blk) * a.block_stride + size_t(h) * a.head_stride + size_t(off) * a.pos_stride;
-        if (a.f16) reinterpret_cast<uint16_t*>(dst)[d] = fmt::fp32_to_fp16(a.x[i]);
-        else reinterpret_cast<float*>(dst)[d] = a.x[i];
+        if (a.f16)
+            reinterpret_cast<uint16_t*>(dst)[d] = fmt::fp32_to_fp16(a.x[i]);
+        else
+            reinterpret_cast<float*>(dst)[d] = a.x[i];
     }
 }
 
 }  // namespace
 
-void launch_get_rows(const Stream& s, GgmlType type, const uint8_t* w, size_t row_bytes, int64_t k,
-                     const int32_t* ids, int64_t n_ids, float scale, float* out) {
+void launch_get_rows(const Stream& s, GgmlType type, const uint8_t* w, size_t row_bytes, int64_t k, const int32_t* ids,
+                     int64_t n_ids, float scale, float* out) {
     if (n_ids == 0) return;
     if (type == GgmlType::F32 || type == GgmlType::F16 || type == GgmlType::BF16) {
         const int t = type == GgmlType::F32 ? 0 : type == GgmlType::F16 ? 1 : 2;

@@ -196,8 +196,8 @@ void Forward::attention_block(int64_t l, KvCache& kv, std::span<const SeqStep> s
     }
     AttentionShape as{c.n_head, c.n_head_kv, c.head_dim_k, c.head_dim_v, c.attn_scale, swa ? c.sliding_window : 0,
                       L.sinks};
-    be_.attention(s.attn, as);      // (B, n_head·dv)
-    be_.matmul(att, B, L.wo, o);    // (B, n_embd)
+    be_.attention(s.attn, as);    // (B, n_head·dv)
+    be_.matmul(att, B, L.wo, o);  // (B, n_embd)
     if (L.bo) be_.add_bias(o, L.bo, B, d);
     if (L.post_attn_norm) be_.rms_norm(o, L.post_attn_norm, o, B, d, c.norm_eps);
     be_.scale(o, B * d, c.residual_scale);

@@ -35,12 +35,14 @@ uint64_t KvCache::bytes() const noexcept { return bytes_per_block() * uint64_t(o
 
 KvPages KvCache::k_pages(int64_t layer, const int32_t* table, int64_t n_pos) const {
     const size_t hs = size_t(opts_.block_size) * k_row_;
-    return {opts_.type, k_[size_t(layer)].as<uint8_t>(), hs * size_t(n_head_kv_), hs, k_row_, opts_.block_size, table, n_pos};
+    return {opts_.type, k_[size_t(layer)].as<uint8_t>(), hs * size_t(n_head_kv_), hs, k_row_, opts_.block_size, table,
+            n_pos};
 }
 
 KvPages KvCache::v_pages(int64_t layer, const int32_t* table, int64_t n_pos) const {
     const size_t hs = size_t(opts_.block_size) * v_row_;
-    return {opts_.type, v_[size_t(layer)].as<uint8_t>(), hs * size_t(n_head_kv_), hs, v_row_, opts_.block_size, table, n_pos};
+    return {opts_.type, v_[size_t(layer)].as<uint8_t>(), hs * size_t(n_head_kv_), hs, v_row_, opts_.block_size, table,
+            n_pos};
 }
 
 KvLayer KvCache::k_layer(int64_t layer) noexcept {

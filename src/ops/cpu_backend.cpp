@@ -131,7 +131,9 @@ BackendFactory& cuda_factory() {
 
 }  // namespace
 
-std::unique_ptr<ComputeBackend> make_cpu_backend(Context& ctx) { return std::make_unique<CpuBackend>(ctx); }
+std::unique_ptr<ComputeBackend> make_cpu_backend(Context& ctx) {
+    return std::make_unique<CpuBackend>(ctx);
+}
 
 void register_cuda_backend_factory(BackendFactory f) {
     std::lock_guard<std::mutex> lock(registry_mutex());

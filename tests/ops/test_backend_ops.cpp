@@ -46,7 +46,9 @@ struct BackendParam {
     Isa isa = Isa::Scalar;
     bool cuda = false;
 };
-void PrintTo(const BackendParam& p, std::ostream* os) { *os << p.name; }
+void PrintTo(const BackendParam& p, std::ostream* os) {
+    *os << p.name;
+}
 
 std::vector<BackendParam> backend_params() {
     std::vector<BackendParam> v;
@@ -96,7 +98,8 @@ protected:
 // Σ(y - ref)² / Σ ref²
 double nmse(const std::vector<float>& y, const std::vector<double>& ref) {
     double num = 0, den = 0;
-    for (size_t i = 0; i < ref.size(); ++i) num += (double(y[i]) - ref[i]) * (double(y[i]) - ref[i]), den += ref[i] * ref[i];
+    for (size_t i = 0; i < ref.size(); ++i)
+        num += (double(y[i]) - ref[i]) * (double(y[i]) - ref[i]), den += ref[i] * ref[i];
     return den > 0 ? num / den : num;
 }
 
@@ -119,7 +122,8 @@ Weight make_weight(GgmlType type, int64_t n, int64_t k, uint32_t seed, const std
     std::vector<uint8_t> uq(size_t(w.unique) * rs);
     for (int64_t r = 0; r < w.unique; ++r) quantize_row(type, x.data() + r * k, uq.data() + size_t(r) * rs, k);
     w.bytes.resize(size_t(n) * rs);
-    for (int64_t r = 0; r < n; ++r) std::memcpy(w.bytes.data() + size_t(r) * rs, uq.data() + size_t(r % w.unique) * rs, rs);
+    for (int64_t r = 0; r < n; ++r)
+        std::memcpy(w.bytes.data() + size_t(r) * rs, uq.data() + size_t(r % w.unique) * rs, rs);
     w.deq.resize(size_t(w.unique * k));
     for (int64_t r = 0; r < w.unique; ++r) dequantize_row(type, uq.data() + size_t(r) * rs, w.deq.data() + r * k, k);
     w.view.type = type, w.view.n = n, w.view.k = k, w.view.row_stride = rs, w.view.data = w.bytes.data();
@@ -179,7 +183,8 @@ TEST_P(BackendOps, MatmulRealShapes) {
             // The job-list form: one quantization shared by two weights.
             BackendBuffer y2 = be_->alloc(size_t(m * c.n) * sizeof(float));
             auto acts = be_->quantize_activations(xb.as<float>(), m, c.k, activation_type(c.type));
-            const BackendMatmulJob jobs[] = {{acts.get(), w.view, yb.as<float>()}, {acts.get(), w.view, y2.as<float>()}};
+            const BackendMatmulJob jobs[] = {{acts.get(), w.view, yb.as<float>()},
+                                             {acts.get(), w.view, y2.as<float>()}};
             be_->matmul(jobs);
             const std::vector<float> a = down<float>(yb, size_t(m * c.n)), b = down<float>(y2, size_t(m * c.n));
             EXPECT_LE(nmse(a, ref), 5e-4);
@@ -195,9 +200,9 @@ TEST_P(BackendOps, ExpertsRouteMatmulCombine) {
     const int64_t n_expert = 16, n_used = 4, d = 256, ff = 128, T = 5;
     const Weight gate = make_weight(GgmlType::Q4_K, n_expert * ff, d, 71, "gate_exps");
     const Weight downw = make_weight(GgmlType::Q8_0, n_expert * d, ff, 72, "down_exps");
-    ExpertsView gv{GgmlType::Q4_K, n_expert, ff, d, gate.view.row_stride, size_t(ff) * gate.view.row_stride,
+    ExpertsView gv{GgmlType::Q4_K,    n_expert,   ff, d, gate.view.row_stride, size_t(ff) * gate.view.row_stride,
                    gate.bytes.data(), "gate_exps"};
-    ExpertsView dv{GgmlType::Q8_0, n_expert, d, ff, downw.view.row_stride, size_t(d) * downw.view.row_stride,
+    ExpertsView dv{GgmlType::Q8_0,     n_expert,   d, ff, downw.view.row_stride, size_t(d) * downw.view.row_stride,
                    downw.bytes.data(), "down_exps"};
     const std::vector<float> logits = randn(size_t(T * n_expert), 73, 2.0f);
     const std::vector<float> x = randn(size_t(T * d), 74);
@@ -353,7 +358,8 @@ TEST_P(BackendOps, Rope) {
                         ref = i == i0 ? xr[i0] * cs - xr[i1] * sn : xr[i0] * sn + xr[i1] * cs;
                     }
                     // float angles (repeated multiplication, ~1e-5 relative) err ~1e-5·p radians
-                    const double tol = 1e-4 * double(1 + pos[size_t(r)]) * (1 + std::fabs(xr[i]) + std::fabs(xr[i ^ 1]));
+                    const double tol =
+                        1e-4 * double(1 + pos[size_t(r)]) * (1 + std::fabs(xr[i]) + std::fabs(xr[i ^ 1]));
                     ASSERT_NEAR(y[size_t(r * width + int64_t(h) * c.head_dim + i)], ref, tol)
                         << "row " << r << " head " << h << " dim " << i;
                 }
@@ -362,7 +368,8 @@ TEST_P(BackendOps, Rope) {
 
 TEST_P(BackendOps, ElementwiseAndActivations) {
     const int64_t rows = 5, n = 896;
-    const std::vector<float> x = randn(size_t(rows * n), 21, 2.0f), b = randn(size_t(n), 22), u = randn(size_t(rows * n), 23);
+    const std::vector<float> x = randn(size_t(rows * n), 21, 2.0f), b = randn(size_t(n), 22),
+                             u = randn(size_t(rows * n), 23);
     auto check = [&](const char* what, const BackendBuffer& buf, const std::vector<double>& ref, double tol_nmse) {
         const std::vector<float> y = down<float>(buf, ref.size());
         EXPECT_LE(nmse(y, ref), tol_nmse) << what;
@@ -478,7 +485,8 @@ TEST_P(BackendOps, KvStoreAndPagedAttention) {
         const std::vector<float> K = randn(size_t(n_pos * kvw), 41), V = randn(size_t(n_pos * kvw), 42);
         for (auto [p0, cnt] : {std::pair<int64_t, int64_t>{0, 30}, {30, 3}}) {
             std::vector<int32_t> slots;
-            for (int64_t p = p0; p < p0 + cnt; ++p) slots.push_back(int32_t(table[size_t(p / block_size)] * block_size + p % block_size));
+            for (int64_t p = p0; p < p0 + cnt; ++p)
+                slots.push_back(int32_t(table[size_t(p / block_size)] * block_size + p % block_size));
             const std::vector<float> ks(K.begin() + p0 * kvw, K.begin() + (p0 + cnt) * kvw);
             const std::vector<float> vs(V.begin() + p0 * kvw, V.begin() + (p0 + cnt) * kvw);
             BackendBuffer kb = up(ks), vb = up(vs);
@@ -487,7 +495,8 @@ TEST_P(BackendOps, KvStoreAndPagedAttention) {
         }
         // The stored bytes: each position's row where its block table says, F16 rounded to nearest even.
         auto stored = [&](const std::vector<uint8_t>& pool, const std::vector<float>& src, int64_t p, int h, int d) {
-            const size_t off = size_t(table[size_t(p / block_size)]) * bstride + size_t(h) * hs + size_t(p % block_size) * row;
+            const size_t off =
+                size_t(table[size_t(p / block_size)]) * bstride + size_t(h) * hs + size_t(p % block_size) * row;
             float v;
             if (es == 2) {
                 uint16_t b;
@@ -500,7 +509,8 @@ TEST_P(BackendOps, KvStoreAndPagedAttention) {
             }
             return double(v);
         };
-        const std::vector<uint8_t> kp = down<uint8_t>(kpool, bstride * n_blocks), vp = down<uint8_t>(vpool, bstride * n_blocks);
+        const std::vector<uint8_t> kp = down<uint8_t>(kpool, bstride * n_blocks),
+                                   vp = down<uint8_t>(vpool, bstride * n_blocks);
 
         // Queries: the last 3 positions (a decode-like step) and 2 early ones.
         const std::vector<int32_t> qpos = {2, 13, 30, 31, 32};
@@ -515,8 +525,8 @@ TEST_P(BackendOps, KvStoreAndPagedAttention) {
                           qpos.data(),
                           {c.kv_type, kpool.as<uint8_t>(), bstride, hs, row, block_size, table.data(), n_pos},
                           {c.kv_type, vpool.as<uint8_t>(), bstride, hs, row, block_size, table.data(), n_pos}};
-        const AttentionShape shape{c.n_head, c.n_kv_head, c.head_dim, c.head_dim, scale, c.window,
-                                   c.sinks ? sinks.data() : nullptr};
+        const AttentionShape shape{
+            c.n_head, c.n_kv_head, c.head_dim, c.head_dim, scale, c.window, c.sinks ? sinks.data() : nullptr};
         be_->attention({&seq, 1}, shape);
         const std::vector<float> out = down<float>(ob, size_t(nq * qw));
         std::vector<double> ref(size_t(nq * qw));
@@ -527,7 +537,8 @@ TEST_P(BackendOps, KvStoreAndPagedAttention) {
                 std::vector<double> sc;
                 for (int64_t p = lo; p <= hi; ++p) {
                     double s = 0;
-                    for (int d = 0; d < c.head_dim; ++d) s += double(q[size_t(i * qw + h * c.head_dim + d)]) * stored(kp, K, p, kvh, d);
+                    for (int d = 0; d < c.head_dim; ++d)
+                        s += double(q[size_t(i * qw + h * c.head_dim + d)]) * stored(kp, K, p, kvh, d);
                     sc.push_back(s * scale);
                 }
                 double mx = *std::max_element(sc.begin(), sc.end());
