@@ -21,7 +21,9 @@
 
 #include "cuda/backend_kernels.h"
 #include "cuda/check.h"
+#include "cuda/config.h"
 #include "cuda/context_impl.h"
+#include "cuda/validate.h"
 #include "qlm/backend.h"
 #include "qlm/cuda.h"
 #include "qlm/error.h"
@@ -31,7 +33,8 @@ namespace qlm {
 namespace {
 
 struct CudaActivations final : BackendActivations {
-    CudaBuffer x;  // m × k floats: the CUDA matmul quantizes (Q8_1) or converts per weight itself
+    CudaBuffer x;          // m × k floats (the GEMM path converts them per weight itself)
+    mutable CudaBuffer q8;  // Q8_1 rows for the integer GEMV, made once on first use by a job list
 };
 
 // The device cache knows weights by name; row ranges of one tensor (phi3's
@@ -92,9 +95,19 @@ public:
         return a;
     }
     void matmul(std::span<const BackendMatmulJob> jobs) override {
+        // Q, K and V (gate and up) share one quantization of their input, as on the CPU.
         for (const BackendMatmulJob& j : jobs) {
             const CudaActivations& a = cuda_acts(j.x, "matmul");
-            cuda_matmul(cu_, a.x.as<float>(), a.m, keyed(j.w), j.y);
+            const DeviceWeight& w = cu_.upload(keyed(j.w));
+            if (cuda::choose_matmul_path("matmul", w, a.m) != cuda::MatmulPath::GemvQ8_1) {
+                cuda_matmul(cu_, a.x.as<float>(), a.m, w, j.y);
+                continue;
+            }
+            if (!a.q8.data()) {
+                a.q8 = cu_.alloc(cuda_q8_1_bytes(a.m, a.k));
+                cuda_quantize_q8_1(cu_, a.x.as<float>(), a.m, a.k, a.q8.data());
+            }
+            cuda_matmul_q8_1(cu_, a.q8.data(), a.m, w, j.y);
         }
     }
     void matmul(const float* x, int64_t m, const WeightView& w, float* y) override {

@@ -4,6 +4,7 @@
 // warps merge, with the sink logit (gpt-oss) joining the denominator. Grouped
 // query heads read kv head h / (n_head / n_kv_head). F16 or F32 cache.
 #include "cuda/backend_kernels.h"
+#include "cuda/config.h"
 #include "cuda/launch.cuh"
 #include "cuda/slice_dot.h"
 #include "qlm/error.h"
@@ -12,7 +13,7 @@ namespace qlm::cuda {
 
 namespace {
 
-constexpr int kWarps = 4;
+constexpr int kWarps = kAttentionWarps;
 constexpr int kPerLane = kAttentionMaxHeadDim / 32;
 
 __device__ inline float kv_at(const uint8_t* row, int d, bool f16) {
