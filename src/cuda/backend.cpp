@@ -33,7 +33,7 @@ namespace qlm {
 namespace {
 
 struct CudaActivations final : BackendActivations {
-    CudaBuffer x;          // m × k floats (the GEMM path converts them per weight itself)
+    CudaBuffer x;           // m × k floats (the GEMM path converts them per weight itself)
     mutable CudaBuffer q8;  // Q8_1 rows for the integer GEMV, made once on first use by a job list
 };
 
