@@ -91,7 +91,7 @@ test-tsan: deps
 test-arm64: deps vocabs
 	cmake -S . -B $(ARM_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release \
 	  -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake
-	cmake --build $(ARM_BUILD) -j $(JOBS) --target test_formats test_gguf test_matmul test_experts test_amx test_profile test_layers test_model_load test_tokenizer test_engine test_template test_perplexity test_grammar test_sampling test_thread_pool
+	cmake --build $(ARM_BUILD) -j $(JOBS) --target test_formats test_gguf test_matmul test_experts test_amx test_profile test_layers test_model_load test_tokenizer test_engine test_template test_perplexity test_grammar test_sampling test_thread_pool test_backend_ops
 	ctest --test-dir $(ARM_BUILD) --output-on-failure -j $(JOBS) \
 	  -LE "python|slow|stress|install"
 

@@ -159,6 +159,15 @@ void cuda_gelu_tanh_mul(CudaContext& ctx, float* g_dev, const float* u_dev, int6
 // x[r][j] += b[j] for rows × n.
 void cuda_add_bias(CudaContext& ctx, float* x_dev, const float* b_dev, int64_t rows, int64_t n);
 
+// ---- The backend (qlm/backend.h) -------------------------------------------
+
+class ComputeBackend;
+// The ComputeBackend on a device; host work (exp_sum's scoring, routing)
+// uses host's threads. Throws qlm::Error if no CUDA device is present.
+std::unique_ptr<ComputeBackend> make_cuda_backend(Context& host, const CudaOptions& opts = {});
+// Makes make_backend("cuda", ...) available (call once at start-up).
+void register_cuda_backend();
+
 // ---- Benchmark (DESIGN.md: GB/s beside the bandwidth measured in the same run)
 
 struct CudaBenchOptions {

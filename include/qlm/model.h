@@ -10,6 +10,7 @@
 #include <variant>
 #include <vector>
 
+#include "qlm/backend.h"
 #include "qlm/gguf.h"
 #include "qlm/ops.h"
 
@@ -200,9 +201,10 @@ struct KvCacheOptions {
     GgmlType type = GgmlType::F16;    // F16 or F32
 };
 
+// The pools are the backend's memory (device memory on a GPU backend).
 class KvCache {
 public:
-    KvCache(const ModelConfig& cfg, const KvCacheOptions& opts);
+    KvCache(const ModelConfig& cfg, const KvCacheOptions& opts, ComputeBackend& backend);
     int64_t n_blocks() const noexcept { return opts_.n_blocks; }
     int64_t block_size() const noexcept { return opts_.block_size; }
     GgmlType type() const noexcept { return opts_.type; }
@@ -219,7 +221,7 @@ private:
     KvCacheOptions opts_;
     int n_head_kv_ = 0;
     size_t k_row_ = 0, v_row_ = 0;  // bytes per row
-    std::vector<std::vector<uint8_t>> k_, v_;  // per layer: [block][kv head][row][dim]
+    std::vector<BackendBuffer> k_, v_;  // per layer: [block][kv head][row][dim]
 };
 
 // One sequence's share of a forward step: its next tokens at positions
@@ -236,7 +238,8 @@ struct SeqStep {
 // projection runs once over all the step's tokens (each weight is read once
 // per step), attention per sequence over its own cache. A sequence's logits
 // are the same bits whatever else is in the step (the kernels' batch
-// invariance, src/cpu/kernels.h). Not thread-safe; one per caller.
+// invariance, src/cpu/kernels.h). Runs on ctx.backend(), which must not
+// change while the Forward lives. Not thread-safe; one per caller.
 class Forward {
 public:
     Forward(const Model& model, Context& ctx);
@@ -261,6 +264,7 @@ private:
 
     const Model& model_;
     Context& ctx_;
+    ComputeBackend& be_;  // ctx_.backend(): every op of the step goes through it
     std::unique_ptr<Scratch> s_;
 };
 

@@ -16,6 +16,7 @@
 namespace qlm {
 
 struct GgufTensor;
+class ComputeBackend;  // qlm/backend.h
 
 // CPU instruction sets with their own kernels. Chosen once at start-up from
 // CPUID (best_isa); a Context may force a lower one for debugging/benchmarks.
@@ -63,6 +64,12 @@ public:
     // Runs fn(i) for i in [0, n) on the context's threads (the caller's
     // included) and returns when all are done; tasks must own disjoint outputs.
     void parallel_for(int64_t n, const std::function<void(int64_t)>& fn);
+
+    // The backend the forward pass runs on (qlm/backend.h): the CPU kernels
+    // of this context unless set_backend chose another. Replace it only while
+    // nothing (a Forward, a KV cache) holds memory of the old one.
+    ComputeBackend& backend();
+    void set_backend(std::unique_ptr<ComputeBackend> b);
 
     struct Impl;
     Impl& impl() noexcept { return *impl_; }

@@ -28,6 +28,7 @@ struct ServerOptions {
     std::string chat_template_file;    // overrides the GGUF's tokenizer.chat_template
     int threads = 0;                   // compute threads (0: physical cores)
     std::string isa;
+    std::string backend = "cpu";       // the forward pass's backend (qlm/backend.h make_backend)
     int drain_timeout_s = 30;          // on SIGTERM: how long requests in flight may take to finish
     std::string kv_events_endpoint;    // ZeroMQ PUB endpoint of the KV events (empty: none)
     std::string kv_events_topic;       // their topic frame

@@ -23,6 +23,7 @@ constexpr GemvShape gemv_shape(int m) { return tuning::gemv_shape(m); }
 inline constexpr int kElementwiseThreads = tuning::kElementwiseThreads;
 inline constexpr int kQuantizeThreads = tuning::kElementwiseThreads;  // a multiple of 32: whole warps
 inline constexpr int kRowThreads = tuning::kRowThreads;          // rms_norm: one thread block per row
+inline constexpr int kAttentionWarps = tuning::kAttentionWarps;
 inline constexpr size_t kGemmTileBytes = tuning::kGemmTileBytes;  // BF16 weight tile of the GEMM path
 inline constexpr size_t kCublasWorkspaceBytes = tuning::kCublasWorkspaceBytes;
 

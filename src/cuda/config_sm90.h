@@ -25,6 +25,7 @@ constexpr GemvShape gemv_shape(int m) { return m <= 1 ? GemvShape{4, 1} : m <= 4
 
 inline constexpr int kElementwiseThreads = 256;
 inline constexpr int kRowThreads = 256;
+inline constexpr int kAttentionWarps = 4;  // paged attention: warps per (query, head), each a share of the positions
 inline constexpr size_t kGemmTileBytes = size_t(64) << 20;         // 64 MiB of BF16 weights per cuBLAS call
 inline constexpr size_t kCublasWorkspaceBytes = size_t(32) << 20;  // NVIDIA's recommendation for Hopper
 

@@ -106,8 +106,13 @@ struct Engine::Impl {
     std::vector<KvEvent> kv_events;             // the prefix cache's changes since the last flush
 
     Impl(const Model& m, Context& ctx, const EngineOptions& o)
-        : model(m), ctx(ctx), opts(o), n_ctx(model_ctx(m, o)), kv(m.config(), pool_options(m, o)),
-          pool(kv.n_blocks(), kv.block_size()), fwd(m, ctx) {
+        : model(m),
+          ctx(ctx),
+          opts(o),
+          n_ctx(model_ctx(m, o)),
+          kv(m.config(), pool_options(m, o), ctx.backend()),
+          pool(kv.n_blocks(), kv.block_size()),
+          fwd(m, ctx) {
         if (opts.on_kv_events) {
             kv_events.push_back({KvEvent::Kind::Cleared, 0, 0, {}});
             pool.record_events(&kv_events);

@@ -14,14 +14,40 @@
 #include <algorithm>
 #include <map>
 
+#include "qlm/backend.h"
 #include "qlm/error.h"
 #include "qlm/model.h"
 
 namespace qlm {
 
+namespace {
+
+// A growable array in the backend's memory (activations, scratch). Growing
+// drops the old contents: every op writes its output before it is read.
+template <typename T>
+struct DevArray {
+    BackendBuffer buf;
+    size_t cap = 0;
+    T* fit(ComputeBackend& be, int64_t n) {
+        if (size_t(n) > cap) {
+            buf = BackendBuffer();
+            buf = be.alloc(size_t(n) * sizeof(T));
+            cap = size_t(n);
+        }
+        return buf.as<T>();
+    }
+    T* data() const noexcept { return buf.as<T>(); }
+};
+
+}  // namespace
+
+// Float activations live in the backend's memory; the step's integer
+// metadata (positions, tokens, slots, rows, routing) stays on the host.
 struct Forward::Scratch {
-    std::vector<float> x, h, q, k, v, att, o, g, u;
-    std::vector<float> router, ew, eg, eu, ed;  // MoE: logits, weights, per-slot gate/up/down rows
+    DevArray<float> x, h, q, k, v, att, o, g, u;
+    DevArray<float> router, eg, eu, ed;  // MoE: logits, per-slot gate/up/down rows
+    DevArray<float> logits;              // a device backend's logits before the download
+    std::vector<float> ew;               // MoE routing weights (host)
     std::vector<int32_t> eid;
     std::vector<int32_t> pos, tok, slots;  // per row: position, token, KV slot (block · block_size + offset)
     std::vector<int64_t> first;  // per sequence: its first row in the step
@@ -31,53 +57,44 @@ struct Forward::Scratch {
 
 namespace {
 
-float* fit(std::vector<float>& v, int64_t n) {
-    v.resize(size_t(n));
-    return v.data();
-}
-
 // Projections of one input through several weights, quantizing the input once
 // per activation type (Q, K and V, or gate and up, usually share one).
 class Projector {
 public:
-    Projector(Context& ctx, const float* x, int64_t m, int64_t k) : ctx_(ctx), x_(x), m_(m), k_(k) {}
-    const QuantizedActivations& activations(GgmlType weight_type) {
+    Projector(ComputeBackend& be, const float* x, int64_t m, int64_t k) : be_(be), x_(x), m_(m), k_(k) {}
+    const BackendActivations& activations(GgmlType weight_type) {
         const GgmlType at = activation_type(weight_type);
         auto it = cache_.find(at);
-        if (it == cache_.end()) it = cache_.emplace(at, quantize_activations(ctx_, x_, m_, k_, at)).first;
-        return it->second;
+        if (it == cache_.end()) it = cache_.emplace(at, be_.quantize_activations(x_, m_, k_, at)).first;
+        return *it->second;
     }
     // Queues y = x · Wᵀ; run() does all queued products in one parallel run.
     void operator()(const WeightView& w, float* y) { jobs_.push_back({&activations(w.type), w, y}); }
     void run() {
-        matmul(ctx_, jobs_);
+        be_.matmul(jobs_);
         jobs_.clear();
     }
 
 private:
-    Context& ctx_;
+    ComputeBackend& be_;
     const float* x_;
     int64_t m_, k_;
-    std::map<GgmlType, QuantizedActivations> cache_;  // node-based: the jobs' pointers stay valid
-    std::vector<MatmulJob> jobs_;
+    std::map<GgmlType, std::unique_ptr<BackendActivations>> cache_;
+    std::vector<BackendMatmulJob> jobs_;
 };
 
-void act_mul(Context& ctx, FfnAct act, float* g, const float* u, int64_t n) {
+void act_mul(ComputeBackend& be, FfnAct act, float* g, const float* u, int64_t n) {
     switch (act) {
-        case FfnAct::Silu: silu_mul(ctx, g, u, n); break;
-        case FfnAct::GeluTanh: gelu_tanh_mul(ctx, g, u, n); break;
-        case FfnAct::SwigluOai: swiglu_oai_mul(ctx, g, u, n, 1.702f, 7.0f); break;
+        case FfnAct::Silu: be.silu_mul(g, u, n); break;
+        case FfnAct::GeluTanh: be.gelu_tanh_mul(g, u, n); break;
+        case FfnAct::SwigluOai: be.swiglu_oai_mul(g, u, n, 1.702f, 7.0f); break;
     }
-}
-
-// Slot s's row of y (n floats) += row ids[s] of the per-expert bias (n_expert × n).
-void add_expert_bias(Context& ctx, const ExpertRouting& r, const float* bias, float* y, int64_t n) {
-    for (int64_t s = 0; s < r.n_tokens * r.n_used; ++s) add_bias(ctx, y + s * n, bias + int64_t(r.ids[s]) * n, 1, n);
 }
 
 }  // namespace
 
-Forward::Forward(const Model& model, Context& ctx) : model_(model), ctx_(ctx), s_(std::make_unique<Scratch>()) {}
+Forward::Forward(const Model& model, Context& ctx)
+    : model_(model), ctx_(ctx), be_(ctx.backend()), s_(std::make_unique<Scratch>()) {}
 Forward::~Forward() = default;
 
 void Forward::run(KvCache& kv, std::span<const SeqStep> seqs, float* logits) {
@@ -122,8 +139,8 @@ void Forward::embed(int64_t B) {
     const ModelConfig& c = model_.config();
     Scratch& s = *s_;
     const int64_t d = c.n_embd;
-    float* x = fit(s.x, B * d);
-    get_rows(ctx_, model_.token_embd(), s.tok.data(), B, x, c.embd_scale);  // (n_vocab, n_embd) rows
+    float* x = s.x.fit(be_, B * d);
+    be_.get_rows(model_.token_embd(), s.tok.data(), B, x, c.embd_scale);  // (n_vocab, n_embd) rows
 }
 
 void Forward::attention_block(int64_t l, KvCache& kv, std::span<const SeqStep> seqs, int64_t B) {
@@ -134,26 +151,26 @@ void Forward::attention_block(int64_t l, KvCache& kv, std::span<const SeqStep> s
     const int64_t dq = int64_t(c.n_head) * c.head_dim_k, dkv = int64_t(c.n_head_kv) * c.head_dim_k,
                   dvv = int64_t(c.n_head_kv) * c.head_dim_v, dov = int64_t(c.n_head) * c.head_dim_v;
     float* x = s.x.data();
-    float* h = fit(s.h, B * d);
-    float* q = fit(s.q, B * dq);
-    float* k = fit(s.k, B * dkv);
-    float* v = fit(s.v, B * dvv);
-    float* att = fit(s.att, B * dov);
-    float* o = fit(s.o, B * d);
+    float* h = s.h.fit(be_, B * d);
+    float* q = s.q.fit(be_, B * dq);
+    float* k = s.k.fit(be_, B * dkv);
+    float* v = s.v.fit(be_, B * dvv);
+    float* att = s.att.fit(be_, B * dov);
+    float* o = s.o.fit(be_, B * d);
     const bool swa = c.layer_swa[size_t(l)];
-    rms_norm(ctx_, x, L.attn_norm, h, B, d, c.norm_eps);
+    be_.rms_norm(x, L.attn_norm, h, B, d, c.norm_eps);
     {
-        Projector proj(ctx_, h, B, d);
+        Projector proj(be_, h, B, d);
         proj(L.wq, q);  // (B, n_head·dk)
         proj(L.wk, k);  // (B, n_kv·dk)
         proj(L.wv, v);  // (B, n_kv·dv)
         proj.run();
     }
-    if (L.bq) add_bias(ctx_, q, L.bq, B, dq);
-    if (L.bk) add_bias(ctx_, k, L.bk, B, dkv);
-    if (L.bv) add_bias(ctx_, v, L.bv, B, dvv);
-    if (L.q_norm) rms_norm(ctx_, q, L.q_norm, q, B * c.n_head, c.head_dim_k, c.norm_eps);
-    if (L.k_norm) rms_norm(ctx_, k, L.k_norm, k, B * c.n_head_kv, c.head_dim_k, c.norm_eps);
+    if (L.bq) be_.add_bias(q, L.bq, B, dq);
+    if (L.bk) be_.add_bias(k, L.bk, B, dkv);
+    if (L.bv) be_.add_bias(v, L.bv, B, dvv);
+    if (L.q_norm) be_.rms_norm(q, L.q_norm, q, B * c.n_head, c.head_dim_k, c.norm_eps);
+    if (L.k_norm) be_.rms_norm(k, L.k_norm, k, B * c.n_head_kv, c.head_dim_k, c.norm_eps);
     RopeParams rp;
     rp.layout = c.rope_layout;
     rp.n_dims = c.rope_dims;
@@ -164,12 +181,12 @@ void Forward::attention_block(int64_t l, KvCache& kv, std::span<const SeqStep> s
     rp.ext_factor = c.rope_ext_factor;
     rp.beta_fast = c.rope_beta_fast, rp.beta_slow = c.rope_beta_slow;
     rp.n_ctx_orig = c.rope_ctx_orig;
-    rope(ctx_, q, B, c.n_head, c.head_dim_k, s.pos.data(), rp);
-    rope(ctx_, k, B, c.n_head_kv, c.head_dim_k, s.pos.data(), rp);
-    scale(ctx_, q, B * dq, c.q_scale);
+    be_.rope(q, B, c.n_head, c.head_dim_k, s.pos.data(), rp);
+    be_.rope(k, B, c.n_head_kv, c.head_dim_k, s.pos.data(), rp);
+    be_.scale(q, B * dq, c.q_scale);
     // each token's K and V rows into its sequence's blocks
-    kv_store(ctx_, k, B, c.n_head_kv, c.head_dim_k, s.slots.data(), kv.k_layer(l));
-    kv_store(ctx_, v, B, c.n_head_kv, c.head_dim_v, s.slots.data(), kv.v_layer(l));
+    be_.kv_store(k, B, c.n_head_kv, c.head_dim_k, s.slots.data(), kv.k_layer(l));
+    be_.kv_store(v, B, c.n_head_kv, c.head_dim_v, s.slots.data(), kv.v_layer(l));
     s.attn.clear();
     for (size_t si = 0; si < seqs.size(); ++si) {
         const SeqStep& sq = seqs[si];
@@ -179,65 +196,68 @@ void Forward::attention_block(int64_t l, KvCache& kv, std::span<const SeqStep> s
     }
     AttentionShape as{c.n_head, c.n_head_kv, c.head_dim_k, c.head_dim_v, c.attn_scale, swa ? c.sliding_window : 0,
                       L.sinks};
-    attention(ctx_, s.attn, as);      // (B, n_head·dv)
-    matmul(ctx_, att, B, L.wo, o);    // (B, n_embd)
-    if (L.bo) add_bias(ctx_, o, L.bo, B, d);
-    if (L.post_attn_norm) rms_norm(ctx_, o, L.post_attn_norm, o, B, d, c.norm_eps);
-    scale(ctx_, o, B * d, c.residual_scale);
-    add_inplace(ctx_, x, o, B * d);
+    be_.attention(s.attn, as);    // (B, n_head·dv)
+    be_.matmul(att, B, L.wo, o);  // (B, n_embd)
+    if (L.bo) be_.add_bias(o, L.bo, B, d);
+    if (L.post_attn_norm) be_.rms_norm(o, L.post_attn_norm, o, B, d, c.norm_eps);
+    be_.scale(o, B * d, c.residual_scale);
+    be_.add_inplace(x, o, B * d);
 }
 
 void Forward::dense_ffn(const DenseFfn& f, const float* h, int64_t B, float* out) {
     const ModelConfig& c = model_.config();
     Scratch& s = *s_;
     const int64_t n_ff = f.gate.n;
-    float* g = fit(s.g, B * n_ff);
-    float* u = fit(s.u, B * n_ff);
+    float* g = s.g.fit(be_, B * n_ff);
+    float* u = s.u.fit(be_, B * n_ff);
     {
-        Projector proj(ctx_, h, B, c.n_embd);
+        Projector proj(be_, h, B, c.n_embd);
         proj(f.gate, g);  // (B, n_ff)
         proj(f.up, u);    // (B, n_ff)
         proj.run();
     }
-    act_mul(ctx_, c.act, g, u, B * n_ff);
-    matmul(ctx_, g, B, f.down, out);  // (B, n_embd)
+    act_mul(be_, c.act, g, u, B * n_ff);
+    be_.matmul(g, B, f.down, out);  // (B, n_embd)
 }
 
 void Forward::moe_ffn(const MoeFfn& m, const float* h, int64_t B, float* out) {
     const ModelConfig& c = model_.config();
     Scratch& s = *s_;
     const int64_t d = c.n_embd, n_ff = m.gate.n, slots = B * c.n_expert_used;
-    float* logits = fit(s.router, B * c.n_expert);
-    float* w = fit(s.ew, slots);
+    float* logits = s.router.fit(be_, B * c.n_expert);
+    float* w = (s.ew.resize(size_t(slots)), s.ew.data());
     s.eid.resize(size_t(slots));
-    float* eg = fit(s.eg, slots * n_ff);
-    float* eu = fit(s.eu, slots * n_ff);
-    float* ed = fit(s.ed, slots * d);
-    Projector proj(ctx_, h, B, d);
+    float* eg = s.eg.fit(be_, slots * n_ff);
+    float* eu = s.eu.fit(be_, slots * n_ff);
+    float* ed = s.ed.fit(be_, slots * d);
+    Projector proj(be_, h, B, d);
     proj(m.router, logits);  // (B, n_expert)
     proj.run();
-    if (m.router_bias) add_bias(ctx_, logits, m.router_bias, B, c.n_expert);
+    if (m.router_bias) be_.add_bias(logits, m.router_bias, B, c.n_expert);
     RouterParams rp;
     rp.gating = c.gating;
     rp.n_used = c.n_expert_used;
     rp.normalize = c.expert_weights_norm;
     rp.scale = c.expert_weights_scale;
     rp.selection_bias = m.selection_bias;
-    route_experts(logits, B, c.n_expert, rp, s.eid.data(), w);
+    be_.route_experts(logits, B, c.n_expert, rp, s.eid.data(), w);
     const ExpertRouting r{s.eid.data(), w, B, c.n_expert_used, c.n_expert};
-    matmul_experts(ctx_, r, {{&proj.activations(m.gate.type), false, m.gate, eg},   // (slots, n_ff_exp)
-                             {&proj.activations(m.up.type), false, m.up, eu}});
-    if (m.gate_bias) add_expert_bias(ctx_, r, m.gate_bias, eg, n_ff);
-    if (m.up_bias) add_expert_bias(ctx_, r, m.up_bias, eu, n_ff);
-    act_mul(ctx_, c.act, eg, eu, slots * n_ff);
-    const QuantizedActivations gq = quantize_activations(ctx_, eg, slots, n_ff, activation_type(m.down.type));
-    matmul_experts(ctx_, r, {{&gq, true, m.down, ed}});  // (slots, n_embd)
-    if (m.down_bias) add_expert_bias(ctx_, r, m.down_bias, ed, d);
-    combine_experts(r, ed, d, out);
+    const BackendExpertJob gate_up[] = {{&proj.activations(m.gate.type), false, m.gate, eg},  // (slots, n_ff_exp)
+                                        {&proj.activations(m.up.type), false, m.up, eu}};
+    be_.matmul_experts(r, gate_up);
+    if (m.gate_bias) be_.add_expert_bias(r, m.gate_bias, eg, n_ff);
+    if (m.up_bias) be_.add_expert_bias(r, m.up_bias, eu, n_ff);
+    act_mul(be_, c.act, eg, eu, slots * n_ff);
+    const std::unique_ptr<BackendActivations> gq =
+        be_.quantize_activations(eg, slots, n_ff, activation_type(m.down.type));
+    const BackendExpertJob down[] = {{gq.get(), true, m.down, ed}};
+    be_.matmul_experts(r, down);  // (slots, n_embd)
+    if (m.down_bias) be_.add_expert_bias(r, m.down_bias, ed, d);
+    be_.combine_experts(r, ed, d, out);
     if (m.has_shared) {
-        float* sh = fit(s.ed, B * d);  // the per-slot rows are combined already
+        float* sh = s.ed.fit(be_, B * d);  // the per-slot rows are combined already
         dense_ffn(m.shared, h, B, sh);
-        add_inplace(ctx_, out, sh, B * d);
+        be_.add_inplace(out, sh, B * d);
     }
 }
 
@@ -247,16 +267,16 @@ void Forward::ffn_block(int64_t l, int64_t B) {
     const LayerWeights& L = model_.layer(l);
     const int64_t d = c.n_embd;
     float* x = s.x.data();
-    float* h = fit(s.h, B * d);
-    float* o = fit(s.o, B * d);
-    rms_norm(ctx_, x, L.ffn_norm, h, B, d, c.norm_eps);
+    float* h = s.h.fit(be_, B * d);
+    float* o = s.o.fit(be_, B * d);
+    be_.rms_norm(x, L.ffn_norm, h, B, d, c.norm_eps);
     if (const auto* dense = std::get_if<DenseFfn>(&L.ffn))
         dense_ffn(*dense, h, B, o);
     else
         moe_ffn(std::get<MoeFfn>(L.ffn), h, B, o);
-    if (L.post_ffn_norm) rms_norm(ctx_, o, L.post_ffn_norm, o, B, d, c.norm_eps);
-    scale(ctx_, o, B * d, c.residual_scale);
-    add_inplace(ctx_, x, o, B * d);
+    if (L.post_ffn_norm) be_.rms_norm(o, L.post_ffn_norm, o, B, d, c.norm_eps);
+    be_.scale(o, B * d, c.residual_scale);
+    be_.add_inplace(x, o, B * d);
 }
 
 void Forward::output(float* logits) {
@@ -265,12 +285,15 @@ void Forward::output(float* logits) {
     const int64_t rows = int64_t(s.out_rows.size()), d = c.n_embd;
     if (rows == 0) return;
     // Output norm and projection of the rows that need logits, gathered.
-    float* o = fit(s.o, rows * d);
-    float* h = fit(s.h, rows * d);
-    gather_rows(ctx_, s.x.data(), s.out_rows.data(), rows, d, o);
-    rms_norm(ctx_, o, model_.output_norm(), h, rows, d, c.norm_eps);
-    matmul(ctx_, h, rows, model_.output(), logits);  // (rows, n_vocab)
-    scale(ctx_, logits, rows * c.n_vocab, 1.0f / c.logit_scale);
+    float* o = s.o.fit(be_, rows * d);
+    float* h = s.h.fit(be_, rows * d);
+    be_.gather_rows(s.x.data(), s.out_rows.data(), rows, d, o);
+    be_.rms_norm(o, model_.output_norm(), h, rows, d, c.norm_eps);
+    // The logits go straight to the caller where the backend's memory is the host's.
+    float* y = be_.host_memory() ? logits : s.logits.fit(be_, rows * c.n_vocab);
+    be_.matmul(h, rows, model_.output(), y);  // (rows, n_vocab)
+    be_.scale(y, rows * c.n_vocab, 1.0f / c.logit_scale);
+    if (y != logits) be_.download(logits, y, size_t(rows * c.n_vocab) * sizeof(float));
 }
 
 }  // namespace qlm

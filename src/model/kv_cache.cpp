@@ -6,7 +6,8 @@
 
 namespace qlm {
 
-KvCache::KvCache(const ModelConfig& c, const KvCacheOptions& opts) : opts_(opts), n_head_kv_(c.n_head_kv) {
+KvCache::KvCache(const ModelConfig& c, const KvCacheOptions& opts, ComputeBackend& backend)
+    : opts_(opts), n_head_kv_(c.n_head_kv) {
     if (opts.type != GgmlType::F16 && opts.type != GgmlType::F32)
         fail("KV cache: type ", type_name(opts.type), " is not supported (F16 or F32)");
     if (opts.block_size <= 0 || opts.block_size > 4096)
@@ -19,8 +20,11 @@ KvCache::KvCache(const ModelConfig& c, const KvCacheOptions& opts) : opts_(opts)
         fail("KV cache: ", opts.n_blocks, " blocks of ", per_layer * uint64_t(c.n_layer), " bytes is more than 1 TiB");
     const size_t kb = size_t(opts.n_blocks) * size_t(opts.block_size) * size_t(n_head_kv_) * k_row_;
     const size_t vb = size_t(opts.n_blocks) * size_t(opts.block_size) * size_t(n_head_kv_) * v_row_;
-    k_.assign(size_t(c.n_layer), std::vector<uint8_t>(kb));
-    v_.assign(size_t(c.n_layer), std::vector<uint8_t>(vb));
+    k_.reserve(size_t(c.n_layer)), v_.reserve(size_t(c.n_layer));
+    for (int64_t l = 0; l < c.n_layer; ++l) {
+        k_.push_back(backend.alloc(kb));
+        v_.push_back(backend.alloc(vb));
+    }
 }
 
 uint64_t KvCache::bytes_per_block() const noexcept {
@@ -31,22 +35,24 @@ uint64_t KvCache::bytes() const noexcept { return bytes_per_block() * uint64_t(o
 
 KvPages KvCache::k_pages(int64_t layer, const int32_t* table, int64_t n_pos) const {
     const size_t hs = size_t(opts_.block_size) * k_row_;
-    return {opts_.type, k_[size_t(layer)].data(), hs * size_t(n_head_kv_), hs, k_row_, opts_.block_size, table, n_pos};
+    return {opts_.type, k_[size_t(layer)].as<uint8_t>(), hs * size_t(n_head_kv_), hs, k_row_, opts_.block_size, table,
+            n_pos};
 }
 
 KvPages KvCache::v_pages(int64_t layer, const int32_t* table, int64_t n_pos) const {
     const size_t hs = size_t(opts_.block_size) * v_row_;
-    return {opts_.type, v_[size_t(layer)].data(), hs * size_t(n_head_kv_), hs, v_row_, opts_.block_size, table, n_pos};
+    return {opts_.type, v_[size_t(layer)].as<uint8_t>(), hs * size_t(n_head_kv_), hs, v_row_, opts_.block_size, table,
+            n_pos};
 }
 
 KvLayer KvCache::k_layer(int64_t layer) noexcept {
     const size_t hs = size_t(opts_.block_size) * k_row_;
-    return {opts_.type, k_[size_t(layer)].data(), hs * size_t(n_head_kv_), hs, k_row_, opts_.block_size};
+    return {opts_.type, k_[size_t(layer)].as<uint8_t>(), hs * size_t(n_head_kv_), hs, k_row_, opts_.block_size};
 }
 
 KvLayer KvCache::v_layer(int64_t layer) noexcept {
     const size_t hs = size_t(opts_.block_size) * v_row_;
-    return {opts_.type, v_[size_t(layer)].data(), hs * size_t(n_head_kv_), hs, v_row_, opts_.block_size};
+    return {opts_.type, v_[size_t(layer)].as<uint8_t>(), hs * size_t(n_head_kv_), hs, v_row_, opts_.block_size};
 }
 
 }  // namespace qlm

@@ -28,7 +28,10 @@ KvCacheOptions session_kv(const Model& model, const SessionOptions& opts) {
 }  // namespace
 
 Session::Session(const Model& model, Context& ctx, const SessionOptions& opts)
-    : model_(model), opts_(opts), n_ctx_(session_ctx(model, opts)), kv_(model.config(), session_kv(model, opts)),
+    : model_(model),
+      opts_(opts),
+      n_ctx_(session_ctx(model, opts)),
+      kv_(model.config(), session_kv(model, opts), ctx.backend()),
       fwd_(model, ctx) {
     blocks_.resize(size_t(kv_.n_blocks()));
     std::iota(blocks_.begin(), blocks_.end(), 0);

@@ -2,6 +2,7 @@
 
 #include "ops/context_impl.h"
 #include "ops/profile.h"
+#include "qlm/backend.h"
 #include "qlm/error.h"
 
 namespace qlm {
@@ -51,6 +52,16 @@ Context::Context(ContextOptions opts) : impl_(std::make_unique<Impl>()) {
 }
 
 Context::Impl::~Impl() = default;
+
+ComputeBackend& Context::backend() {
+    if (!impl_->backend) impl_->backend = make_cpu_backend(*this);
+    return *impl_->backend;
+}
+
+void Context::set_backend(std::unique_ptr<ComputeBackend> b) {
+    if (!b) fail("set_backend: no backend given");
+    impl_->backend = std::move(b);
+}
 
 Context::~Context() = default;
 Isa Context::isa() const noexcept { return impl_->isa; }

@@ -16,6 +16,7 @@ struct Context::Impl {
     const cpu::KernelTable* table = nullptr;
     std::unique_ptr<cpu::ThreadPool> pool;
     std::unique_ptr<Profile> profile;  // per-op timers, when profiling is on
+    std::unique_ptr<ComputeBackend> backend;  // made on first use: the CPU backend
     ~Impl();
 };
 

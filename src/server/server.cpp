@@ -25,6 +25,7 @@
 #include "server/metrics.h"
 #include "server/openai.h"
 #include "server/tools.h"
+#include "qlm/backend.h"
 #include "qlm/error.h"
 #include "qlm/grammar.h"
 #include "qlm/template.h"
@@ -749,6 +750,7 @@ void load(State& st) {
             if (!co.isa) fail("--isa: unknown instruction set '", o.isa, "'");
         }
         st.ctx = std::make_unique<Context>(co);
+        if (!o.backend.empty() && o.backend != "cpu") st.ctx->set_backend(make_backend(o.backend, *st.ctx));
         st.model = Model::load(o.model_path);
         st.tok = std::make_unique<Tokenizer>(Tokenizer::from_gguf(st.model->gguf()));
         st.chat = std::make_unique<ChatTemplate>(ChatTemplate::load(st.model->gguf(), o.chat_template_file));

@@ -25,6 +25,7 @@ namespace {
 
 struct BenchBatchOpts {
     std::string model, isa, kv_type = "f16", seqs = "1,2,4,8,16";
+    std::string backend = "cpu";
     int64_t n_prompt = 128, n_gen = 128, step_tokens = 2048;
     int threads = 0;
     bool json = false, profile = false;
@@ -107,7 +108,7 @@ Row run_one(const Model& model, Context& ctx, const BenchBatchOpts& o, int S, st
 int bench_batch(const BenchBatchOpts& o) {
     if (o.n_prompt < 1 || o.n_gen < 2) fail("-p must be >= 1 and -n >= 2");
     const std::vector<int> seqs = parse_list(o.seqs);
-    auto ctx = make_context(o.threads, o.isa);
+    auto ctx = make_context(o.threads, o.isa, o.backend);
     auto model = Model::load(o.model);
     std::mt19937 rng(42);
     // an untimed warm-up with the first configuration
@@ -166,6 +167,7 @@ Command add_bench_batch(CLI::App& bench) {
     sub->add_option("-t,--threads", o->threads, "threads (default: physical cores)");
     sub->add_option("--kv-type", o->kv_type, "KV cache type (f16, f32)")->capture_default_str();
     sub->add_option("--isa", o->isa, "force an instruction set (scalar, avx2, avx512, neon)");
+    add_backend_option(*sub, o->backend);
     sub->add_flag("--json", o->json, "print one JSON document");
     sub->add_flag("--profile", o->profile, "per-op time tables of the prefill and of a decode step, per sequence count");
     return [o]() { return bench_batch(*o); };

@@ -24,6 +24,7 @@ namespace {
 
 struct BenchModelOpts {
     std::string model, isa, kv_type = "f16";
+    std::string backend = "cpu";
     int64_t n_prompt = 512, n_gen = 128;
     int reps = 3, threads = 0;
     bool json = false, profile = false;
@@ -44,7 +45,7 @@ Stat stats(const std::vector<double>& v) {
 int bench_model(const BenchModelOpts& o) {
     if (o.reps < 1) fail("--reps must be >= 1");
     if (o.n_prompt < 0 || o.n_gen < 0) fail("-p and -n must be >= 0");
-    auto ctx = make_context(o.threads, o.isa);
+    auto ctx = make_context(o.threads, o.isa, o.backend);
     auto model = Model::load(o.model);
     const int64_t n_vocab = model->config().n_vocab;
     SessionOptions so;
@@ -128,6 +129,7 @@ Command add_bench_model(CLI::App& bench) {
     sub->add_option("-t,--threads", o->threads, "threads (default: physical cores)");
     sub->add_option("--kv-type", o->kv_type, "KV cache type (f16, f32)")->capture_default_str();
     sub->add_option("--isa", o->isa, "force an instruction set (scalar, avx2, avx512, neon)");
+    add_backend_option(*sub, o->backend);
     sub->add_flag("--json", o->json, "print one JSON document");
     sub->add_flag("--profile", o->profile,
                   "per-op time table of the timed runs (each matmul by weight, type, shape and path; attention, "

@@ -26,6 +26,7 @@ namespace {
 
 struct ChatOpts {
     std::string model, isa, kv_type = "f16", chat_template, system;
+    std::string backend = "cpu";
     int64_t n_predict = 512, n_ctx = 4096;
     int threads = 0;
     SamplerOptions sampling;
@@ -33,7 +34,7 @@ struct ChatOpts {
 };
 
 int chat(ChatOpts& o) {
-    auto ctx = make_context(o.threads, o.isa);
+    auto ctx = make_context(o.threads, o.isa, o.backend);
     auto model = Model::load(o.model);
     const Tokenizer tok = Tokenizer::from_gguf(model->gguf());
     const ChatTemplate tmpl = ChatTemplate::load(model->gguf(), o.chat_template);
@@ -115,6 +116,7 @@ Command add_chat(CLI::App& app) {
     add_sampling_options(*sub, o->sampling);
     sub->add_option("--seed", o->seed, "random seed");
     sub->add_option("--isa", o->isa, "force an instruction set (scalar, avx2, avx512, neon)");
+    add_backend_option(*sub, o->backend);
     return [o]() { return chat(*o); };
 }
 

@@ -44,6 +44,7 @@ std::vector<int32_t> read_ids(const std::string& path) {
 Command add_logits(CLI::App& app) {
     struct Opts {
         std::string model, tokens, out, isa, kv_type = "f16";
+        std::string backend = "cpu";
         int64_t n_ctx = 0, n_batch = 512;
         int threads = 0;
     };
@@ -57,9 +58,10 @@ Command add_logits(CLI::App& app) {
     sub->add_option("-t,--threads", o->threads, "threads (default: physical cores)");
     sub->add_option("--kv-type", o->kv_type, "KV cache type (f16, f32)")->capture_default_str();
     sub->add_option("--isa", o->isa, "force an instruction set (scalar, avx2, avx512, neon)");
+    add_backend_option(*sub, o->backend);
     return [o]() {
         const std::vector<int32_t> ids = read_ids(o->tokens);
-        auto ctx_ptr = make_context(o->threads, o->isa);
+        auto ctx_ptr = make_context(o->threads, o->isa, o->backend);
         Context& ctx = *ctx_ptr;
         auto model = Model::load(o->model);
         SessionOptions so;

@@ -6,20 +6,29 @@
 
 #include <CLI/CLI.hpp>
 
+#include "qlm/backend.h"
 #include "qlm/error.h"
 #include "qlm/ops.h"
 #include "qlm/sampler.h"
 
 namespace qlm::cli {
 
-inline std::unique_ptr<Context> make_context(int threads, const std::string& isa) {
+// The context (CPU kernels and threads for host work) and, with --backend,
+// the backend the forward pass runs on (cpu, the default, or cuda).
+inline std::unique_ptr<Context> make_context(int threads, const std::string& isa, const std::string& backend = "") {
     ContextOptions co;
     co.threads = threads;
     if (!isa.empty()) {
         co.isa = isa_from_name(isa);
         if (!co.isa) fail("--isa: unknown instruction set '", isa, "' (scalar, avx2, avx512, neon)");
     }
-    return std::make_unique<Context>(co);
+    auto ctx = std::make_unique<Context>(co);
+    if (!backend.empty() && backend != "cpu") ctx->set_backend(make_backend(backend, *ctx));
+    return ctx;
+}
+
+inline void add_backend_option(CLI::App& sub, std::string& backend) {
+    sub.add_option("--backend", backend, "backend of the forward pass: cpu or cuda")->capture_default_str();
 }
 
 // --kv-type: the KV cache's element type (f16, the default, or f32).

@@ -28,6 +28,7 @@ namespace {
 
 struct PplOpts {
     std::string model, text_file, isa, kv_type = "f16", save_logits, kl_base;
+    std::string backend = "cpu";
     int64_t n_ctx = 512, n_chunks = -1, n_batch = 512;
     int threads = 0, top_k = 1024;
     bool json = false, ctx_given = false, top_k_given = false;
@@ -113,7 +114,7 @@ int run(PplOpts& o) {
         if (!o.ctx_given) o.n_ctx = base->header().n_ctx;
     }
 
-    auto ctx = make_context(o.threads, o.isa);
+    auto ctx = make_context(o.threads, o.isa, o.backend);
     LoadOptions lo;
     lo.progress = !o.json;
     auto model = Model::load(o.model, lo);
@@ -206,6 +207,7 @@ Command add_perplexity(CLI::App& app) {
     sub->add_option("-t,--threads", o->threads, "threads (default: physical cores)");
     sub->add_option("--kv-type", o->kv_type, "KV cache type (f16, f32)")->capture_default_str();
     sub->add_option("--isa", o->isa, "force an instruction set (scalar, avx2, avx512, neon)");
+    add_backend_option(*sub, o->backend);
     sub->add_option("--save-logits", o->save_logits, "write the base file of KL-divergence mode");
     sub->add_option("--kl-base", o->kl_base, "compare against a base file (KL divergence, top-1 agreement, Δp)");
     auto* k = sub->add_option("--kl-top-k", o->top_k, "log-probs kept per position by --save-logits")

@@ -28,6 +28,7 @@ namespace {
 
 struct RunOpts {
     std::string model, prompt, prompt_file, isa, kv_type = "f16";
+    std::string backend = "cpu";
     int64_t n_predict = 128, n_ctx = 4096, n_batch = 512;
     int threads = 0;
     SamplerOptions sampling;
@@ -48,7 +49,7 @@ int run(RunOpts& o) {
         o.prompt = ss.str();
     }
     if (o.n_predict < 0) fail("-n must be >= 0, got ", o.n_predict);
-    auto ctx = make_context(o.threads, o.isa);
+    auto ctx = make_context(o.threads, o.isa, o.backend);
     LoadOptions lo;
     lo.progress = !o.json;
     lo.prefault = !o.no_warm;
@@ -171,6 +172,7 @@ Command add_run(CLI::App& app) {
     sub->add_option("--repeat-last-n", o->sampling.repeat_last_n, "tokens the penalty looks back")->capture_default_str();
     sub->add_option("--seed", o->seed, "random seed (default: random, printed in the stats)");
     sub->add_option("--isa", o->isa, "force an instruction set (scalar, avx2, avx512, neon)");
+    add_backend_option(*sub, o->backend);
     sub->add_flag("--json", o->json, "print one JSON object (token ids, text, stats) instead of streaming");
     sub->add_flag("--no-warm", o->no_warm, "do not page the weights in at load time");
     return [o]() { return run(*o); };

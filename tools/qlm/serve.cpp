@@ -90,6 +90,7 @@ Command add_serve(CLI::App& app) {
                     "array: vLLM's array_like events (llm-d); map: events as maps tagged by \"type\" (vllm-router kv_aware)")
         ->capture_default_str();
     sub->add_option("--isa", o->s.isa, "force an instruction set (scalar, avx2, avx512, neon)");
+    sub->add_option("--backend", o->s.backend, "backend of the forward pass: cpu or cuda")->capture_default_str();
     return [o]() { return serve_cmd(*o); };
 }
 
