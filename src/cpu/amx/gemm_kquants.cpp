@@ -161,9 +161,8 @@ struct KQuant {
 
 // From this many activation rows on (below: the tiles; the VNNI K-quant
 // GEMM starts at 32). The packing pass (decode, scale folding, transposes)
-// costs about as much as the products up to m = 16: 4096 x 14336, 2 threads,
-// shared machine, ms VNNI vs AMX: Q4_K m = 16 14.8 vs 14.6, 24 29.5 vs 21.2,
-// 64 34.0 vs 24.8; Q6_K 16 16.8 vs 18.1, 24 28.9 vs 22.9, 64 61.9 vs 33.8.
+// costs about as much as the products up to m = 16. Measurements:
+// bench/results/kernel-thresholds.md.
 constexpr int kMinK = 24;
 
 // Few activation rows (decode batches): the panels above cost a transpose
@@ -309,11 +308,8 @@ struct KQuantSmall {
 };
 
 // From MinSmall activation rows the few-row path (below: the tiles, whose
-// decode work per weight block is shared by fewer rows). 4096 x 14336, 2
-// threads, shared machine, ms tiles vs AMX: Q4_K m = 8 8.8 vs 11.1, 12 21.7
-// vs 18.2, 16 16.6 vs 11.6, 23 24.5 vs 14.4; Q6_K m = 4 5.2 vs 7.4, 8 8.8 vs
-// 7.8, 16 16.0 vs 8.3; Q5_K 8 13.4 vs 21.0, 12 23.4 vs 16.6; IQ4_XS 8 11.4 vs
-// 11.7, 12 19.7 vs 9.7; Q3_K 8 14.3 vs 8.4; Q2_K 8 12.6 vs 12.1, 12 17.1 vs 11.6.
+// decode work per weight block is shared by fewer rows); MinSmall per type
+// from the measurements in bench/results/kernel-thresholds.md.
 template <class D, GgmlType T, int Off, int Planes, int MinSmall>
 void gemm_k(const MatmulTile& t) {
     if (t.m >= kMinK) return gemm<KQuant<D, T, Off, Planes, kMinK>>(t);

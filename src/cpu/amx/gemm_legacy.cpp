@@ -118,11 +118,9 @@ struct Legacy {
     }
 };
 
-// From this many activation rows on (below: the VNNI GEMM or the tiles).
-// Measured 4096 x 14336, 2 threads, both cores shared with other builds (ms,
-// VNNI vs AMX): Q4_0 m = 16 5.0 vs 10.8, 24 11.9 vs 11.5, 64 24.5 vs 21.4;
-// Q8_0 16 10.7 vs 10.5, 32 16.8 vs 14.5; Q4_1 (a min: one more fma per
-// block) 48 19.8 vs 21.0, 64 23.3 vs 17.0.
+// From this many activation rows on (below: the VNNI GEMM or the tiles);
+// the formats with a min take one more fma per block and start later.
+// Measurements: bench/results/kernel-thresholds.md.
 constexpr int kMinPlain = 24, kMinWithMin = 64;
 
 template <class D, GgmlType T>

@@ -24,18 +24,10 @@ namespace {
 // Width H (vec.h): a panel is 8H interleaved weight rows (lane j = row j),
 // stored as H 8-row halves side by side: vector v of block b is the 32-byte
 // units q[(b * kVecs + v) * H + h], floats likewise (dw then mw, 8H each).
-// From this many activation rows on the GEMM instead of the tiles. Zen 4
-// (H = 1), measured in
-// cache (256 x 4096, 1 thread, ns per block and row): legacy GEMM ahead from
-// m = 2 (Q4_0 m = 4: 0.75 vs 1.25), but in a real decode step the weights come
-// from DRAM and the packing pass dominates: gemma-3-270m, 4 sequences, a step
-// took 30 ms with the GEMM from m = 4 and 16 ms with it from m = 9 (8 and 16
-// sequences the same either way; qlm bench batch, a quiet 2-core Zen 4), so
-// the legacy GEMM starts at m = 9; K-quants: tiles ahead to m = 16 (Q4_K 4.9 vs 7.2 at m = 8), GEMM
-// from m = 32 (Q4_K 5.5 vs 7.4). Intel Xeon at 512 bits (DRAM-resident weights,
-// 2 threads): Q5_0 2048 x 640 m = 8 GEMM 112-115 us vs tiles 140-141, Q8_0
-// 262144 x 640 m = 8 14.0-15.1 vs 14.7-15.7 ms, m = 4 tiles ahead (11.0-11.2
-// vs 12.8-14.6 ms): the wide legacy GEMM starts at m = 8.
+// From this many activation rows on the GEMM instead of the tiles. In cache
+// the GEMM wins from m = 2, but in a decode step the weights come from DRAM
+// and the packing pass dominates; a K-quant super-block's scales cost more to
+// pack than a legacy block. Measurements: bench/results/kernel-thresholds.md.
 constexpr int kGemmMinLegacy = 9, kGemmMinLegacyWide = 8, kGemmMinK = 32;
 
 // Row j of an 8-row half: min(j, rows - 1) (rows >= 1).

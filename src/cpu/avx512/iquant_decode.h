@@ -6,8 +6,7 @@
 // at kDOff (scales) or, for IQ1_M, two dwords (kDOff2, scales2; rows.h
 // block_scales). The decoders are the AVX2 ones (avx2/iquants.cpp) with the
 // grid points and sign vectors fetched by vpgather at indices built in
-// vectors: on the Intel Xeon (1 thread, 4096 x 14336, m = 1, a loaded
-// machine) IQ3_S 15.0-15.5 -> 8.0-8.4 ms, IQ2_XXS 8.8 -> 7.3-7.7 ms.
+// vectors (faster than scalar lookups: bench/results/kernel-thresholds.md).
 // Private to src/cpu/avx512/.
 #pragma once
 
