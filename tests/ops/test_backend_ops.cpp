@@ -24,20 +24,13 @@
 #include "qlm/error.h"
 #include "qlm/model.h"
 #include "qlm/ops.h"
+#include "randn.h"
 #if defined(QLM_HAVE_CUDA)
 #include "qlm/cuda.h"
 #endif
 
 namespace qlm {
 namespace {
-
-std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> d(0.0f, scale);
-    std::vector<float> v(n);
-    for (auto& x : v) x = d(rng);
-    return v;
-}
 
 // ---- backends ----
 

@@ -14,17 +14,10 @@
 #include "qlm/error.h"
 #include "qlm/ops.h"
 #include "qlm/sampler.h"
+#include "randn.h"
 
 namespace qlm {
 namespace {
-
-std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> d(0.0f, scale);
-    std::vector<float> v(n);
-    for (auto& x : v) x = d(rng);
-    return v;
-}
 
 // Every instruction set this CPU runs, on 1..3 threads.
 using LayerParam = std::pair<Isa, int>;
