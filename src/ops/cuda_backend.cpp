@@ -1,4 +1,5 @@
-// CudaBackend: the ComputeBackend interface on a CudaContext. Activations,
+// CudaBackend: the ComputeBackend interface on a CudaContext (the kernels of
+// src/cuda, library qlm_cuda; compiled into ops when QLM_CUDA is on). Activations,
 // scratch and the KV cache are device memory from the context's pool; model
 // parameters (weights by name, float vectors by host address) are uploaded
 // once, on first use. Integer metadata of a step (positions, slots, tables,
@@ -24,6 +25,7 @@
 #include "cuda/config.h"
 #include "cuda/context_impl.h"
 #include "cuda/validate.h"
+#include "ops/cuda_backend.h"
 #include "qlm/backend.h"
 #include "qlm/cuda.h"
 #include "qlm/error.h"
@@ -312,19 +314,11 @@ private:
     std::vector<float> host_f_;
 };
 
-std::unique_ptr<ComputeBackend> cuda_factory(Context& host) {
-    return make_cuda_backend(host);
-}
-
 }  // namespace
 
 std::unique_ptr<ComputeBackend> make_cuda_backend(Context& host, const CudaOptions& opts) {
     if (!cuda_available()) fail("--backend cuda: no CUDA device is present (or the driver is missing)");
     return std::make_unique<CudaBackend>(host, opts);
-}
-
-void register_cuda_backend() {
-    register_cuda_backend_factory(&cuda_factory);
 }
 
 }  // namespace qlm
