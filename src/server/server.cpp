@@ -25,7 +25,7 @@
 #include "server/metrics.h"
 #include "server/openai.h"
 #include "server/tools.h"
-#include "qlm/backend.h"
+#include "qlm/startup.h"
 #include "qlm/error.h"
 #include "qlm/grammar.h"
 #include "qlm/template.h"
@@ -743,17 +743,15 @@ ChatPrompt chat_prompt(State& st, const ojson& body) {
 void load(State& st) {
     try {
         const ServerOptions& o = st.opts;
-        ContextOptions co;
-        co.threads = o.threads;
-        if (!o.isa.empty()) {
-            co.isa = isa_from_name(o.isa);
-            if (!co.isa) fail("--isa: unknown instruction set '", o.isa, "'");
-        }
-        st.ctx = std::make_unique<Context>(co);
-        if (!o.backend.empty() && o.backend != "cpu") st.ctx->set_backend(make_backend(o.backend, *st.ctx));
-        st.model = Model::load(o.model_path);
-        st.tok = std::make_unique<Tokenizer>(Tokenizer::from_gguf(st.model->gguf()));
-        st.chat = std::make_unique<ChatTemplate>(ChatTemplate::load(st.model->gguf(), o.chat_template_file));
+        StartupOptions so;
+        so.model_path = o.model_path, so.threads = o.threads, so.isa = o.isa, so.backend = o.backend;
+        so.chat_template = true;
+        so.chat_template_file = o.chat_template_file;
+        Started started = start(so);
+        st.ctx = std::move(started.ctx);
+        st.model = std::move(started.model);
+        st.tok = std::move(started.tok);
+        st.chat = std::move(started.chat);
         const std::string& source = st.chat->source();
         st.tool_format = detect_tool_format(source);
         st.thinks = template_thinks(source);

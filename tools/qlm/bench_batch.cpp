@@ -108,8 +108,11 @@ Row run_one(const Model& model, Context& ctx, const BenchBatchOpts& o, int S, st
 int bench_batch(const BenchBatchOpts& o) {
     if (o.n_prompt < 1 || o.n_gen < 2) fail("-p must be >= 1 and -n >= 2");
     const std::vector<int> seqs = parse_list(o.seqs);
-    auto ctx = make_context(o.threads, o.isa, o.backend);
-    auto model = Model::load(o.model);
+    StartupOptions start_opts = startup_options(o);
+    start_opts.tokenizer = false;  // random tokens
+    Started st = start(start_opts);
+    auto& ctx = st.ctx;
+    auto& model = st.model;
     std::mt19937 rng(42);
     // an untimed warm-up with the first configuration
     run_one(*model, *ctx, o, seqs.front(), rng);

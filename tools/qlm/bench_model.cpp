@@ -45,8 +45,11 @@ Stat stats(const std::vector<double>& v) {
 int bench_model(const BenchModelOpts& o) {
     if (o.reps < 1) fail("--reps must be >= 1");
     if (o.n_prompt < 0 || o.n_gen < 0) fail("-p and -n must be >= 0");
-    auto ctx = make_context(o.threads, o.isa, o.backend);
-    auto model = Model::load(o.model);
+    StartupOptions start_opts = startup_options(o);
+    start_opts.tokenizer = false;  // random tokens
+    Started st = start(start_opts);
+    auto& ctx = st.ctx;
+    auto& model = st.model;
     const int64_t n_vocab = model->config().n_vocab;
     SessionOptions so;
     so.n_ctx = std::max<int64_t>(o.n_prompt + o.n_gen, 1);

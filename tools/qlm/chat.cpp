@@ -34,10 +34,14 @@ struct ChatOpts {
 };
 
 int chat(ChatOpts& o) {
-    auto ctx = make_context(o.threads, o.isa, o.backend);
-    auto model = Model::load(o.model);
-    const Tokenizer tok = Tokenizer::from_gguf(model->gguf());
-    const ChatTemplate tmpl = ChatTemplate::load(model->gguf(), o.chat_template);
+    StartupOptions start_opts = startup_options(o);
+    start_opts.chat_template = true;
+    start_opts.chat_template_file = o.chat_template;
+    Started st = start(start_opts);
+    auto& ctx = st.ctx;
+    auto& model = st.model;
+    const Tokenizer& tok = *st.tok;
+    const ChatTemplate& tmpl = *st.chat;
     EngineOptions eo;
     eo.n_ctx = o.n_ctx;
     eo.kv_tokens = 2 * o.n_ctx;

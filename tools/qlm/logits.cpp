@@ -61,9 +61,11 @@ Command add_logits(CLI::App& app) {
     add_backend_option(*sub, o->backend);
     return [o]() {
         const std::vector<int32_t> ids = read_ids(o->tokens);
-        auto ctx_ptr = make_context(o->threads, o->isa, o->backend);
-        Context& ctx = *ctx_ptr;
-        auto model = Model::load(o->model);
+        StartupOptions start_opts = startup_options(*o);
+        start_opts.tokenizer = false;  // token ids in
+        Started st = start(start_opts);
+        Context& ctx = *st.ctx;
+        auto& model = st.model;
         SessionOptions so;
         so.n_ctx = o->n_ctx > 0 ? o->n_ctx : int64_t(ids.size());
         so.n_batch = o->n_batch;

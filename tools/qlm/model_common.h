@@ -1,4 +1,5 @@
-// Pieces shared by the commands that run a model (run, logits, bench model).
+// Pieces shared by the commands that run a model (run, logits, bench model);
+// the start-up itself is the library's (qlm/startup.h).
 #pragma once
 
 #include <memory>
@@ -10,21 +11,19 @@
 #include "qlm/error.h"
 #include "qlm/ops.h"
 #include "qlm/sampler.h"
+#include "qlm/startup.h"
 
 namespace qlm::cli {
 
-// The context (CPU kernels and threads for host work) and, with --backend,
-// the backend the forward pass runs on (cpu, the default, or cuda).
-inline std::unique_ptr<Context> make_context(int threads, const std::string& isa, const std::string& backend = "") {
-    ContextOptions co;
-    co.threads = threads;
-    if (!isa.empty()) {
-        co.isa = isa_from_name(isa);
-        if (!co.isa) fail("--isa: unknown instruction set '", isa, "' (scalar, avx2, avx512, neon)");
-    }
-    auto ctx = std::make_unique<Context>(co);
-    if (!backend.empty() && backend != "cpu") ctx->set_backend(make_backend(backend, *ctx));
-    return ctx;
+// The start-up options of a command's --model, --threads, --isa and --backend.
+template <class Opts>
+StartupOptions startup_options(const Opts& o) {
+    StartupOptions s;
+    s.model_path = o.model;
+    s.threads = o.threads;
+    s.isa = o.isa;
+    s.backend = o.backend;
+    return s;
 }
 
 inline void add_backend_option(CLI::App& sub, std::string& backend) {

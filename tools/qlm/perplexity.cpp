@@ -114,11 +114,12 @@ int run(PplOpts& o) {
         if (!o.ctx_given) o.n_ctx = base->header().n_ctx;
     }
 
-    auto ctx = make_context(o.threads, o.isa, o.backend);
-    LoadOptions lo;
-    lo.progress = !o.json;
-    auto model = Model::load(o.model, lo);
-    const Tokenizer tok = Tokenizer::from_gguf(model->gguf());
+    StartupOptions start_opts = startup_options(o);
+    start_opts.load.progress = !o.json;
+    Started st = start(start_opts);
+    auto& ctx = st.ctx;
+    auto& model = st.model;
+    const Tokenizer& tok = *st.tok;
 
     ppl::RunOptions ro;
     ro.n_ctx = o.n_ctx;

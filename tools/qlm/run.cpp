@@ -49,15 +49,13 @@ int run(RunOpts& o) {
         o.prompt = ss.str();
     }
     if (o.n_predict < 0) fail("-n must be >= 0, got ", o.n_predict);
-    auto ctx = make_context(o.threads, o.isa, o.backend);
-    LoadOptions lo;
-    lo.progress = !o.json;
-    lo.prefault = !o.no_warm;
-    auto model = Model::load(o.model, lo);
-    const Tokenizer tok = Tokenizer::from_gguf(model->gguf());
-    if (tok.n_vocab() != model->config().n_vocab)
-        fail(o.model, ": the tokenizer has ", tok.n_vocab(), " tokens but token_embd.weight has ",
-             model->config().n_vocab, " rows");
+    StartupOptions start_opts = startup_options(o);
+    start_opts.load.progress = !o.json;
+    start_opts.load.prefault = !o.no_warm;
+    Started st = start(start_opts);
+    auto& ctx = st.ctx;
+    auto& model = st.model;
+    const Tokenizer& tok = *st.tok;
     // One sequence through the batching engine (the server's code path).
     EngineOptions eo;
     eo.n_ctx = o.n_ctx;
