@@ -20,6 +20,10 @@
 
 #include "cpu/avx2/avx2.h"
 
+// The namespace of the shared x86 headers (cpu/x86/) in this folder's
+// translation units: their code is compiled with the AVX2 flags.
+#define QLM_X86_NS avx2
+
 namespace qlm::cpu::avx2 {
 
 inline float hsum(__m256 v) {
