@@ -40,19 +40,12 @@ struct Fetch : GatherFetch {
     }
 };
 
-// The block scale of 8 rows from the gathered dword holding the fp16 d: at
-// kDByte, or (d in a block's last 2 bytes) the dword before it, high half.
+// The block scale of 8 rows from the gathered dword holding the fp16 d
+// (kquant_decode.h), or ...
 template <class D>
-struct BlockScale {
-    static constexpr bool kHigh = D::kDByte + 4 > sizeof(typename D::Block);
-    static constexpr size_t kDOff = kHigh ? D::kDByte - 2 : D::kDByte;
-    static void scales(__m256i g, __m256& dw, __m256& mw) {
-        dw = kHigh ? f16_hi(g) : f16_lo(g);
-        if constexpr (D::kDFactor != 1.0f) dw = _mm256_mul_ps(dw, _mm256_set1_ps(D::kDFactor));
-        mw = _mm256_setzero_ps();
-    }
-};
-// d spread over the scale words (IQ1_M): the dwords at kDOff and kDOff2.
+struct BlockScale : kq::GatheredScale<D> {};
+// ... where d is spread over the scale words (IQ1_M), the dwords at kDOff
+// and kDOff2.
 template <class D>
     requires requires(__m256i v) { D::d16x8(v, v); }
 struct BlockScale<D> {
