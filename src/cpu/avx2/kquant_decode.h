@@ -7,6 +7,7 @@
 
 #include "cpu/avx2/common.h"
 #include "cpu/x86/kq_decode.h"
+#include "cpu/x86/legacy_decode.h"
 #include "formats/iquants.h"
 
 namespace qlm::cpu::avx2 {
@@ -46,7 +47,7 @@ inline void decode_iq4_xs(const uint8_t* p, KDec<Mode::Signed>& d) {
     }
     set_scales16(d, s);
     for (int ib = 0; ib < 8; ++ib) {
-        d.q[ib] = lookup16(unpack_nibbles16(b.qs + 16 * ib), kIq4nl);
+        d.q[ib] = lg::table16(unpack_nibbles16(b.qs + 16 * ib), lg::kIq4nl);
         d.aq[ib] = _mm256_sign_epi8(d.q[ib], d.q[ib]);
     }
 }

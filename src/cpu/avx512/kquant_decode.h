@@ -77,7 +77,7 @@ struct Iq4Xs {
             const int s = (lo | (hi << 4)) - 32;
             d.sc[ib] = _mm256_set1_epi32(s);
             c128[2 * ib] = c128[2 * ib + 1] = int16_t(128 * s);
-            d.q[ib] = lookup16(unpack_nibbles16(b.qs + 16 * ib), kIq4nlU);
+            d.q[ib] = lg::table16(unpack_nibbles16(b.qs + 16 * ib), lg::kIq4nlU.v);
         }
         d.coef = load_coef(c128);
     }
