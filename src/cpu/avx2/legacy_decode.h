@@ -10,7 +10,7 @@
 namespace qlm::cpu::avx2 {
 
 template <class D>
-inline float block_d(const uint8_t* p) {
+inline float legacy_d(const uint8_t* p) {
     if constexpr (requires { D::d(p); }) return D::d(p);
     else return fp16_load(p);
 }
@@ -18,14 +18,14 @@ inline float block_d(const uint8_t* p) {
 template <class D>
 inline __m256i decode_values(const uint8_t* p, float& d) {
     static_assert(lg::LegacyDecoder<D>);
-    d = block_d<D>(p);
+    d = legacy_d<D>(p);
     return D::values(p);
 }
 // Unsigned codes q + kOff.
 template <class D>
 inline __m256i decode_codes(const uint8_t* p, float& d) {
     static_assert(lg::LegacyDecoder<D>);
-    d = block_d<D>(p);
+    d = legacy_d<D>(p);
     return D::codes(p);
 }
 // Unsigned codes with a min (Q8_1 activations).

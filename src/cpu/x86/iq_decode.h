@@ -1,7 +1,7 @@
 // The decoders of the low-bit lattice formats (IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS,
 // IQ2_S, IQ3_XXS, IQ3_S) and the ternary TQ1_0 / TQ2_0, written once for the
 // x86 kernels: the AVX2 tiles and GEMM (avx2/iquants.cpp) and the AVX-512
-// ones (avx512/iquant_decode.h). Private to src/cpu/avx2, avx512 and amx.
+// ones (avx512/iquant_decode.h). Private to src/cpu/avx2 and avx512.
 //
 // The decoder concept (IqDecoder below). A decoder D of a block family gives
 //   Block              the packed block (formats/iquants.h, formats/ternary.h)
@@ -258,7 +258,7 @@ inline void set_chunk_pm(IqDec& d, int c, __m256i g, __m256i pm) {
 // Chunk c from signed values.
 inline void set_chunk_signed(IqDec& d, int c, __m256i q) {
     d.q[c] = q;
-    d.aq[c] = _mm256_abs_epi8(q);
+    d.aq[c] = _mm256_sign_epi8(q, q);
 }
 // nibble h of 8 bytes -> odd scales 2s + 1 per 16 elements
 inline void scales_nibbles(IqDec& d, const uint8_t* s8) {
