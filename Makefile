@@ -75,7 +75,7 @@ test-asan: deps venv vocabs templates grammar-cases
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DQLM_SANITIZE=ON
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) -LE "slow|server|install"
+	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) -LE "slow|server|install|layers"
 
 # The engine's scheduler tests under ThreadSanitizer (threads submitting and
 # cancelling while another steps; the stress run).
@@ -93,7 +93,7 @@ test-arm64: deps vocabs
 	  -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake
 	cmake --build $(ARM_BUILD) -j $(JOBS) --target test_formats test_gguf test_matmul test_experts test_amx test_profile test_layers test_model_load test_tokenizer test_engine test_template test_perplexity test_grammar test_sampling test_thread_pool test_backend_ops
 	ctest --test-dir $(ARM_BUILD) --output-on-failure -j $(JOBS) \
-	  -LE "python|slow|stress|install"
+	  -LE "python|slow|stress|install|layers"
 
 $(FUZZ_BUILD)/build.ninja: deps
 	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \

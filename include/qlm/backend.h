@@ -147,12 +147,8 @@ std::unique_ptr<ComputeBackend> make_cpu_backend(Context& ctx);
 // stays on ctx's threads.
 std::unique_ptr<ComputeBackend> make_backend(const std::string& name, Context& ctx);
 
-// The CUDA backend lives in its own library (qlm_cuda, on top of qlm); a
-// program linked with it calls register_cuda_backend() (qlm/cuda.h) once at
-// start-up, which hands its factory to make_backend. cuda_compiled(): whether
-// one was registered.
-using BackendFactory = std::unique_ptr<ComputeBackend> (*)(Context& ctx);
-void register_cuda_backend_factory(BackendFactory f);
+// Whether this build has the CUDA backend (configure with -DQLM_CUDA=ON; ops
+// then runs the qlm_cuda kernels behind this interface).
 bool cuda_compiled() noexcept;
 
 }  // namespace qlm

@@ -23,7 +23,8 @@
 #include <vector>
 
 #include "qlm/formats.h"
-#include "qlm/ops.h"
+#include "qlm/rope.h"
+#include "qlm/weight_view.h"
 
 namespace qlm {
 
@@ -158,15 +159,6 @@ void cuda_silu_mul(CudaContext& ctx, float* g_dev, const float* u_dev, int64_t n
 void cuda_gelu_tanh_mul(CudaContext& ctx, float* g_dev, const float* u_dev, int64_t n);
 // x[r][j] += b[j] for rows × n.
 void cuda_add_bias(CudaContext& ctx, float* x_dev, const float* b_dev, int64_t rows, int64_t n);
-
-// ---- The backend (qlm/backend.h) -------------------------------------------
-
-class ComputeBackend;
-// The ComputeBackend on a device; host work (exp_sum's scoring, routing)
-// uses host's threads. Throws qlm::Error if no CUDA device is present.
-std::unique_ptr<ComputeBackend> make_cuda_backend(Context& host, const CudaOptions& opts = {});
-// Makes make_backend("cuda", ...) available (call once at start-up).
-void register_cuda_backend();
 
 // ---- Benchmark (DESIGN.md: GB/s beside the bandwidth measured in the same run)
 

@@ -12,37 +12,25 @@
 #include <vector>
 
 #include "qlm/formats.h"
+#include "qlm/isa.h"
+#include "qlm/rope.h"
+#include "qlm/weight_view.h"
 
 namespace qlm {
 
 struct GgufTensor;
 class ComputeBackend;  // qlm/backend.h
 
-// CPU instruction sets with their own kernels. Chosen once at start-up from
-// CPUID (best_isa); a Context may force a lower one for debugging/benchmarks.
-enum class Isa { Scalar, Avx2, Avx512, Neon };
-const char* isa_name(Isa isa) noexcept;
-std::optional<Isa> isa_from_name(std::string_view name) noexcept;
+// The best instruction set this CPU runs and this build compiled, and whether
+// one is supported (qlm/isa.h).
 Isa best_isa() noexcept;
 bool isa_supported(Isa isa) noexcept;  // by this CPU and this build
 
-// A weight matrix W of n rows × k columns stored row-major in packed `type`
-// blocks (a GGUF tensor with shape [k, n]). transposed: the view stands for Wᵀ
-// (k rows × n columns) over the same bytes; matmul(x, transpose(W)) = x · W.
-struct WeightView {
-    GgmlType type = GgmlType::F32;
-    int64_t n = 0, k = 0;
-    size_t row_stride = 0;
-    const uint8_t* data = nullptr;
-    std::string name;
-    bool transposed = false;
-};
 // Throws qlm::Error naming the tensor if it is not 1-D/2-D, its rows are not
 // whole blocks, or its data is not at its blocks' natural alignment.
 WeightView weight_view(const GgufTensor& t);
 // Throws qlm::Error naming the tensor if its data is misaligned for its type.
 void check_tensor_alignment(const GgufTensor& t);
-WeightView transpose(WeightView w);
 
 struct ContextOptions {
     std::optional<Isa> isa;  // default: best_isa()
@@ -185,22 +173,6 @@ void rms_norm(Context& ctx, const float* x, const float* weight, float* y, int64
 // rotates adjacent pairs (x[2i], x[2i+1]) (llama); Neox rotates (x[i], x[i+d/2])
 // (qwen2, qwen3, gemma3). Only the first n_dims of each head rotate. Angle of
 // pair i at position p: p · freq_scale · base^(-2i/n_dims) / freq_factors[i].
-enum class RopeLayout { Normal, Neox };
-struct RopeParams {
-    RopeLayout layout = RopeLayout::Normal;
-    int n_dims = 0;
-    float freq_base = 10000.0f;
-    float freq_scale = 1.0f;             // 1 / linear scaling factor
-    const float* freq_factors = nullptr;  // n_dims/2 divisors (llama3 "rope_freqs"), or null
-    float attn_factor = 1.0f;             // cos and sin scaled by this (LongRoPE's rope.scaling.attn_factor)
-    // YaRN (ext_factor > 0): per pair, the angle blends the interpolated
-    // (freq_scale ·) and the original angle by a ramp over the pairs between
-    // the correction dimensions of beta_fast and beta_slow rotations at
-    // n_ctx_orig, and cos/sin gain 1 + 0.1·ln(1/freq_scale), as ggml's rope.
-    float ext_factor = 0.0f;
-    float beta_fast = 32.0f, beta_slow = 1.0f;
-    int64_t n_ctx_orig = 0;
-};
 void rope(Context& ctx, float* x, int64_t rows, int n_heads, int head_dim, const int32_t* positions,
           const RopeParams& p);
 

@@ -81,3 +81,23 @@ bool cpu_has(Isa isa) noexcept {
 }
 
 }  // namespace qlm::cpu
+
+namespace qlm {
+
+const char* isa_name(Isa isa) noexcept {
+    switch (isa) {
+        case Isa::Scalar: return "scalar";
+        case Isa::Avx2: return "avx2";
+        case Isa::Avx512: return "avx512";
+        case Isa::Neon: return "neon";
+    }
+    return "?";
+}
+
+std::optional<Isa> isa_from_name(std::string_view name) noexcept {
+    for (Isa i : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon})
+        if (name == isa_name(i)) return i;
+    return std::nullopt;
+}
+
+}  // namespace qlm

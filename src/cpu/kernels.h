@@ -6,7 +6,7 @@
 #include <cstdint>
 
 #include "formats/traits.h"
-#include "qlm/ops.h"
+#include "qlm/isa.h"
 
 namespace qlm::cpu {
 

@@ -41,21 +41,6 @@ void launch_combine_experts(const Stream& s, const float* w, int64_t n_tokens, i
                             float* out);
 // y row s += bias row ids[s], for s < slots.
 void launch_add_rows_bias(const Stream& s, float* y, const float* bias, const int32_t* ids, int64_t slots, int64_t n);
-// RoPE with the CPU op's float evaluation (angles by repeated
-// multiplication, frequency factors, YaRN ramp, attn_factor): the host
-// precomputes theta_scale, the correction dims and mscale.
-struct RopeExtArgs {
-    float* x;
-    int64_t rows;
-    int n_heads, head_dim;
-    const int32_t* positions;
-    bool neox;
-    int n_dims;
-    float theta_scale, freq_scale;
-    const float* freq_factors;
-    float ext_factor, corr_lo, corr_hi, mscale;
-};
-void launch_rope_ext(const Stream& s, const RopeExtArgs& a);
 
 // ---- attention.cu ----
 // One sequence's queries over its paged cache (ops.h attention's contract):

@@ -1,7 +1,6 @@
 // Element-wise ops of the backend: scale, residual add, gpt-oss's clamped
-// SwiGLU, the expert combine and per-expert biases, and RoPE in the CPU op's
-// float evaluation (with frequency factors, YaRN and attn_factor). Device
-// expf/cosf/sinf are within 2 ulp of the C library's: close, not bit-exact.
+// SwiGLU, the expert combine and per-expert biases. Device expf is within
+// 2 ulp of the C library's: close, not bit-exact.
 #include "cuda/backend_kernels.h"
 #include "cuda/config.h"
 #include "cuda/launch.cuh"
@@ -47,33 +46,6 @@ __global__ void add_rows_bias_kernel(float* __restrict__ y, const float* __restr
     QLM_GRID_STRIDE(i, slots * n) y[i] += bias[int64_t(ids[i / n]) * n + i % n];
 }
 
-__global__ void rope_ext_kernel(RopeExtArgs a) {
-    const int half = a.n_dims / 2;
-    const int64_t width = int64_t(a.n_heads) * a.head_dim;
-    QLM_GRID_STRIDE(t, a.rows * half) {
-        const int64_t r = t / half;
-        const int i = int(t % half);
-        float theta = float(a.positions[r]);
-        for (int j = 0; j < i; ++j) theta *= a.theta_scale;  // as the CPU: repeated multiplication
-        const float ff = a.freq_factors ? a.freq_factors[i] : 1.0f;
-        const float extrap = theta / ff;
-        float th = a.freq_scale * extrap;
-        if (a.ext_factor != 0.0f) {
-            const float y = (float(i) - a.corr_lo) / fmaxf(0.001f, a.corr_hi - a.corr_lo);
-            const float ramp = (1.0f - fminf(1.0f, fmaxf(0.0f, y))) * a.ext_factor;
-            th = th * (1.0f - ramp) + extrap * ramp;
-        }
-        const float c = cosf(th) * a.mscale, s = sinf(th) * a.mscale;
-        const int i0 = a.neox ? i : 2 * i, i1 = a.neox ? i + half : 2 * i + 1;
-        for (int h = 0; h < a.n_heads; ++h) {
-            float* v = a.x + r * width + int64_t(h) * a.head_dim;
-            const float x0 = v[i0], x1 = v[i1];
-            v[i0] = x0 * c - x1 * s;
-            v[i1] = x0 * s + x1 * c;
-        }
-    }
-}
-
 dim3 grid(int64_t n) {
     return blocks_for(n, kElementwiseThreads);
 }
@@ -104,11 +76,6 @@ void launch_add_rows_bias(const Stream& s, float* y, const float* bias, const in
     if (slots * n > 0)
         launch(s, {"add_rows_bias"}, add_rows_bias_kernel, grid(slots * n), dim3(kElementwiseThreads), 0, y, bias, ids,
                slots, n);
-}
-
-void launch_rope_ext(const Stream& s, const RopeExtArgs& a) {
-    const int64_t total = a.rows * (a.n_dims / 2);
-    if (total > 0) launch(s, {"rope_ext"}, rope_ext_kernel, grid(total), dim3(kElementwiseThreads), 0, a);
 }
 
 }  // namespace qlm::cuda

@@ -57,6 +57,9 @@ void launch_rms_norm(const Stream& s, const float* x, const float* weight, float
 void launch_add_bias(const Stream& s, float* x, const float* b, int64_t rows, int64_t n);
 
 // ---- rope.cu ----
+// RoPE with the CPU op's float evaluation (angles by repeated
+// multiplication, frequency factors, YaRN ramp, attn_factor): the host
+// (cuda_rope) precomputes theta_scale, the correction dims and mscale.
 struct RopeArgs {
     float* x;
     int64_t rows;
@@ -64,8 +67,9 @@ struct RopeArgs {
     const int32_t* positions;
     bool neox;
     int n_dims;
-    float freq_base, freq_scale;
+    float theta_scale, freq_scale;
     const float* freq_factors;  // n_dims/2 divisors, or null
+    float ext_factor, corr_lo, corr_hi, mscale;
 };
 void launch_rope(const Stream& s, const RopeArgs& a);
 

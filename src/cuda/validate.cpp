@@ -99,6 +99,8 @@ void check_rope(int64_t rows, int n_heads, int head_dim, const int32_t* position
     if (p.n_dims <= 0 || p.n_dims > head_dim || p.n_dims % 2 != 0)
         fail("cuda_rope: rotary dimensions ", p.n_dims, " must be even and within the head size ", head_dim);
     if (!positions || !x) fail("cuda_rope: null positions or input pointer");
+    if (p.ext_factor != 0.0f && p.n_ctx_orig <= 0)
+        fail("cuda_rope: YaRN needs the original context length, got ", p.n_ctx_orig);
 }
 
 void check_elementwise(const char* op, int64_t n, const void* a, const void* b) {

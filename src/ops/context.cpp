@@ -7,22 +7,6 @@
 
 namespace qlm {
 
-const char* isa_name(Isa isa) noexcept {
-    switch (isa) {
-        case Isa::Scalar: return "scalar";
-        case Isa::Avx2: return "avx2";
-        case Isa::Avx512: return "avx512";
-        case Isa::Neon: return "neon";
-    }
-    return "?";
-}
-
-std::optional<Isa> isa_from_name(std::string_view name) noexcept {
-    for (Isa i : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon})
-        if (name == isa_name(i)) return i;
-    return std::nullopt;
-}
-
 static const cpu::KernelTable& table_for(Isa isa) {
     switch (isa) {
         case Isa::Avx2: return cpu::avx2_kernels();

@@ -3,11 +3,13 @@
 // registry of backends by name.
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
 #include <new>
 #include <vector>
 
 #include "ops/context_impl.h"
+#if defined(QLM_HAVE_CUDA)
+#include "ops/cuda_backend.h"
+#endif
 #include "qlm/backend.h"
 #include "qlm/error.h"
 
@@ -120,14 +122,6 @@ private:
     std::vector<AttnSeq> seqs_;
 };
 
-std::mutex& registry_mutex() {
-    static std::mutex m;
-    return m;
-}
-BackendFactory& cuda_factory() {
-    static BackendFactory f = nullptr;
-    return f;
-}
 
 }  // namespace
 
@@ -135,26 +129,22 @@ std::unique_ptr<ComputeBackend> make_cpu_backend(Context& ctx) {
     return std::make_unique<CpuBackend>(ctx);
 }
 
-void register_cuda_backend_factory(BackendFactory f) {
-    std::lock_guard<std::mutex> lock(registry_mutex());
-    cuda_factory() = f;
-}
-
 bool cuda_compiled() noexcept {
-    std::lock_guard<std::mutex> lock(registry_mutex());
-    return cuda_factory() != nullptr;
+#if defined(QLM_HAVE_CUDA)
+    return true;
+#else
+    return false;
+#endif
 }
 
 std::unique_ptr<ComputeBackend> make_backend(const std::string& name, Context& ctx) {
     if (name.empty() || name == "cpu") return make_cpu_backend(ctx);
     if (name == "cuda") {
-        BackendFactory f;
-        {
-            std::lock_guard<std::mutex> lock(registry_mutex());
-            f = cuda_factory();
-        }
-        if (!f) fail("--backend cuda: this build has no CUDA backend (configure with -DQLM_CUDA=ON)");
-        return f(ctx);
+#if defined(QLM_HAVE_CUDA)
+        return make_cuda_backend(ctx);
+#else
+        fail("--backend cuda: this build has no CUDA backend (configure with -DQLM_CUDA=ON)");
+#endif
     }
     fail("--backend: unknown backend '", name, "' (cpu, cuda)");
 }

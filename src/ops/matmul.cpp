@@ -46,11 +46,6 @@ WeightView weight_view(const GgufTensor& t) {
     return w;
 }
 
-WeightView transpose(WeightView w) {
-    w.transposed = !w.transposed;
-    return w;
-}
-
 GgmlType activation_type(GgmlType weight_type) noexcept { return type_info(weight_type).vec_dot_type; }
 
 namespace detail {

@@ -7,14 +7,8 @@
 
 #include "commands.h"
 #include "qlm/error.h"
-#if defined(QLM_HAVE_CUDA)
-#include "qlm/cuda.h"
-#endif
 
 int main(int argc, char** argv) {
-#if defined(QLM_HAVE_CUDA)
-    qlm::register_cuda_backend();  // --backend cuda
-#endif
     CLI::App app{"qlm: run quantized language models from GGUF files"};
     app.require_subcommand(1);
     app.set_version_flag("--version", "qlm 0.1.0");

@@ -1,5 +1,6 @@
 // Scalar kernels: the reference vec_dot applied over the tile. Every weight
 // type has one, so it is the last rung of the dispatch ladder.
+#include <algorithm>
 #include <cmath>
 
 #include "cpu/gelu_table.h"

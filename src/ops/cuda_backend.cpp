@@ -1,4 +1,5 @@
-// CudaBackend: the ComputeBackend interface on a CudaContext. Activations,
+// CudaBackend: the ComputeBackend interface on a CudaContext (the kernels of
+// src/cuda, library qlm_cuda; compiled into ops when QLM_CUDA is on). Activations,
 // scratch and the KV cache are device memory from the context's pool; model
 // parameters (weights by name, float vectors by host address) are uploaded
 // once, on first use. Integer metadata of a step (positions, slots, tables,
@@ -24,6 +25,7 @@
 #include "cuda/config.h"
 #include "cuda/context_impl.h"
 #include "cuda/validate.h"
+#include "ops/cuda_backend.h"
 #include "qlm/backend.h"
 #include "qlm/cuda.h"
 #include "qlm/error.h"
@@ -167,29 +169,11 @@ public:
     }
     void rope(float* x, int64_t rows, int n_heads, int head_dim, const int32_t* positions,
               const RopeParams& p) override {
-        if (p.n_dims <= 0 || p.n_dims > head_dim || p.n_dims % 2 != 0)
-            fail("rope: rotary dimensions ", p.n_dims, " must be even and within the head size ", head_dim);
-        cuda::RopeExtArgs a{};
-        a.x = x, a.rows = rows, a.n_heads = n_heads, a.head_dim = head_dim;
-        a.positions = stage_i32(positions, size_t(rows), 0);
-        a.neox = p.layout == RopeLayout::Neox;
-        a.n_dims = p.n_dims;
-        a.theta_scale = std::pow(p.freq_base, -2.0f / float(p.n_dims));
-        a.freq_scale = p.freq_scale;
-        a.freq_factors = param(p.freq_factors, size_t(p.n_dims / 2));
-        a.ext_factor = p.ext_factor;
-        a.mscale = p.attn_factor;
-        if (p.ext_factor != 0.0f) {  // as the CPU op (src/ops/rope.cpp)
-            if (p.n_ctx_orig <= 0) fail("rope: YaRN needs the original context length, got ", p.n_ctx_orig);
-            auto corr_dim = [&](float n_rot) {
-                return float(p.n_dims) * std::log(float(p.n_ctx_orig) / (n_rot * 2.0f * float(M_PI))) /
-                       (2.0f * std::log(p.freq_base));
-            };
-            a.corr_lo = std::max(0.0f, std::floor(corr_dim(p.beta_fast)));
-            a.corr_hi = std::min(float(p.n_dims - 1), std::ceil(corr_dim(p.beta_slow)));
-            a.mscale *= 1.0f + 0.1f * std::log(1.0f / p.freq_scale);
-        }
-        cuda::launch_rope_ext(ls(), a);
+        if (rows == 0) return;
+        RopeParams q = p;
+        if (q.n_dims > 0 && q.n_dims <= head_dim && q.n_dims % 2 == 0)
+            q.freq_factors = param(p.freq_factors, size_t(p.n_dims / 2));
+        cuda_rope(cu_, x, rows, n_heads, head_dim, stage_i32(positions, size_t(rows), 0), q);
     }
     void add_bias(float* x, const float* b, int64_t rows, int64_t n) override {
         cuda_add_bias(cu_, x, param(b, size_t(n)), rows, n);
@@ -312,19 +296,11 @@ private:
     std::vector<float> host_f_;
 };
 
-std::unique_ptr<ComputeBackend> cuda_factory(Context& host) {
-    return make_cuda_backend(host);
-}
-
 }  // namespace
 
 std::unique_ptr<ComputeBackend> make_cuda_backend(Context& host, const CudaOptions& opts) {
     if (!cuda_available()) fail("--backend cuda: no CUDA device is present (or the driver is missing)");
     return std::make_unique<CudaBackend>(host, opts);
-}
-
-void register_cuda_backend() {
-    register_cuda_backend_factory(&cuda_factory);
 }
 
 }  // namespace qlm
