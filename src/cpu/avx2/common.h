@@ -20,6 +20,10 @@
 
 #include "cpu/avx2/avx2.h"
 
+// The namespace of the shared x86 headers (cpu/x86/) in this folder's
+// translation units: their code is compiled with the AVX2 flags.
+#define QLM_X86_NS avx2
+
 namespace qlm::cpu::avx2 {
 
 inline float hsum(__m256 v) {
@@ -55,15 +59,6 @@ inline __m256i bytes_from_bits32(const uint8_t* p) {
     b = _mm256_or_si256(b, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));
     return _mm256_cmpeq_epi8(b, _mm256_set1_epi64x(-1));
 }
-
-// 16-entry signed byte table lookup of nibbles (both 128-bit lanes).
-inline __m256i lookup16(__m256i nibbles, const int8_t* table) {
-    const __m128i t = load128(reinterpret_cast<const uint8_t*>(table));
-    return _mm256_shuffle_epi8(_mm256_setr_m128i(t, t), nibbles);
-}
-
-// IQ4_NL / IQ4_XS code values (formats/iquants.h iq4nl_value) as a lookup16 table.
-inline constexpr int8_t kIq4nl[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
 // Pairwise byte products summed to 16 x int16: unsigned u times signed s.
 inline __m256i dot_u8_i16(__m256i u, __m256i s) { return _mm256_maddubs_epi16(u, s); }

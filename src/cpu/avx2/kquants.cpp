@@ -57,24 +57,13 @@ struct KQuant {
 };
 
 // m = 1 for Q4_K / Q5_K: one pass over each super-block with nothing stored
-// in between (the tile above decodes into a KDec first). Scales and mins are
-// unpacked eight at a time with 32-bit masks (the layout of
-// unpack_scale_min_k4: bytes 0-3 scales 0-3, 4-7 mins 0-3, 8-11 the low
-// nibbles of scales / mins 4-7, whose top two bits are bits 6-7 of bytes 0-7).
-inline void scales_mins_k4(const uint8_t* q, uint64_t& sc, uint64_t& mn) {
-    uint32_t a, b, c;
-    std::memcpy(&a, q, 4), std::memcpy(&b, q + 4, 4), std::memcpy(&c, q + 8, 4);
-    const uint32_t sc_hi = (c & 0x0f0f0f0fu) | ((a >> 2) & 0x30303030u);
-    const uint32_t mn_hi = ((c >> 4) & 0x0f0f0f0fu) | ((b >> 2) & 0x30303030u);
-    sc = (a & 0x3f3f3f3fu) | uint64_t(sc_hi) << 32;
-    mn = (b & 0x3f3f3f3fu) | uint64_t(mn_hi) << 32;
-}
-
+// in between (the tile above decodes into a KDec first), the scales and mins
+// unpacked eight at a time (kq::scale_min_bytes_k4).
 // S = sum_j sc_j <q, x>_j,  T = sum_j m_j bsum_j (8 partial lanes each), d and dmin.
 template <bool Q5>
 inline void q4k_superblock(const uint8_t* w, const uint8_t* x, __m256i& S, __m256i& T, float& d, float& dmin) {
     uint64_t sc, mn;
-    scales_mins_k4(w + offsetof(block_q4_K, scales), sc, mn);
+    scale_min_bytes_k4(w + offsetof(block_q4_K, scales), sc, mn);
     const __m128i m8 = _mm_cvtsi64_si128(int64_t(mn));
     const __m256i mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));  // m_j for bsums 2j, 2j+1
     T = _mm256_madd_epi16(mins, load256(x + offsetof(block_q8_K, bsums)));
@@ -110,7 +99,7 @@ struct Fused : K {
 };
 
 // m = 1 for Q6_K, fused like Q4_K: codes q + 32 (0..63) from ql/qh as in
-// decode_q6_k, int8 scales per 16 elements; the 32 comes off as
+// kq::Q6K, int8 scales per 16 elements; the 32 comes off as
 // 32 sum_j s_j bsum_j. (No min: accm stays as it is.)
 inline void q6k_superblock(const uint8_t* w, const uint8_t* x, __m256i& S, __m256i&, float& d, float& m) {
     const auto& b = *reinterpret_cast<const block_q6_K*>(w);
@@ -119,15 +108,8 @@ inline void q6k_superblock(const uint8_t* w, const uint8_t* x, __m256i& S, __m25
     const uint8_t* xq = x + offsetof(block_q8_K, qs);
     __m256i sumi = _mm256_setzero_si256();
     for (int c = 0; c < 8; ++c) {
-        const int h = c / 4, g = c % 4;
-        const __m256i lo = bits_at(load256(b.ql + 64 * h + 32 * (g % 2)), 4 * (g / 2), 0x0f);
-        const __m256i hi = bits_at(load256(b.qh + 32 * h), 2 * g, 3);
-        const __m256i q = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));
-        // [s_2c x 8 | s_2c+1 x 8] as int16
-        const __m128i pick = _mm_set_epi64x(int64_t(0x0101010101010101ull * unsigned(2 * c + 1)),
-                                            int64_t(0x0101010101010101ull * unsigned(2 * c)));
-        const __m256i sc = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc8, pick));
-        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(q, load256(xq + 32 * c)), sc));
+        const __m256i p = _mm256_maddubs_epi16(q6_codes(b.ql, b.qh, c), load256(xq + 32 * c));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scale_pair_i8(sc8, c)));
     }
     S = _mm256_sub_epi32(sumi, _mm256_slli_epi32(bias, 5));
     d = fp16_load(w + offsetof(block_q6_K, d)), m = 0.0f;

@@ -12,12 +12,12 @@ namespace {
 using namespace iq;
 
 template <class D>
-struct IQuant : D {
+struct IQuant : iq::Decoder<D> {
     static constexpr int kQK = QK_K;
     static constexpr int kOff = 0;
     static constexpr Kind kKind = Kind::Plain;
     static constexpr size_t kWBytes = sizeof(typename D::Block), kXBytes = sizeof(block_q8_K);
-    using Dec = IDec;
+    using Dec = IqDec;
     static void partial(const Dec& d, const uint8_t* x, __m256i& s, __m256i& t) {
         const uint8_t* xq = x + offsetof(block_q8_K, qs);
         __m256i acc = _mm256_setzero_si256();

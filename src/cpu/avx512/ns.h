@@ -7,6 +7,8 @@
 #else
 #define QLM_AVX512_NS avx512
 #endif
+// ... and of the shared x86 headers (cpu/x86/) in these translation units
+#define QLM_X86_NS QLM_AVX512_NS
 
 #include <cstddef>
 

@@ -107,11 +107,6 @@ inline __m256i bytes_from_bits32(const uint8_t* p) {
     return _mm256_cmpeq_epi8(b, _mm256_set1_epi64x(-1));
 }
 
-// 16-entry byte table lookup of nibbles (both 128-bit lanes).
-inline __m256i lookup16(__m256i nibbles, const uint8_t* table) {
-    return _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(load128(table)), nibbles);
-}
-
 // Loads lanes [0, n) from y (the rest zero).
 inline __m256 load_lanes(const float* y, int n) {
     if (n == 8) return _mm256_loadu_ps(y);
