@@ -305,18 +305,19 @@ inline __m256i iq1_values(__m256i g, __m256i delta) {
     return _mm256_add_epi8(_mm256_sign_epi8(_mm256_set1_epi8(8), g), delta);
 }
 
-// d: the fp16 at byte DByte, times Factor.
-template <class B, size_t DByte, float Factor>
+// d: the fp16 at byte DByte, divided by Den (a power of two: the factor is
+// exact; an integer, as clang before 18 takes no float template arguments).
+template <class B, size_t DByte, int Den>
 struct DAt {
     using Block = B;
     static constexpr size_t kDByte = DByte;
-    static constexpr float kDFactor = Factor;
+    static constexpr float kDFactor = 1.0f / float(Den);
     static uint16_t d16(const uint8_t* p) { return u16(p + DByte); }
 };
 
 // ---- the decoders ----
 
-struct DecIq2Xxs : DAt<block_iq2_xxs, offsetof(block_iq2_xxs, d), 0.125f> {
+struct DecIq2Xxs : DAt<block_iq2_xxs, offsetof(block_iq2_xxs, d), 8> {
     template <class F>
     static void decode(const uint8_t* p, IqDec& d) {
         const uint8_t* qs = p + offsetof(block_iq2_xxs, qs);
@@ -328,7 +329,7 @@ struct DecIq2Xxs : DAt<block_iq2_xxs, offsetof(block_iq2_xxs, d), 0.125f> {
     }
 };
 
-struct DecIq2Xs : DAt<block_iq2_xs, offsetof(block_iq2_xs, d), 0.125f> {
+struct DecIq2Xs : DAt<block_iq2_xs, offsetof(block_iq2_xs, d), 8> {
     template <class F>
     static void decode(const uint8_t* p, IqDec& d) {
         scales_nibbles(d, p + offsetof(block_iq2_xs, scales));
@@ -339,7 +340,7 @@ struct DecIq2Xs : DAt<block_iq2_xs, offsetof(block_iq2_xs, d), 0.125f> {
     }
 };
 
-struct DecIq2S : DAt<block_iq2_s, offsetof(block_iq2_s, d), 0.125f> {
+struct DecIq2S : DAt<block_iq2_s, offsetof(block_iq2_s, d), 8> {
     template <class F>
     static void decode(const uint8_t* p, IqDec& d) {
         const auto& b = *reinterpret_cast<const block_iq2_s*>(p);
@@ -349,7 +350,7 @@ struct DecIq2S : DAt<block_iq2_s, offsetof(block_iq2_s, d), 0.125f> {
     }
 };
 
-struct DecIq3Xxs : DAt<block_iq3_xxs, offsetof(block_iq3_xxs, d), 0.25f> {
+struct DecIq3Xxs : DAt<block_iq3_xxs, offsetof(block_iq3_xxs, d), 4> {
     template <class F>
     static void decode(const uint8_t* p, IqDec& d) {
         const auto& b = *reinterpret_cast<const block_iq3_xxs*>(p);
@@ -361,7 +362,7 @@ struct DecIq3Xxs : DAt<block_iq3_xxs, offsetof(block_iq3_xxs, d), 0.25f> {
     }
 };
 
-struct DecIq3S : DAt<block_iq3_s, offsetof(block_iq3_s, d), 1.0f> {
+struct DecIq3S : DAt<block_iq3_s, offsetof(block_iq3_s, d), 1> {
     template <class F>
     static void decode(const uint8_t* p, IqDec& d) {
         const auto& b = *reinterpret_cast<const block_iq3_s*>(p);
@@ -373,7 +374,7 @@ struct DecIq3S : DAt<block_iq3_s, offsetof(block_iq3_s, d), 1.0f> {
     }
 };
 
-struct DecIq1S : DAt<block_iq1_s, offsetof(block_iq1_s, d), 0.125f> {
+struct DecIq1S : DAt<block_iq1_s, offsetof(block_iq1_s, d), 8> {
     template <class F>
     static void decode(const uint8_t* p, IqDec& d) {
         const auto& b = *reinterpret_cast<const block_iq1_s*>(p);
@@ -415,7 +416,7 @@ struct DecIq1M {
     }
 };
 
-struct DecTq2 : DAt<block_tq2_0, offsetof(block_tq2_0, d), 1.0f> {
+struct DecTq2 : DAt<block_tq2_0, offsetof(block_tq2_0, d), 1> {
     template <class F>
     static void decode(const uint8_t* p, IqDec& d) {
         for (int c = 0; c < 8; ++c) {
@@ -425,7 +426,7 @@ struct DecTq2 : DAt<block_tq2_0, offsetof(block_tq2_0, d), 1.0f> {
     }
 };
 
-struct DecTq1 : DAt<block_tq1_0, offsetof(block_tq1_0, d), 1.0f> {
+struct DecTq1 : DAt<block_tq1_0, offsetof(block_tq1_0, d), 1> {
     template <class F>
     static void decode(const uint8_t* p, IqDec& d) {
         __m256i q[8];
