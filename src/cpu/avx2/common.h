@@ -15,6 +15,7 @@
 #define QLM_CPU_NS avx2
 
 #include "cpu/common/tile.h"
+#include "cpu/x86/bytes.h"
 
 namespace qlm::cpu::avx2 {
 
@@ -31,8 +32,6 @@ inline float fp16_load(const uint8_t* p) {
     return _cvtsh_ss(h);
 }
 
-inline __m256i load256(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
-inline __m128i load128(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
 
 // 16 packed bytes -> 32 nibbles: low nibbles are elements 0..15, high 16..31.
 inline __m256i unpack_nibbles16(const uint8_t* p) {
@@ -40,16 +39,6 @@ inline __m256i unpack_nibbles16(const uint8_t* p) {
     const __m128i lo = _mm_and_si128(q, _mm_set1_epi8(0x0f));
     const __m128i hi = _mm_and_si128(_mm_srli_epi16(q, 4), _mm_set1_epi8(0x0f));
     return _mm256_setr_m128i(lo, hi);
-}
-
-// 32 bits -> 32 bytes, 0xff where the bit is set (bit j -> byte j).
-inline __m256i bytes_from_bits32(const uint8_t* p) {
-    uint32_t x;
-    std::memcpy(&x, p, 4);
-    const __m256i shuf = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
-    __m256i b = _mm256_shuffle_epi8(_mm256_set1_epi32(int(x)), shuf);
-    b = _mm256_or_si256(b, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));
-    return _mm256_cmpeq_epi8(b, _mm256_set1_epi64x(-1));
 }
 
 // Pairwise byte products summed to 16 x int16: unsigned u times signed s.
