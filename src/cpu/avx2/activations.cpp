@@ -11,6 +11,14 @@
 namespace qlm::cpu::avx2 {
 namespace {
 
+// The elements past the last whole vector of an element-wise loop: the
+// scalar kernel (baseline code, cpu/scalar/), which computes each element as
+// the vector code does (F16C and fmt's conversions agree bit for bit).
+template <class Fn>
+inline Fn scalar_tail(Fn KernelTable::*m) {
+    return scalar_kernels().*m;
+}
+
 inline __m256 exp256(__m256 x) {
     x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
     const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
@@ -54,11 +62,7 @@ void gelu_tanh_mul(float* g, const float* u, int64_t n) {
         a = _mm256_blendv_ps(a, x, _mm256_cmp_ps(x, hi, _CMP_GE_OQ));
         _mm256_storeu_ps(g + j, _mm256_mul_ps(a, _mm256_loadu_ps(u + j)));
     }
-    for (; j < n; ++j) {
-        const float x = g[j];
-        const float a = x <= -10.0f ? 0.0f : x >= 10.0f ? x : _cvtsh_ss(table[_cvtss_sh(x, 0)]);
-        g[j] = a * u[j];
-    }
+    if (j < n) scalar_tail(&KernelTable::gelu_tanh_mul)(g + j, u + j, n - j);
 }
 
 // Runs f(g8, u8) over 8-float groups; a tail of fewer than 8 goes through
@@ -249,12 +253,12 @@ void wsum_e(const float* p, int nq, int64_t ps, const E* v, int64_t ld, int64_t 
     }
 }
 
-// F16C rounds to nearest even, as fmt::fp32_to_fp16 does.
+// F16C rounds to nearest even, as fmt::fp32_to_fp16 does (NaN included).
 void round_f16(float* x, int64_t n) {
     int64_t j = 0;
     for (; j + 8 <= n; j += 8)
         _mm256_storeu_ps(x + j, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + j), _MM_FROUND_TO_NEAREST_INT)));
-    for (; j < n; ++j) x[j] = _cvtsh_ss(_cvtss_sh(x[j], _MM_FROUND_TO_NEAREST_INT));
+    if (j < n) scalar_tail(&KernelTable::round_f16)(x + j, n - j);
 }
 
 // exp256 (about 2 ulp, as ggml's own vectorized softmax exp) 8 at a time.
@@ -290,7 +294,7 @@ void f32_to_f16(const float* x, uint16_t* y, int64_t n) {
     int64_t j = 0;
     for (; j + 8 <= n; j += 8)
         _mm_storeu_si128(reinterpret_cast<__m128i*>(y + j), _mm256_cvtps_ph(_mm256_loadu_ps(x + j), _MM_FROUND_TO_NEAREST_INT));
-    for (; j < n; ++j) y[j] = _cvtss_sh(x[j], _MM_FROUND_TO_NEAREST_INT);
+    if (j < n) scalar_tail(&KernelTable::f32_to_f16)(x + j, y + j, n - j);
 }
 
 void attn_wsum(const float* p, int nq, int64_t ps, KvRows v, int64_t n, int d, float* out, int64_t os) {

@@ -2,51 +2,49 @@
 // Eight float lanes accumulate within a 256-element chunk; chunks are summed
 // separately, which keeps the rounding error well inside the test bound for
 // rows of many thousand elements. Elements past the last multiple of 8 are
-// summed in double, as the reference does.
+// summed in double, as the reference does (cpu/common/floats.h).
 #include "cpu/avx2/common.h"
-#include "formats/common.h"
+#include "cpu/common/floats.h"
 
 namespace qlm::cpu::avx2 {
 namespace {
 
-struct LoadF32 {
-    static constexpr size_t kSize = 4;
-    static __m256 load8(const uint8_t* p) { return _mm256_loadu_ps(reinterpret_cast<const float*>(p)); }
-    static float one(const uint8_t* p) { return fmt::f32_from_bits(fmt::load_u32(p)); }
-};
-struct LoadF16 {
-    static constexpr size_t kSize = 2;
-    static __m256 load8(const uint8_t* p) { return _mm256_cvtph_ps(load128(p)); }
-    static float one(const uint8_t* p) { return fmt::fp16_to_fp32(fmt::load_u16(p)); }
-};
-struct LoadBF16 {
-    static constexpr size_t kSize = 2;
-    static __m256 load8(const uint8_t* p) {
+// 8 elements of type E as floats (binary16 and bfloat16 converted exactly).
+template <class E>
+inline __m256 load8(const uint8_t* p) {
+    if constexpr (E::kType == GgmlType::F32)
+        return _mm256_loadu_ps(reinterpret_cast<const float*>(p));
+    else if constexpr (E::kType == GgmlType::F16)
+        return _mm256_cvtph_ps(load128(p));
+    else
         return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(load128(p)), 16));
-    }
-    static float one(const uint8_t* p) { return fmt::bf16_to_fp32(fmt::load_u16(p)); }
-};
+}
 
-template <class L>
-struct FloatRow {
-    static constexpr int kQK = 8, kChunk = 32;
-    static constexpr size_t kWBytes = 8 * L::kSize, kXBytes = 8 * L::kSize;
-    using Dec = __m256;
-    static void decode(const uint8_t* p, Dec& d) { d = L::load8(p); }
-    static __m256 dot(const Dec& d, const uint8_t* x, float, __m256 acc) { return _mm256_fmadd_ps(d, L::load8(x), acc); }
-    static float tail(const uint8_t* w, const uint8_t* x, int64_t j0, int64_t k) {
-        double s = 0;
-        for (int64_t j = j0; j < k; ++j) s += double(L::one(w + j * L::kSize)) * double(L::one(x + j * L::kSize));
-        return float(s);
+template <class E>
+struct FloatRow : drivers::FloatTail<E> {
+    static constexpr int kQK = 8, kChunk = 32, kXScales = 0;
+    static constexpr size_t kWBytes = 8 * E::kSize, kXBytes = 8 * E::kSize;
+
+    struct Dec {
+        __m256 v[kChunk];
+    };
+
+    static void decode(const uint8_t* w, int nc, Dec& d) {
+        for (int c = 0; c < nc; ++c) d.v[c] = load8<E>(w + c * kWBytes);
+    }
+
+    template <int G>
+    static void apply(const Dec& d, int nc, const uint8_t* x, size_t xs, drivers::XScales, __m256* acc) {
+        __m256 a[G];
+        for (int g = 0; g < G; ++g) a[g] = _mm256_setzero_ps();
+        for (int c = 0; c < nc; ++c)
+            for (int g = 0; g < G; ++g) a[g] = _mm256_fmadd_ps(d.v[c], load8<E>(x + g * xs + c * kXBytes), a[g]);
+        for (int g = 0; g < G; ++g) acc[g] = _mm256_add_ps(acc[g], a[g]);
     }
 };
 
 }  // namespace
 
-void register_floats(KernelTable& k) {
-    k.tile[uint32_t(GgmlType::F32)] = tile<FloatRow<LoadF32>>;
-    k.tile[uint32_t(GgmlType::F16)] = tile<FloatRow<LoadF16>>;
-    k.tile[uint32_t(GgmlType::BF16)] = tile<FloatRow<LoadBF16>>;
-}
+void register_floats(KernelTable& k) { drivers::register_float_rows<Lanes, FloatRow>(k); }
 
 }  // namespace qlm::cpu::avx2

@@ -19,6 +19,7 @@
 #include "cpu/avx2/common.h"
 #include "cpu/avx2/kquant_decode.h"
 #include "cpu/avx2/legacy_decode.h"
+#include "cpu/x86/transpose.h"
 #include "formats/iquants.h"
 #include "formats/legacy.h"
 #include "formats/ternary.h"
@@ -45,26 +46,6 @@ using namespace fmt;
 
 constexpr int kPanel = 8;  // weight rows per panel
 
-// 8 x 8 transpose of 32-bit lanes: r[j] lane g -> r[g] lane j.
-inline void transpose8(__m256i r[8]) {
-    __m256 a[8], t[8], s[8];
-    for (int j = 0; j < 8; ++j) a[j] = _mm256_castsi256_ps(r[j]);
-    for (int j = 0; j < 8; j += 2) {
-        t[j] = _mm256_unpacklo_ps(a[j], a[j + 1]);
-        t[j + 1] = _mm256_unpackhi_ps(a[j], a[j + 1]);
-    }
-    for (int h = 0; h < 8; h += 4) {
-        s[h + 0] = _mm256_shuffle_ps(t[h], t[h + 2], 0x44);
-        s[h + 1] = _mm256_shuffle_ps(t[h], t[h + 2], 0xee);
-        s[h + 2] = _mm256_shuffle_ps(t[h + 1], t[h + 3], 0x44);
-        s[h + 3] = _mm256_shuffle_ps(t[h + 1], t[h + 3], 0xee);
-    }
-    for (int g = 0; g < 4; ++g) {
-        r[g] = _mm256_castps_si256(_mm256_permute2f128_ps(s[g], s[g + 4], 0x20));
-        r[g + 4] = _mm256_castps_si256(_mm256_permute2f128_ps(s[g], s[g + 4], 0x31));
-    }
-}
-
 inline __m256i bcast4(const uint8_t* p) {
     int32_t v;
     std::memcpy(&v, p, 4);
@@ -72,9 +53,10 @@ inline __m256i bcast4(const uint8_t* p) {
 }
 
 // 8 rows' codes for one 32-element piece -> 8 group vectors at out.
-inline void store_groups(__m256i r[8], __m256i* out) {
-    transpose8(r);
-    for (int g = 0; g < 8; ++g) _mm256_store_si256(out + g, r[g]);
+inline void store_groups(const __m256i r[8], __m256i* out) {
+    __m256i t[8];
+    transpose8(r, t);
+    for (int g = 0; g < 8; ++g) _mm256_store_si256(out + g, t[g]);
 }
 
 // G activation rows times the 4-element groups g0..g0+n-1 of one panel piece,

@@ -17,6 +17,8 @@
 // Private to src/cpu/avx2/.
 #pragma once
 
+#include <vector>
+
 #include "cpu/avx2/common.h"
 
 namespace qlm::cpu::avx2 {

@@ -27,30 +27,11 @@
 
 #include "cpu/avx512/simd.h"
 #include "cpu/avx512/vec.h"
+#include "cpu/x86/transpose.h"
 
 namespace qlm::cpu::QLM_AVX512_NS {
 
 enum class Kind { Plain, MinLegacy, MinK };
-
-// in[j] lane c -> out[c] lane j (8 x 8 int32 or float bits).
-inline void transpose8(const __m256i in[8], __m256i out[8]) {
-    __m256i t[8], u[8];
-    for (int p = 0; p < 4; ++p) {
-        t[2 * p] = _mm256_unpacklo_epi32(in[2 * p], in[2 * p + 1]);
-        t[2 * p + 1] = _mm256_unpackhi_epi32(in[2 * p], in[2 * p + 1]);
-    }
-    for (int h = 0; h < 2; ++h) {
-        const __m256i* s = t + 4 * h;
-        u[4 * h + 0] = _mm256_unpacklo_epi64(s[0], s[2]);
-        u[4 * h + 1] = _mm256_unpackhi_epi64(s[0], s[2]);
-        u[4 * h + 2] = _mm256_unpacklo_epi64(s[1], s[3]);
-        u[4 * h + 3] = _mm256_unpackhi_epi64(s[1], s[3]);
-    }
-    for (int c = 0; c < 4; ++c) {
-        out[c] = _mm256_permute2x128_si256(u[c], u[4 + c], 0x20);
-        out[c + 4] = _mm256_permute2x128_si256(u[c], u[4 + c], 0x31);
-    }
-}
 
 // Activation facts per row i and block b at [i * nb + b] (8 spare entries at
 // the end, so 8 of them load as one vector): dx, sx (MinLegacy), off.

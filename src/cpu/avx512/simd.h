@@ -28,6 +28,7 @@
 
 #include "cpu/avx512/ns.h"
 #include "cpu/kernels.h"
+#include "cpu/x86/bytes.h"
 
 namespace qlm::cpu::QLM_AVX512_NS {
 
@@ -38,9 +39,6 @@ void register_iquants(KernelTable& k);  // iquants.cpp: low-bit IQ, TQ
 void register_gemm(KernelTable& k, bool wide);
 
 inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
-
-inline __m256i load256(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
-inline __m128i load128(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
 
 inline float f16(const uint8_t* p) {
     uint16_t h;
@@ -95,16 +93,6 @@ inline __m256i unpack_nibbles16(const uint8_t* p) {
     const __m128i q = load128(p);
     const __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(q), _mm_srli_epi16(q, 4), 1);
     return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
-}
-
-// 32 bits -> 32 bytes, 0xff where the bit is set (bit j -> byte j).
-inline __m256i bytes_from_bits32(const uint8_t* p) {
-    uint32_t x;
-    std::memcpy(&x, p, 4);
-    const __m256i shuf = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
-    __m256i b = _mm256_shuffle_epi8(_mm256_set1_epi32(int(x)), shuf);
-    b = _mm256_or_si256(b, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));
-    return _mm256_cmpeq_epi8(b, _mm256_set1_epi64x(-1));
 }
 
 // Loads lanes [0, n) from y (the rest zero).

@@ -1,26 +1,20 @@
-// Shared pieces of the NEON kernels: small vector helpers and the one tile
-// driver every weight type plugs into. Private to src/cpu/neon/.
-//
-// A weight type is a "decoder" K with
-//   kQK       elements per weight block, kWBytes / kXBytes bytes per weight /
-//             activation block, kChunk blocks decoded per step,
-//   kXScales  float scales per activation block (0..2), converted once per
-//             call by xscales(x, out) (Q8_0: d; Q8_1: d and s),
-//   Dec       up to kChunk decoded blocks (int8 lanes + scales),
-//             decode(w, nc, Dec&) for nc <= kChunk blocks,
-//   apply<G>(Dec, nc, x, xs, XScales, acc): adds the nc blocks' contribution
-//             for G activation rows (x + g * xs) to acc[g].
-// The driver decodes each block of a weight row once and applies it to every
-// activation row of the tile, in register groups of up to 4 rows.
+// Shared pieces of the NEON kernels: small vector helpers and the ISA side
+// of the tile driver (cpu/common/tile.h), whose TileDecoder concept every
+// weight type's decoder meets. Private to src/cpu/neon/.
 #pragma once
 
 #include <arm_neon.h>
 
-#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
 #include "cpu/neon/neon.h"
+
+// The namespace of the shared headers (cpu/common/) in this folder's
+// translation units: their code is compiled with the NEON flags.
+#define QLM_CPU_NS neon
+
+#include "cpu/common/tile.h"
 
 namespace qlm::cpu::neon {
 
@@ -68,71 +62,19 @@ inline int32x4_t reduce4(int32x4_t p0, int32x4_t p1, int32x4_t p2, int32x4_t p3)
     return vpaddq_s32(vpaddq_s32(p0, p1), vpaddq_s32(p2, p3));
 }
 
-// Activation block scales as floats: kXScales planes of m x nb values.
-struct XScales {
-    const float* p;  // this group's first row, this chunk's first block (plane 0)
-    int64_t row;     // stride between activation rows
-    int64_t plane;   // stride between planes (d, then s)
-    XScales at(int64_t i) const { return {p ? p + i * row : nullptr, row, plane}; }
+// The NEON side of the tile driver (cpu/common/tile.h): 4 float lanes.
+struct Lanes {
+    using Acc = float32x4_t;
+    static float32x4_t zero() { return vdupq_n_f32(0.0f); }
+    static float hsum(float32x4_t v) { return vaddvq_f32(v); }
+    static float* scratch_floats(size_t n) { return neon::scratch_floats(n); }
 };
+static_assert(drivers::TileLanes<Lanes>);
 
-template <class K>
-const float* activation_scales(const MatmulTile& t, int64_t nb) {
-    if constexpr (K::kXScales == 0) {
-        (void)t, (void)nb;
-        return nullptr;
-    } else {
-        const size_t plane = size_t(t.m) * size_t(nb);
-        float* buf = scratch_floats(plane * K::kXScales);
-        for (int i = 0; i < t.m; ++i)
-            for (int64_t b = 0; b < nb; ++b) {
-                float s[K::kXScales];
-                K::xscales(t.x + i * t.x_stride + b * K::kXBytes, s);
-                for (int p = 0; p < K::kXScales; ++p) buf[size_t(p) * plane + size_t(i * nb + b)] = s[p];
-            }
-        return buf;
-    }
-}
+using drivers::XScales;
 
-// Contribution of the elements past the last whole block (float types only).
+// The tile of decoder K (a drivers::TileDecoder).
 template <class K>
-inline float tail_dot(const MatmulTile& t, const uint8_t* w, int i) {
-    if constexpr (requires { K::tail(w, w, int64_t(0), int64_t(0)); }) {
-        return K::tail(w, t.x + i * t.x_stride, (t.k / K::kQK) * K::kQK, t.k);
-    } else {
-        (void)t, (void)w, (void)i;
-        return 0.0f;
-    }
-}
-
-template <class K>
-void tile(const MatmulTile& t) {
-    constexpr int C = K::kChunk;
-    const int64_t nb = t.k / K::kQK;
-    const float* xsc = activation_scales<K>(t, nb);
-    const XScales all{xsc, nb, int64_t(t.m) * nb};
-    const size_t xs = t.x_stride;
-    for (int64_t r = t.r0; r < t.r1; ++r) {
-        const uint8_t* w = t.w + r * t.w_stride;
-        float32x4_t acc[kMaxTileM];
-        for (int i = 0; i < t.m; ++i) acc[i] = vdupq_n_f32(0.0f);
-        for (int64_t b0 = 0; b0 < nb; b0 += C) {
-            const int nc = int(std::min<int64_t>(C, nb - b0));
-            typename K::Dec dec;
-            K::decode(w + b0 * K::kWBytes, nc, dec);
-            const uint8_t* x = t.x + b0 * K::kXBytes;
-            const XScales s{xsc ? xsc + b0 : nullptr, all.row, all.plane};
-            int i = 0;
-            for (; i + 4 <= t.m; i += 4) K::template apply<4>(dec, nc, x + i * xs, xs, s.at(i), acc + i);
-            switch (t.m - i) {
-                case 3: K::template apply<3>(dec, nc, x + i * xs, xs, s.at(i), acc + i); break;
-                case 2: K::template apply<2>(dec, nc, x + i * xs, xs, s.at(i), acc + i); break;
-                case 1: K::template apply<1>(dec, nc, x + i * xs, xs, s.at(i), acc + i); break;
-                default: break;
-            }
-        }
-        for (int i = 0; i < t.m; ++i) t.y[i * t.ldy + r] = vaddvq_f32(acc[i]) + tail_dot<K>(t, w, i);
-    }
-}
+inline constexpr MatmulTileFn tile = drivers::tile<Lanes, K>;
 
 }  // namespace qlm::cpu::neon

@@ -1,56 +1,45 @@
-// NEON tiles for F32, F16 and BF16 weights (activations of the same type),
-// and the F16 -> F32 row conversion.
+// NEON tiles for F32, F16 and BF16 weights (activations of the same type).
 // Sixteen float lanes per row (four independent fma chains) accumulate within
 // a 256-element chunk; chunks are summed separately, which keeps the rounding
 // error well inside the test bound for rows of many thousand elements.
 // Elements past the last multiple of 16 are summed in double, as the
-// reference does.
+// reference does (cpu/common/floats.h).
 #include "cpu/neon/common.h"
-#include "formats/common.h"
+#include "cpu/common/floats.h"
 
 namespace qlm::cpu::neon {
 namespace {
 
-struct LoadF32 {
-    static constexpr size_t kSize = 4;
-    static void load16(const uint8_t* p, float32x4_t* v) {
+// 16 elements of type E as floats in v[0..3] (fcvtl: binary16 exact,
+// subnormals included; bfloat16 by a shift).
+template <class E>
+inline void load16(const uint8_t* p, float32x4_t* v) {
+    if constexpr (E::kType == GgmlType::F32) {
         for (int j = 0; j < 4; ++j) v[j] = vreinterpretq_f32_u8(vld1q_u8(p + 16 * j));
-    }
-    static float one(const uint8_t* p) { return fmt::f32_from_bits(fmt::load_u32(p)); }
-};
-// fcvtl: exact binary16 -> binary32, subnormals included.
-struct LoadF16 {
-    static constexpr size_t kSize = 2;
-    static void load16(const uint8_t* p, float32x4_t* v) {
+    } else if constexpr (E::kType == GgmlType::F16) {
         const float16x8_t a = vreinterpretq_f16_u8(vld1q_u8(p)), b = vreinterpretq_f16_u8(vld1q_u8(p + 16));
         v[0] = vcvt_f32_f16(vget_low_f16(a)), v[1] = vcvt_high_f32_f16(a);
         v[2] = vcvt_f32_f16(vget_low_f16(b)), v[3] = vcvt_high_f32_f16(b);
-    }
-    static float one(const uint8_t* p) { return fmt::fp16_to_fp32(fmt::load_u16(p)); }
-};
-struct LoadBF16 {
-    static constexpr size_t kSize = 2;
-    static void load16(const uint8_t* p, float32x4_t* v) {
+    } else {
         const uint16x8_t a = vreinterpretq_u16_u8(vld1q_u8(p)), b = vreinterpretq_u16_u8(vld1q_u8(p + 16));
         v[0] = vreinterpretq_f32_u32(vshll_n_u16(vget_low_u16(a), 16));
         v[1] = vreinterpretq_f32_u32(vshll_high_n_u16(a, 16));
         v[2] = vreinterpretq_f32_u32(vshll_n_u16(vget_low_u16(b), 16));
         v[3] = vreinterpretq_f32_u32(vshll_high_n_u16(b, 16));
     }
-    static float one(const uint8_t* p) { return fmt::bf16_to_fp32(fmt::load_u16(p)); }
-};
+}
 
-template <class L>
-struct FloatRow {
+template <class E>
+struct FloatRow : drivers::FloatTail<E> {
     static constexpr int kQK = 16, kChunk = 16, kXScales = 0;
-    static constexpr size_t kWBytes = 16 * L::kSize, kXBytes = 16 * L::kSize;
+    static constexpr size_t kWBytes = 16 * E::kSize, kXBytes = 16 * E::kSize;
 
     struct Dec {
         float32x4_t v[kChunk][4];
     };
 
     static void decode(const uint8_t* w, int nc, Dec& d) {
-        for (int c = 0; c < nc; ++c) L::load16(w + c * kWBytes, d.v[c]);
+        for (int c = 0; c < nc; ++c) load16<E>(w + c * kWBytes, d.v[c]);
     }
 
     template <int G>
@@ -61,26 +50,16 @@ struct FloatRow {
         for (int c = 0; c < nc; ++c)
             for (int g = 0; g < G; ++g) {
                 float32x4_t xv[4];
-                L::load16(x + g * xs + c * kXBytes, xv);
+                load16<E>(x + g * xs + c * kXBytes, xv);
                 for (int j = 0; j < 4; ++j) a[g][j] = vfmaq_f32(a[g][j], d.v[c][j], xv[j]);
             }
         for (int g = 0; g < G; ++g)
             acc[g] = vaddq_f32(acc[g], vaddq_f32(vaddq_f32(a[g][0], a[g][1]), vaddq_f32(a[g][2], a[g][3])));
     }
-
-    static float tail(const uint8_t* w, const uint8_t* x, int64_t j0, int64_t k) {
-        double s = 0;
-        for (int64_t j = j0; j < k; ++j) s += double(L::one(w + j * L::kSize)) * double(L::one(x + j * L::kSize));
-        return float(s);
-    }
 };
 
 }  // namespace
 
-void register_floats(KernelTable& k) {
-    k.tile[uint32_t(GgmlType::F32)] = tile<FloatRow<LoadF32>>;
-    k.tile[uint32_t(GgmlType::F16)] = tile<FloatRow<LoadF16>>;
-    k.tile[uint32_t(GgmlType::BF16)] = tile<FloatRow<LoadBF16>>;
-}
+void register_floats(KernelTable& k) { drivers::register_float_rows<Lanes, FloatRow>(k); }
 
 }  // namespace qlm::cpu::neon
