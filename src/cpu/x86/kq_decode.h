@@ -123,10 +123,16 @@ inline __m256i load_coef(const int16_t* v) { return _mm256_loadu_si256(reinterpr
 
 // ---- the decoders ----
 
-struct Q4K {
-    using Block = block_q4_K;
-    static constexpr Mode kMode = Mode::Min;
-    static constexpr size_t kDByte = offsetof(block_q4_K, d);
+// What every K-quant decoder declares: its block and mode; d is the block's
+// member `d`.
+template <class B, Mode M>
+struct KAt {
+    using Block = B;
+    static constexpr Mode kMode = M;
+    static constexpr size_t kDByte = offsetof(B, d);
+};
+
+struct Q4K : KAt<block_q4_K, Mode::Min> {
     template <class K>
     static void decode(const uint8_t* p, K& d) {
         scales_mins_k4(p + offsetof(block_q4_K, scales), d);
@@ -134,10 +140,7 @@ struct Q4K {
     }
 };
 
-struct Q5K {
-    using Block = block_q5_K;
-    static constexpr Mode kMode = Mode::Min;
-    static constexpr size_t kDByte = offsetof(block_q5_K, d);
+struct Q5K : KAt<block_q5_K, Mode::Min> {
     template <class K>
     static void decode(const uint8_t* p, K& d) {
         scales_mins_k4(p + offsetof(block_q5_K, scales), d);
@@ -146,10 +149,7 @@ struct Q5K {
     }
 };
 
-struct Q2K {
-    using Block = block_q2_K;
-    static constexpr Mode kMode = Mode::Min;
-    static constexpr size_t kDByte = offsetof(block_q2_K, d);
+struct Q2K : KAt<block_q2_K, Mode::Min> {
     template <class K>
     static void decode(const uint8_t* p, K& d) {
         const auto& b = *reinterpret_cast<const block_q2_K*>(p);
@@ -161,10 +161,7 @@ struct Q2K {
 };
 
 // q + 4 = 2-bit code + 4 * high bit; the 4 comes off as 4 sc_j bsum_j.
-struct Q3K {
-    using Block = block_q3_K;
-    static constexpr Mode kMode = Mode::Bias;
-    static constexpr size_t kDByte = offsetof(block_q3_K, d);
+struct Q3K : KAt<block_q3_K, Mode::Bias> {
     template <class K>
     static void decode(const uint8_t* p, K& d) {
         const auto& b = *reinterpret_cast<const block_q3_K*>(p);
@@ -182,10 +179,7 @@ struct Q3K {
 };
 
 // q + 32 = the 6-bit code; the 32 comes off as 32 sc_j bsum_j.
-struct Q6K {
-    using Block = block_q6_K;
-    static constexpr Mode kMode = Mode::Bias;
-    static constexpr size_t kDByte = offsetof(block_q6_K, d);
+struct Q6K : KAt<block_q6_K, Mode::Bias> {
     template <class K>
     static void decode(const uint8_t* p, K& d) {
         const auto& b = *reinterpret_cast<const block_q6_K*>(p);
