@@ -73,10 +73,12 @@ inline void gather16(const uint8_t* w, size_t stride, int rows, __m256i& lo, __m
 }
 inline __m512 join(__m256 lo, __m256 hi) { return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1); }
 
-// Activation facts per row i and block b at [i * nb + b]: dx (and sx).
+// Activation facts per row i and block b at [i * nb + b]: dx (and sx, or
+// mx's pairs at [(i * nb + b) * pairs]).
 struct Facts {
     const float* dx;
     const float* sx;
+    const int32_t* mx = nullptr;  // K-quant mins: int16 bsum pairs per block
 };
 
 // Panels of 16 weight rows, up to kSlab rows packed per k chunk; the driver:

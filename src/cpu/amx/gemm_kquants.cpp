@@ -5,9 +5,10 @@
 // 0..127), so a whole super-block is four K = 64 tdpbssd per plane and
 //   S = sum_j sc_j <q, x>_j = sum_e w_e x_e = 128 <hi, x> + <lo, x>
 // is exact in int32 (the same integer as the VNNI kernels' S; Q2_K's w fits
-// int8: one plane). The formats with mins take one more plane, the min of
-// each element's 16-element group: T = sum_k m_k bsum_k = <m, x>. Then the
-// float step of the VNNI kernels (gemm.h):
+// int8: one plane). The formats with mins also need T = sum_k m_k bsum_k
+// (m_k: the min of 16-element group k): the panels take it on the vector
+// side from the activations' bsums, the few-row path as one more plane
+// (the min of each element's group: T = <m, x>). Then the float step of the VNNI kernels (gemm.h):
 //   acc = fma(float(S), d * dx, acc)   [Min: acc = fnmadd(float(T), dmin * dx, acc)]
 // Codes are signed (code offsets off while packing), so S needs no bias term.
 #include "cpu/amx/gemm.h"
@@ -30,24 +31,49 @@ inline __m512i chunk_scales(__m256i sc) {
 }
 
 // Per super-block of a panel: kPlanes planes of 64 code rows x 64 bytes (the
-// VNNI layout of 16 weight rows), d[16], dmin[16].
+// VNNI layout of 16 weight rows), d[16], dmin[16], then (formats with mins)
+// kMinDw rows of 16 dwords: the mins as int16 pairs, lane = weight row.
 // Off: the code offset of the VNNI decoders; Planes: 1 (w fits int8) or 2.
+//
+// The min term T = sum_s coef_s bsum_s is an AVX-512 vpdpwssd dot of those
+// pairs with the activation's bsums (exact int32, as a tile plane would
+// be): Q2_K (a min per 16 elements) pairs the Q8_K bsums as stored (8
+// dwords); Q4_K and Q5_K (a min per 32: coef_2k = coef_2k+1) pair two
+// 32-element groups against bsum pairs added once per call (4 dwords).
+// So the tiles do only the codes, and the vector work of one super-block
+// (the float step) runs while the tiles do the next: micro() keeps two
+// sets of C tiles and issues block b + 1's products before b's float step.
 template <class D, GgmlType T, int Off, int Planes, int MinM>
 struct KQuant {
     static constexpr GgmlType kId = T;
     static constexpr int kMinM = MinM;
     static constexpr int kQK = fmt::QK_K, kStep = 64;
     static constexpr bool kMinK = D::kMode == kq::Mode::Min;
-    static constexpr int kPlanes = Planes + (kMinK ? 1 : 0);  // hi, lo | w; then min
+    static constexpr int kMinDw = !kMinK ? 0 : (T == GgmlType::Q2_K ? 8 : 4);
+    static constexpr int kPlanes = Planes;
     static constexpr size_t kWBytes = D::kWBytes, kXBytes = sizeof(fmt::block_q8_K);
-    static constexpr int64_t kDOff = kPlanes * 4096;
-    static constexpr int64_t kBlockBytes = kDOff + 2 * 64, kChunk = 8, kCBufBytes = 3 * 1024;
+    static constexpr int64_t kDOff = kPlanes * 4096, kMOff = kDOff + 128;
+    static constexpr int64_t kBlockBytes = kMOff + kMinDw * 64, kChunk = 8, kCBufBytes = 2 * Planes * 1024;
 
     static Facts facts(const MatmulTile& t, int64_t nb) {
         float* dx = static_cast<float*>(scratch(0, size_t(t.m * nb) * 4));
+        int32_t* mx = kMinDw ? static_cast<int32_t*>(scratch(1, size_t(t.m * nb * kMinDw) * 4)) : nullptr;
         for (int i = 0; i < t.m; ++i)
-            for (int64_t b = 0; b < nb; ++b) dx[i * nb + b] = f32(t.x + i * t.x_stride + b * kXBytes);
-        return {dx, nullptr};
+            for (int64_t b = 0; b < nb; ++b) {
+                const uint8_t* xb = t.x + i * t.x_stride + b * kXBytes;
+                dx[i * nb + b] = f32(xb);
+                if constexpr (kMinDw > 0) {
+                    int16_t bs[16];
+                    std::memcpy(bs, xb + offsetof(fmt::block_q8_K, bsums), sizeof bs);
+                    int32_t* m = mx + (i * nb + b) * kMinDw;
+                    for (int p = 0; p < kMinDw; ++p) {
+                        const int16_t lo = kMinDw == 8 ? bs[2 * p] : int16_t(bs[4 * p] + bs[4 * p + 1]);
+                        const int16_t hi = kMinDw == 8 ? bs[2 * p + 1] : int16_t(bs[4 * p + 2] + bs[4 * p + 3]);
+                        m[p] = int32_t(uint32_t(uint16_t(lo)) | uint32_t(uint16_t(hi)) << 16);
+                    }
+                }
+            }
+        return {dx, nullptr, mx};
     }
 
     static void pack(const uint8_t* w, size_t stride, int rows, int64_t nc, uint8_t* out) {
@@ -57,9 +83,7 @@ struct KQuant {
             uint8_t* o = out + b * kBlockBytes;
             // [plane][chunk c][row j]: 32 int8 of elements 32c .. 32c + 31
             __m256i r[Planes][8][16];
-            // min plane: panel row g (elements 4g .. 4g + 3) holds row j's min of
-            // bsum k = g / 4 four times: no transpose needed
-            alignas(64) uint32_t mins[16][16] = {};
+            alignas(64) int32_t mins[kMinDw ? kMinDw : 1][16] = {};
             for (int j = 0; j < 16; ++j) {
                 if (j >= rows) {
                     for (int p = 0; p < Planes; ++p)
@@ -68,8 +92,6 @@ struct KQuant {
                 }
                 kq::KDec dec;
                 D::decode(wb + j * stride, dec);
-                alignas(32) int16_t coef[16];
-                _mm256_store_si256(reinterpret_cast<__m256i*>(coef), dec.coef);
                 for (int c = 0; c < 8; ++c) {
                     const __m256i q = Off ? _mm256_sub_epi8(dec.q[c], off) : dec.q[c];  // signed codes
                     const __m512i sc = chunk_scales(dec.sc[c]);
@@ -81,13 +103,19 @@ struct KQuant {
                         r[1][c][j] = _mm512_cvtepi16_epi8(_mm512_and_si512(wv, _mm512_set1_epi16(127)));  // lo
                     }
                 }
-                if constexpr (kMinK)
-                    for (int k = 0; k < 16; ++k) mins[k][j] = uint32_t(uint8_t(coef[k])) * 0x01010101u;
+                if constexpr (kMinDw > 0) {
+                    alignas(32) int16_t coef[16];
+                    _mm256_store_si256(reinterpret_cast<__m256i*>(coef), dec.coef);
+                    for (int p = 0; p < kMinDw; ++p) {
+                        const int16_t lo = kMinDw == 8 ? coef[2 * p] : coef[4 * p];
+                        const int16_t hi = kMinDw == 8 ? coef[2 * p + 1] : coef[4 * p + 2];
+                        mins[p][j] = int32_t(uint32_t(uint16_t(lo)) | uint32_t(uint16_t(hi)) << 16);
+                    }
+                }
             }
             for (int p = 0; p < Planes; ++p)
                 for (int c = 0; c < 8; ++c) transpose16x8(r[p][c], o + p * 4096 + c * 8 * 64);
-            if constexpr (kMinK)
-                for (int g = 0; g < 64; ++g) _mm512_store_si512(o + Planes * 4096 + 64 * g, _mm512_load_si512(mins[g / 4]));
+            for (int p = 0; p < kMinDw; ++p) _mm512_store_si512(o + kMOff + 64 * p, _mm512_load_si512(mins[p]));
             __m256i lo, hi;
             gather16(wb + D::kDOff, stride, rows, lo, hi);
             __m256 d0, m0, d1, m1;
@@ -98,62 +126,93 @@ struct KQuant {
         }
     }
 
-    // One super-block: plane p's sums over all 256 elements in C tile p
-    // (four K = 64 steps, each A tile shared by the planes), to cbuf slot p.
-    static void products(const uint8_t* xq, size_t xs, const uint8_t* o, int32_t* cbuf) {
-        _tile_zero(0);
-        if constexpr (kPlanes > 1) _tile_zero(1);
-        if constexpr (kPlanes > 2) _tile_zero(2);
-        for (int t = 0; t < 4; t += 2) {
-            _tile_loadd(4, xq + 64 * t, xs);
-            _tile_loadd(6, o + 1024 * t, 64);
-            _tile_dpbssd(0, 4, 6);
-            if constexpr (kPlanes > 1) {
-                _tile_loadd(7, o + 4096 + 1024 * t, 64);
-                _tile_dpbssd(1, 4, 7);
-            }
-            if constexpr (kPlanes > 2) {
-                _tile_loadd(6, o + 8192 + 1024 * t, 64);
-                _tile_dpbssd(2, 4, 6);
-            }
-            _tile_loadd(5, xq + 64 * (t + 1), xs);
-            _tile_loadd(7, o + 1024 * (t + 1), 64);
-            _tile_dpbssd(0, 5, 7);
-            if constexpr (kPlanes > 1) {
-                _tile_loadd(6, o + 4096 + 1024 * (t + 1), 64);
-                _tile_dpbssd(1, 5, 6);
-            }
-            if constexpr (kPlanes > 2) {
-                _tile_loadd(7, o + 8192 + 1024 * (t + 1), 64);
-                _tile_dpbssd(2, 5, 7);
+    // One super-block: plane p's sums over all 256 elements in C tile
+    // 2U + p (four K = 64 steps, each A tile shared by the planes). The tile
+    // intrinsics take their register numbers as literal tokens, hence the
+    // macros.
+#define QLM_KQ_PRODUCTS(C0, C1)                                   \
+    _tile_zero(C0);                                               \
+    if constexpr (Planes > 1) _tile_zero(C1);                     \
+    for (int t = 0; t < 4; t += 2) {                              \
+        _tile_loadd(4, xq + 64 * t, xs);                          \
+        _tile_loadd(6, o + 1024 * t, 64);                         \
+        _tile_dpbssd(C0, 4, 6);                                   \
+        if constexpr (Planes > 1) {                               \
+            _tile_loadd(7, o + 4096 + 1024 * t, 64);              \
+            _tile_dpbssd(C1, 4, 7);                               \
+        }                                                         \
+        _tile_loadd(5, xq + 64 * (t + 1), xs);                    \
+        if constexpr (Planes > 1) {                               \
+            _tile_loadd(6, o + 4096 + 1024 * (t + 1), 64);        \
+            _tile_dpbssd(C1, 5, 6);                               \
+        }                                                         \
+        _tile_loadd(7, o + 1024 * (t + 1), 64);                   \
+        _tile_dpbssd(C0, 5, 7);                                   \
+    }
+#define QLM_KQ_STORE(C0, C1, c)                                   \
+    _tile_stored(C0, c, 64);                                      \
+    if constexpr (Planes > 1) _tile_stored(C1, c + 256, 64);
+    template <int U>
+    static void products(const uint8_t* xq, size_t xs, const uint8_t* o) {
+        if constexpr (U == 0) {
+            QLM_KQ_PRODUCTS(0, 1)
+        } else {
+            QLM_KQ_PRODUCTS(2, 3)
+        }
+    }
+    template <int U>
+    static void store(int32_t* cbuf) {
+        if constexpr (U == 0) {
+            QLM_KQ_STORE(0, 1, cbuf)
+        } else {
+            QLM_KQ_STORE(2, 3, cbuf + Planes * 256)
+        }
+    }
+#undef QLM_KQ_PRODUCTS
+#undef QLM_KQ_STORE
+
+    // The float step of one super-block (its planes' sums at c), rows
+    // i < n; dx and mx at the block's facts of activation row 0.
+    template <int G>
+    static void floats(__m512* acc, int n, const int32_t* c, const uint8_t* o, const float* dx, const int32_t* mx,
+                       int64_t nb) {
+        const __m512 d = _mm512_load_ps(o + kDOff);
+#pragma GCC unroll 16
+        for (int i = 0; i < (G ? G : n); ++i) {
+            __m512i s = _mm512_load_si512(c + 16 * i);
+            if constexpr (Planes == 2) s = _mm512_add_epi32(_mm512_slli_epi32(s, 7), _mm512_load_si512(c + 256 + 16 * i));
+            const __m512 vdx = _mm512_set1_ps(dx[i * nb]);
+            acc[i] = _mm512_fmadd_ps(cvt(s), _mm512_mul_ps(d, vdx), acc[i]);
+            if constexpr (kMinDw > 0) {
+                const int32_t* m = mx + i * nb * kMinDw;
+                __m512i tt = _mm512_setzero_si512();
+                for (int p = 0; p < kMinDw; ++p)
+                    tt = _mm512_dpwssd_epi32(tt, _mm512_load_si512(o + kMOff + 64 * p), _mm512_set1_epi32(m[p]));
+                acc[i] = _mm512_fnmadd_ps(cvt(tt), _mm512_mul_ps(_mm512_load_ps(o + kDOff + 64), vdx), acc[i]);
             }
         }
-        _tile_stored(0, cbuf, 64);
-        if constexpr (kPlanes > 1) _tile_stored(1, cbuf + 256, 64);
-        if constexpr (kPlanes > 2) _tile_stored(2, cbuf + 512, 64);
     }
 
     template <int G>
     static void micro(const uint8_t* pb, int64_t nc, const uint8_t* x, size_t xs, const Facts& fa, int64_t nb,
                       int64_t xo, int32_t* cbuf, float* y, int64_t ldy, __mmask16 mask, bool first, int g) {
-        const int n = G ? G : g;
         __m512 acc[G ? G : 16];
         load_acc<G>(acc, g, y, ldy, mask, first);
-        for (int64_t b = 0; b < nc; ++b) {
-            const uint8_t* o = pb + b * kBlockBytes;
-            products(x + b * kXBytes + offsetof(fmt::block_q8_K, qs), xs, o, cbuf);
-            const __m512 d = _mm512_load_ps(o + kDOff);
-            const float* dx = fa.dx + xo + b;
-#pragma GCC unroll 16
-            for (int i = 0; i < n; ++i) {
-                __m512i s = _mm512_load_si512(cbuf + 16 * i);
-                if constexpr (Planes == 2) s = _mm512_add_epi32(_mm512_slli_epi32(s, 7), _mm512_load_si512(cbuf + 256 + 16 * i));
-                const __m512 vdx = _mm512_set1_ps(dx[i * nb]);
-                acc[i] = _mm512_fmadd_ps(cvt(s), _mm512_mul_ps(d, vdx), acc[i]);
-                if constexpr (kMinK)
-                    acc[i] = _mm512_fnmadd_ps(cvt(_mm512_load_si512(cbuf + 256 * Planes + 16 * i)),
-                                              _mm512_mul_ps(_mm512_load_ps(o + kDOff + 64), vdx), acc[i]);
-            }
+        const uint8_t* xq = x + offsetof(fmt::block_q8_K, qs);
+        auto fl = [&](int64_t b, const int32_t* c) {
+            floats<G>(acc, g, c, pb + b * kBlockBytes, fa.dx + xo + b, kMinDw ? fa.mx + (xo + b) * kMinDw : nullptr,
+                      nb);
+        };
+        products<0>(xq, xs, pb);
+        store<0>(cbuf);
+        for (int64_t b = 0; b < nc; b += 2) {
+            if (b + 1 < nc) products<1>(xq + (b + 1) * kXBytes, xs, pb + (b + 1) * kBlockBytes);
+            fl(b, cbuf);
+            if (b + 1 == nc) break;
+            store<1>(cbuf);
+            if (b + 2 < nc) products<0>(xq + (b + 2) * kXBytes, xs, pb + (b + 2) * kBlockBytes);
+            fl(b + 1, cbuf + Planes * 256);
+            if (b + 2 < nc) store<0>(cbuf);
         }
         store_acc<G>(acc, g, y, ldy, mask);
     }
@@ -175,8 +234,8 @@ constexpr int kMinK = 24;
 template <class D, int Off, int Planes>
 struct KQuantSmall {
     using K = KQuant<D, GgmlType::Q4_K, Off, Planes, 0>;  // packing facts only
-    static constexpr int kPlanes = K::kPlanes;
     static constexpr bool kMinK = K::kMinK;
+    static constexpr int kPlanes = Planes + (kMinK ? 1 : 0);  // hi, lo | w; then min
     static constexpr size_t kWBytes = K::kWBytes, kXBytes = K::kXBytes;
     static constexpr int64_t kDOff = kPlanes * 4096, kBlockBytes = kDOff + 2 * 64;
 
