@@ -218,58 +218,94 @@ struct KQuant {
     }
 };
 
-// From this many activation rows on (below: the tiles; the VNNI K-quant
-// GEMM starts at 32). The packing pass (decode, scale folding, transposes)
-// costs about as much as the products up to m = 16. Measurements:
-// bench/results/kernel-thresholds.md.
-constexpr int kMinK = 24;
+// The panels from this many activation rows on (below: the few-row path,
+// whose weight packing needs no transposes but whose activation packing is
+// per call). Measurements: bench/results/kernel-thresholds.md.
+constexpr int kMinK = 384;
 
-// Few activation rows (decode batches): the panels above cost a transpose
-// per 4 bytes of each weight row, which only many rows repay. Here the roles
-// swap: A = 16 weight rows of a plane, row-major as decoded (no transpose),
-// B = the activation rows in the VNNI layout (transposed once per call),
-// C = weight row x activation row; the float step runs per weight row with
-// the activation rows as lanes (d * dx as dx * d: the same product), and the
-// 16 x 16 results are transposed on the way to y.
-template <class D, int Off, int Planes>
-struct KQuantSmall {
-    using K = KQuant<D, GgmlType::Q4_K, Off, Planes, 0>;  // packing facts only
-    static constexpr bool kMinK = K::kMinK;
-    static constexpr int kPlanes = Planes + (kMinK ? 1 : 0);  // hi, lo | w; then min
+// Few activation rows (decode batches, the rows an expert receives): the
+// panels above cost a transpose per 4 bytes of each weight row, which only
+// many rows repay. Here the roles swap: A = 16 weight rows of a plane,
+// row-major as decoded (no transpose), B = the activation rows in the VNNI
+// layout (transposed once per call), C = weight row x activation row; the
+// float step runs per weight row with the activation rows as lanes (d * dx
+// as dx * d: the same product), and the 16 x 16 results are transposed on
+// the way to y. The scale fold runs in bytes: vpmaddubsw of the codes with
+// the scales on the even (odd) bytes gives sc * q of the even (odd)
+// elements in int16, whose hi / lo bytes go back in place with shifts and
+// masks (no widening, no narrowing shuffles). The mins as in the panels:
+// vpdpwssd of the weight row's min pairs with the activation rows' bsum
+// pairs.
+template <class D, GgmlType T, int Off, int Planes>
+struct KQuantRows {
+    using K = KQuant<D, T, Off, Planes, 0>;  // the mins' pairing
+    static constexpr int kMinDw = K::kMinDw;
     static constexpr size_t kWBytes = K::kWBytes, kXBytes = K::kXBytes;
-    static constexpr int64_t kDOff = kPlanes * 4096, kBlockBytes = kDOff + 2 * 64;
+    // per super-block of a panel: Planes x (16 rows x 256 bytes), d[16],
+    // dmin[16], the rows' min pairs [16][kMinDw]
+    static constexpr int64_t kDOff = Planes * 4096, kMOff = kDOff + 128;
+    static constexpr int64_t kBlockBytes = kMOff + 16 * kMinDw * 4;
+    // per super-block of a group of 16 activation rows: 4 B tiles, dx[16],
+    // the bsum pairs [kMinDw][16]
+    static constexpr int64_t kXDx = 4096, kXPairs = kXDx + 64, kXBlock = kXPairs + kMinDw * 64;
+    static_assert(Off == 0 || Off == 4 || Off == 32 || Off == 128);
+    static constexpr int kOffShift = Off == 4 ? 2 : Off == 32 ? 5 : 7;
 
-    // rows (1..16) weight rows, nb super-blocks, each row read start to end
+    // Two chunks' (64 elements) w = sc * (q - Off) as planes (int8, in
+    // element order): Planes 1: w; 2: hi = w >> 7, lo = w & 127.
+    static void fold(__m256i q0, __m256i q1, __m256i s0, __m256i s1, __m512i* out) {
+        const __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1);
+        const __m512i sc = _mm512_inserti64x4(_mm512_castsi256_si512(s0), s1, 1);
+        const __m512i ff = _mm512_set1_epi16(0x00ff);
+        __m512i we = _mm512_maddubs_epi16(q, _mm512_and_si512(sc, ff));  // even elements
+        __m512i wo = _mm512_maddubs_epi16(q, _mm512_slli_epi16(sc, 8));  // odd elements
+        if constexpr (Off != 0) {
+            const __m512i o = _mm512_slli_epi16(sc, kOffShift);
+            we = _mm512_sub_epi16(we, o), wo = _mm512_sub_epi16(wo, o);
+        }
+        if constexpr (Planes == 1) {
+            out[0] = _mm512_or_si512(_mm512_and_si512(we, ff), _mm512_slli_epi16(wo, 8));
+        } else {
+            const __m512i m7 = _mm512_set1_epi16(127);
+            out[0] = _mm512_or_si512(_mm512_and_si512(_mm512_srai_epi16(we, 7), ff),
+                                     _mm512_slli_epi16(_mm512_srai_epi16(wo, 7), 8));
+            out[1] = _mm512_or_si512(_mm512_and_si512(we, m7), _mm512_slli_epi16(_mm512_and_si512(wo, m7), 8));
+        }
+    }
+    static __m256i scales16(__m256i sc) {
+        if constexpr (D::kWide) return _mm256_packs_epi32(sc, sc);  // int32 s x 4 | s' x 4
+        return sc;
+    }
+
+    // rows (1..16) weight rows, nb super-blocks
     static void pack(const uint8_t* w, size_t stride, int rows, int64_t nb, uint8_t* out, int32_t* draw) {
-        const __m256i off = _mm256_set1_epi8(int8_t(Off));
         for (int j = 0; j < 16; ++j) {
             for (int64_t b = 0; b < nb; ++b) {
                 uint8_t* o = out + b * kBlockBytes + j * 256;
+                int32_t* mins = reinterpret_cast<int32_t*>(out + b * kBlockBytes + kMOff) + j * kMinDw;
                 if (j >= rows) {
-                    for (int p = 0; p < kPlanes; ++p) std::memset(o + p * 4096, 0, 256);
-                    draw[b * 16 + j] = 0;
+                    for (int p = 0; p < Planes; ++p) std::memset(o + p * 4096, 0, 256);
+                    for (int p = 0; p < kMinDw; ++p) mins[p] = 0;
+                    draw[b * 16 + j] = draw[b * 16 + rows - 1];
                     continue;
                 }
                 const uint8_t* wb = w + j * stride + b * kWBytes;
                 std::memcpy(&draw[b * 16 + j], wb + D::kDOff, 4);
                 kq::KDec dec;
                 D::decode(wb, dec);
-                alignas(32) int16_t coef[16];
-                if constexpr (kMinK) _mm256_store_si256(reinterpret_cast<__m256i*>(coef), dec.coef);
-                for (int c = 0; c < 8; ++c) {
-                    const __m256i q = Off ? _mm256_sub_epi8(dec.q[c], off) : dec.q[c];
-                    const __m512i sc = chunk_scales(dec.sc[c]);
-                    const __m512i wv = _mm512_mullo_epi16(_mm512_cvtepi8_epi16(q), sc);
-                    if constexpr (Planes == 1) {
-                        store256(o + 32 * c, _mm512_cvtepi16_epi8(wv));
-                    } else {
-                        store256(o + 32 * c, _mm512_cvtepi16_epi8(_mm512_srai_epi16(wv, 7)));
-                        store256(o + 4096 + 32 * c, _mm512_cvtepi16_epi8(_mm512_and_si512(wv, _mm512_set1_epi16(127))));
+                for (int c = 0; c < 8; c += 2) {
+                    __m512i v[Planes];
+                    fold(dec.q[c], dec.q[c + 1], scales16(dec.sc[c]), scales16(dec.sc[c + 1]), v);
+                    for (int p = 0; p < Planes; ++p) _mm512_store_si512(o + p * 4096 + 32 * c, v[p]);
+                }
+                if constexpr (kMinDw > 0) {
+                    alignas(32) int16_t coef[16];
+                    _mm256_store_si256(reinterpret_cast<__m256i*>(coef), dec.coef);
+                    for (int p = 0; p < kMinDw; ++p) {
+                        const int16_t lo = kMinDw == 8 ? coef[2 * p] : coef[4 * p];
+                        const int16_t hi = kMinDw == 8 ? coef[2 * p + 1] : coef[4 * p + 2];
+                        mins[p] = int32_t(uint32_t(uint16_t(lo)) | uint32_t(uint16_t(hi)) << 16);
                     }
-                    if constexpr (kMinK)
-                        store256(o + Planes * 4096 + 32 * c,
-                                 _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi8(int8_t(coef[2 * c]))),
-                                                         _mm_set1_epi8(int8_t(coef[2 * c + 1])), 1));
                 }
             }
         }
@@ -284,54 +320,92 @@ struct KQuantSmall {
         }
     }
 
-    // Activation rows i0 .. i0 + 15 (those < m; the rest zero) as B tiles:
-    // per super-block 4 slices of 16 rows x 64 bytes (row kk, lane n: row n's
-    // bytes 4kk .. 4kk + 3 of the slice); their dx per super-block as 16 lanes.
-    static void pack_x(const MatmulTile& t, int i0, int64_t nb, uint8_t* xb, float* dxv) {
-        std::memset(xb, 0, size_t(nb) * 4096);
-        std::memset(dxv, 0, size_t(nb) * 64);
-        for (int n = 0; n < 16 && i0 + n < t.m; ++n) {
-            const uint8_t* row = t.x + (i0 + n) * t.x_stride;
-            for (int64_t b = 0; b < nb; ++b) {
-                const uint8_t* xq = row + b * kXBytes + offsetof(fmt::block_q8_K, qs);
-                dxv[b * 16 + n] = f32(row + b * kXBytes);
-                uint8_t* o = xb + b * 4096 + 4 * n;
-                for (int kk = 0; kk < 64; ++kk) std::memcpy(o + 64 * kk, xq + 4 * kk, 4);
+    // 16 x 16 dwords: r[i] lane j -> r[j] lane i.
+    static void transpose16(__m512i* r) {
+        __m512i t[16];
+        for (int i = 0; i < 16; i += 2) {
+            t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+            t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+        }
+        for (int i = 0; i < 16; i += 4) {
+            r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+            r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+            r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+            r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+        }
+        // r[4a + b] now holds rows 4a .. 4a + 3, dword b of each 128-bit lane
+        for (int i = 0; i < 8; ++i) {
+            const int a = i / 4, bb = i % 4;
+            t[i] = _mm512_shuffle_i32x4(r[8 * a + bb], r[8 * a + 4 + bb], 0x88);      // lanes 0, 2 | 0, 2
+            t[i + 8] = _mm512_shuffle_i32x4(r[8 * a + bb], r[8 * a + 4 + bb], 0xdd);  // lanes 1, 3 | 1, 3
+        }
+        for (int i = 0; i < 4; ++i) {
+            // t[i] (rows 0-7, 128-bit lanes 0 and 2) with t[4 + i] (rows 8-15)
+            r[i] = _mm512_shuffle_i32x4(t[i], t[4 + i], 0x88);
+            r[i + 8] = _mm512_shuffle_i32x4(t[i], t[4 + i], 0xdd);
+            r[i + 4] = _mm512_shuffle_i32x4(t[8 + i], t[12 + i], 0x88);
+            r[i + 12] = _mm512_shuffle_i32x4(t[8 + i], t[12 + i], 0xdd);
+        }
+    }
+
+    // Activation rows i0 .. i0 + 15 (those < m; the rest zero) per
+    // super-block: 4 B tiles (tile s, row kk, lane n: row n's bytes
+    // 64s + 4kk .. + 3), dx per row, the bsum pairs per row.
+    static void pack_x(const MatmulTile& t, int i0, int64_t nb, uint8_t* xb) {
+        const int g = int(imin(16, t.m - i0));
+        for (int64_t b = 0; b < nb; ++b) {
+            uint8_t* o = xb + b * kXBlock;
+            for (int s = 0; s < 4; ++s) {
+                __m512i r[16];
+                for (int n = 0; n < 16; ++n)
+                    r[n] = n < g ? _mm512_loadu_si512(t.x + (i0 + n) * t.x_stride + b * kXBytes +
+                                                      offsetof(fmt::block_q8_K, qs) + 64 * s)
+                                 : _mm512_setzero_si512();
+                transpose16(r);
+                for (int kk = 0; kk < 16; ++kk) _mm512_store_si512(o + 1024 * s + 64 * kk, r[kk]);
+            }
+            float* dx = reinterpret_cast<float*>(o + kXDx);
+            int32_t* pr = reinterpret_cast<int32_t*>(o + kXPairs);
+            for (int n = 0; n < 16; ++n) {
+                const uint8_t* xr = t.x + (i0 + n) * t.x_stride + b * kXBytes;
+                dx[n] = n < g ? f32(xr) : 0.0f;
+                if constexpr (kMinDw > 0) {
+                    int16_t bs[16] = {};
+                    if (n < g) std::memcpy(bs, xr + offsetof(fmt::block_q8_K, bsums), sizeof bs);
+                    for (int p = 0; p < kMinDw; ++p) {
+                        const int16_t lo = kMinDw == 8 ? bs[2 * p] : int16_t(bs[4 * p] + bs[4 * p + 1]);
+                        const int16_t hi = kMinDw == 8 ? bs[2 * p + 1] : int16_t(bs[4 * p + 2] + bs[4 * p + 3]);
+                        pr[p * 16 + n] = int32_t(uint32_t(uint16_t(lo)) | uint32_t(uint16_t(hi)) << 16);
+                    }
+                }
             }
         }
     }
 
     static void products(const uint8_t* o, const uint8_t* xs, int32_t* cbuf) {
         _tile_zero(0);
-        if constexpr (kPlanes > 1) _tile_zero(1);
-        if constexpr (kPlanes > 2) _tile_zero(2);
+        if constexpr (Planes > 1) _tile_zero(1);
         for (int s = 0; s < 4; ++s) {
             _tile_loadd(4, xs + 1024 * s, 64);
             _tile_loadd(6, o + 64 * s, 256);
             _tile_dpbssd(0, 6, 4);
-            if constexpr (kPlanes > 1) {
+            if constexpr (Planes > 1) {
                 _tile_loadd(7, o + 4096 + 64 * s, 256);
                 _tile_dpbssd(1, 7, 4);
             }
-            if constexpr (kPlanes > 2) {
-                _tile_loadd(6, o + 8192 + 64 * s, 256);
-                _tile_dpbssd(2, 6, 4);
-            }
         }
         _tile_stored(0, cbuf, 64);
-        if constexpr (kPlanes > 1) _tile_stored(1, cbuf + 256, 64);
-        if constexpr (kPlanes > 2) _tile_stored(2, cbuf + 512, 64);
+        if constexpr (Planes > 1) _tile_stored(1, cbuf + 256, 64);
     }
 
     static void run(const MatmulTile& t) {
         const int64_t nb = t.k / fmt::QK_K;
         const int groups = (t.m + 15) / 16;
-        uint8_t* xb = static_cast<uint8_t*>(scratch(4, size_t(groups * nb) * (4096 + 64)));
-        float* dxv = reinterpret_cast<float*>(xb + size_t(groups * nb) * 4096);
-        for (int gi = 0; gi < groups; ++gi) pack_x(t, 16 * gi, nb, xb + gi * nb * 4096, dxv + gi * nb * 16);
+        uint8_t* xb = static_cast<uint8_t*>(scratch(4, size_t(groups * nb * kXBlock)));
+        for (int gi = 0; gi < groups; ++gi) pack_x(t, 16 * gi, nb, xb + gi * nb * kXBlock);
         uint8_t* pk = static_cast<uint8_t*>(scratch(3, size_t(nb * kBlockBytes)));
         int32_t* draw = static_cast<int32_t*>(scratch(1, size_t(nb * 16) * 4));
-        int32_t* cbuf = static_cast<int32_t*>(scratch(2, 3 * 1024));
+        int32_t* cbuf = static_cast<int32_t*>(scratch(2, 2 * 1024));
         configure(16, 64);
         for (int64_t r = t.r0; r < t.r1; r += 16) {
             const int rows = int(imin(16, t.r1 - r));
@@ -341,18 +415,25 @@ struct KQuantSmall {
                 for (int j = 0; j < 16; ++j) acc[j] = _mm512_setzero_ps();
                 for (int64_t b = 0; b < nb; ++b) {
                     const uint8_t* o = pk + b * kBlockBytes;
-                    products(o, xb + (gi * nb + b) * 4096, cbuf);
-                    const __m512 dx = _mm512_load_ps(dxv + (gi * nb + b) * 16);
+                    const uint8_t* xo = xb + (gi * nb + b) * kXBlock;
+                    products(o, xo, cbuf);
+                    const __m512 dx = _mm512_load_ps(xo + kXDx);
                     const float* d = reinterpret_cast<const float*>(o + kDOff);
+                    __m512i xp[kMinDw ? kMinDw : 1];
+                    for (int p = 0; p < kMinDw; ++p) xp[p] = _mm512_load_si512(xo + kXPairs + 64 * p);
+                    const int32_t* mins = reinterpret_cast<const int32_t*>(o + kMOff);
 #pragma GCC unroll 16
                     for (int j = 0; j < 16; ++j) {
                         __m512i s = _mm512_load_si512(cbuf + 16 * j);
                         if constexpr (Planes == 2)
                             s = _mm512_add_epi32(_mm512_slli_epi32(s, 7), _mm512_load_si512(cbuf + 256 + 16 * j));
                         acc[j] = _mm512_fmadd_ps(cvt(s), _mm512_mul_ps(_mm512_set1_ps(d[j]), dx), acc[j]);
-                        if constexpr (kMinK)
-                            acc[j] = _mm512_fnmadd_ps(cvt(_mm512_load_si512(cbuf + 256 * Planes + 16 * j)),
-                                                      _mm512_mul_ps(_mm512_set1_ps(d[16 + j]), dx), acc[j]);
+                        if constexpr (kMinDw > 0) {
+                            __m512i tt = _mm512_setzero_si512();
+                            for (int p = 0; p < kMinDw; ++p)
+                                tt = _mm512_dpwssd_epi32(tt, xp[p], _mm512_set1_epi32(mins[j * kMinDw + p]));
+                            acc[j] = _mm512_fnmadd_ps(cvt(tt), _mm512_mul_ps(_mm512_set1_ps(d[16 + j]), dx), acc[j]);
+                        }
                     }
                 }
                 alignas(64) float out[16][16];
@@ -366,14 +447,14 @@ struct KQuantSmall {
     }
 };
 
-// From MinSmall activation rows the few-row path (below: the tiles, whose
-// decode work per weight block is shared by fewer rows); MinSmall per type
-// from the measurements in bench/results/kernel-thresholds.md.
+// From MinSmall activation rows the few-row path (below: the VNNI tiles,
+// whose decode work per weight block is shared by fewer rows); MinSmall per
+// type from the measurements in bench/results/kernel-thresholds.md.
 template <class D, GgmlType T, int Off, int Planes, int MinSmall>
 void gemm_k(const MatmulTile& t) {
     if (t.m >= kMinK) return gemm<KQuant<D, T, Off, Planes, kMinK>>(t);
     if (t.m < MinSmall) return g_fallback[uint32_t(T)](t);
-    KQuantSmall<D, Off, Planes>::run(t);
+    KQuantRows<D, T, Off, Planes>::run(t);
 }
 
 template <class D, GgmlType T, int Off, int Planes, int MinSmall>
@@ -387,12 +468,12 @@ void register_kquants(Entry* e) {
     using namespace kq;
     // |sc * q|: Q2_K 15 * 3 (int8), Q3_K 32 * 4, Q4_K 63 * 15, Q5_K 63 * 31,
     // Q6_K 128 * 32, IQ4_XS 32 * 127 (two planes)
-    set<DecQ2_K, GgmlType::Q2_K, 0, 1, 10>(e);
-    set<DecQ3_K, GgmlType::Q3_K, 4, 2, 8>(e);
-    set<DecQ4_K, GgmlType::Q4_K, 0, 2, 12>(e);
-    set<DecQ5_K, GgmlType::Q5_K, 0, 2, 12>(e);
+    set<DecQ2_K, GgmlType::Q2_K, 0, 1, 6>(e);
+    set<DecQ3_K, GgmlType::Q3_K, 4, 2, 7>(e);
+    set<DecQ4_K, GgmlType::Q4_K, 0, 2, 7>(e);
+    set<DecQ5_K, GgmlType::Q5_K, 0, 2, 6>(e);
     set<DecQ6_K, GgmlType::Q6_K, 32, 2, 8>(e);
-    set<DecIq4Xs, GgmlType::IQ4_XS, 128, 2, 10>(e);
+    set<DecIq4Xs, GgmlType::IQ4_XS, 128, 2, 6>(e);
 }
 
 }  // namespace qlm::cpu::amx
