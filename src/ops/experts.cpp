@@ -176,14 +176,24 @@ void matmul_experts(Context& ctx, const ExpertRouting& r, const std::vector<Expe
     std::vector<Plan> plans;
     if (out_bufs.size() < jobs.size()) out_bufs.resize(jobs.size());
     std::vector<std::vector<float>>& out = out_bufs;
+    // Weight rows per task: the tasks of all plans together split like one
+    // matmul's (rows_per_task), so an expert with many rows to share is one
+    // task (the GEMM prepares its activations once per task) where many
+    // experts are active, and a few experts still split across threads.
+    int64_t all_rows = 0;
+    for (const ExpertJob& j : jobs)
+        for (int64_t e = 0; e < r.n_expert; ++e)
+            if (start[size_t(e) + 1] > start[size_t(e)]) all_rows += j.w.n;
+    const int64_t rpt_all = rows_per_task(all_rows, c.pool->size());
     int64_t tasks = 0;
     for (size_t ji = 0; ji < jobs.size(); ++ji) {
         const ExpertsView& w = jobs[ji].w;
         if (out[ji].size() < size_t(slots * w.n)) out[ji].resize(size_t(slots * w.n));
+        const int64_t rpt = std::max(rows_per_task(w.n, c.pool->size()), std::min(rpt_all, (w.n + 15) / 16 * 16));
         for (int64_t e = 0; e < r.n_expert; ++e) {
             const int64_t m = start[size_t(e) + 1] - start[size_t(e)];
             if (m == 0) continue;
-            Plan p{ji, e, rows_per_task(w.n, c.pool->size()), tasks, choose_kernel(c, w.expert(e), m)};
+            Plan p{ji, e, rpt, tasks, choose_kernel(c, w.expert(e), m)};
             tasks += (w.n + p.rpt - 1) / p.rpt;
             plans.push_back(p);
         }
