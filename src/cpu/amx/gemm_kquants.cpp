@@ -223,6 +223,92 @@ struct KQuant {
 // per call). Measurements: bench/results/kernel-thresholds.md.
 constexpr int kMinK = 384;
 
+// One super-block for the few-row path: 4 x 64 codes in element order (the
+// decoder's unsigned codes), their scales as int16 lanes (lane l: elements
+// 2l, 2l + 1), the decoder's coef. Any decoder through its 256-bit chunks;
+// Q4_K, Q5_K, Q6_K in 512 bits straight from the block.
+struct Row512 {
+    __m512i q[4], sc[4];
+    __m256i coef;
+};
+inline __m512i join_i(__m256i lo, __m256i hi) { return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1); }
+// lanes 0-15 <- lane a of s, lanes 16-31 <- lane b
+inline __m512i two_lanes(__m512i s, int a, int b) {
+    return _mm512_permutexvar_epi16(
+        _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16(short(a))), _mm256_set1_epi16(short(b)), 1), s);
+}
+inline __m512i bcast256(const uint8_t* p) {
+    return _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+constexpr __mmask32 kHiWords = 0xffff0000u;
+
+template <class D>
+inline void decode512(const uint8_t* p, Row512& r) {
+    kq::KDec dec;
+    D::decode(p, dec);
+    for (int c = 0; c < 4; ++c) {
+        __m256i s0 = dec.sc[2 * c], s1 = dec.sc[2 * c + 1];
+        if constexpr (D::kWide) s0 = _mm256_packs_epi32(s0, s0), s1 = _mm256_packs_epi32(s1, s1);  // int32 s x 4 | s' x 4
+        r.q[c] = join_i(dec.q[2 * c], dec.q[2 * c + 1]);
+        r.sc[c] = join_i(s0, s1);
+    }
+    r.coef = dec.coef;
+}
+// Q4_K / Q5_K: chunk pair c = the low, then the high nibbles of qs[32c ..
+// 32c + 31]; the 32-element groups' 6-bit scales.
+inline void q4k_common(const uint8_t* scales, const uint8_t* qs, Row512& r) {
+    uint64_t sc, mn;
+    kq::scale_min_bytes_k4(scales, sc, mn);
+    const __m128i m8 = _mm_cvtsi64_si128(int64_t(mn));
+    r.coef = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));  // m_j for bsums 2j, 2j+1
+    const __m512i s16 = _mm512_cvtepu8_epi16(_mm256_castsi128_si256(_mm_cvtsi64_si128(int64_t(sc))));
+    const __m512i lo4 = _mm512_set1_epi8(0x0f);
+    for (int c = 0; c < 4; ++c) {
+        const __m512i z = bcast256(qs + 32 * c);
+        r.q[c] = _mm512_and_si512(_mm512_mask_srli_epi16(z, kHiWords, z, 4), lo4);
+        r.sc[c] = two_lanes(s16, 2 * c, 2 * c + 1);
+    }
+}
+template <>
+inline void decode512<kq::DecQ4_K>(const uint8_t* p, Row512& r) {
+    q4k_common(p + offsetof(fmt::block_q4_K, scales), p + offsetof(fmt::block_q4_K, qs), r);
+}
+// Q5_K: the fifth bit of element 32j + l is bit j of qh[l].
+template <>
+inline void decode512<kq::DecQ5_K>(const uint8_t* p, Row512& r) {
+    q4k_common(p + offsetof(fmt::block_q5_K, scales), p + offsetof(fmt::block_q5_K, qs), r);
+    const __m512i h = bcast256(p + offsetof(fmt::block_q5_K, qh)), bit4 = _mm512_set1_epi8(0x10);
+    const __m512i hs = _mm512_mask_srli_epi16(h, kHiWords, h, 1);  // bits 2c | 2c + 1 at bit 2c
+    for (int c = 0; c < 4; ++c) {
+        const __m512i at4 = c < 2 ? _mm512_slli_epi16(hs, 4 - 2 * c) : _mm512_srli_epi16(hs, 2 * c - 4);
+        r.q[c] = _mm512_or_si512(r.q[c], _mm512_and_si512(at4, bit4));
+    }
+}
+// Q6_K: elements 128h + 64g .. + 63 are the low (g = 0) or high (g = 1)
+// nibbles of ql[64h .. 64h + 63], their top two bits qh[32h + l] bits 4g
+// (first 32) and 4g + 2 (next 32); 16-element groups' int8 scales.
+template <>
+inline void decode512<kq::DecQ6_K>(const uint8_t* p, Row512& r) {
+    const auto& b = *reinterpret_cast<const fmt::block_q6_K*>(p);
+    const __m512i s16 =
+        _mm512_cvtepi8_epi16(_mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales))));
+    const __m512i lo4 = _mm512_set1_epi8(0x0f), b45 = _mm512_set1_epi8(0x30);
+    for (int h = 0; h < 2; ++h) {
+        const __m512i l = _mm512_loadu_si512(b.ql + 64 * h);
+        const __m512i z = bcast256(b.qh + 32 * h);
+        const __m512i hs = _mm512_mask_srli_epi16(z, kHiWords, z, 2);  // bits 0-1 | 2-3 at bits 0-1
+        r.q[2 * h] = _mm512_or_si512(_mm512_and_si512(l, lo4), _mm512_and_si512(_mm512_slli_epi16(hs, 4), b45));
+        r.q[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), lo4), _mm512_and_si512(hs, b45));
+    }
+    for (int c = 0; c < 4; ++c) {
+        const __m512i idx = _mm512_inserti64x4(
+            _mm512_castsi256_si512(_mm256_setr_m128i(_mm_set1_epi16(short(4 * c)), _mm_set1_epi16(short(4 * c + 1)))),
+            _mm256_setr_m128i(_mm_set1_epi16(short(4 * c + 2)), _mm_set1_epi16(short(4 * c + 3))), 1);
+        r.sc[c] = _mm512_permutexvar_epi16(idx, s16);
+    }
+    r.coef = _mm256_setzero_si256();  // the code offset comes off in the fold
+}
+
 // Few activation rows (decode batches, the rows an expert receives): the
 // panels above cost a transpose per 4 bytes of each weight row, which only
 // many rows repay. Here the roles swap: A = 16 weight rows of a plane,
@@ -251,11 +337,9 @@ struct KQuantRows {
     static_assert(Off == 0 || Off == 4 || Off == 32 || Off == 128);
     static constexpr int kOffShift = Off == 4 ? 2 : Off == 32 ? 5 : 7;
 
-    // Two chunks' (64 elements) w = sc * (q - Off) as planes (int8, in
-    // element order): Planes 1: w; 2: hi = w >> 7, lo = w & 127.
-    static void fold(__m256i q0, __m256i q1, __m256i s0, __m256i s1, __m512i* out) {
-        const __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1);
-        const __m512i sc = _mm512_inserti64x4(_mm512_castsi256_si512(s0), s1, 1);
+    // 64 elements' w = sc * (q - Off) as planes (int8, in element order):
+    // Planes 1: w; 2: hi = w >> 7, lo = w & 127.
+    static void fold(__m512i q, __m512i sc, __m512i* out) {
         const __m512i ff = _mm512_set1_epi16(0x00ff);
         __m512i we = _mm512_maddubs_epi16(q, _mm512_and_si512(sc, ff));  // even elements
         __m512i wo = _mm512_maddubs_epi16(q, _mm512_slli_epi16(sc, 8));  // odd elements
@@ -272,10 +356,6 @@ struct KQuantRows {
             out[1] = _mm512_or_si512(_mm512_and_si512(we, m7), _mm512_slli_epi16(_mm512_and_si512(wo, m7), 8));
         }
     }
-    static __m256i scales16(__m256i sc) {
-        if constexpr (D::kWide) return _mm256_packs_epi32(sc, sc);  // int32 s x 4 | s' x 4
-        return sc;
-    }
 
     // rows (1..16) weight rows, nb super-blocks
     static void pack(const uint8_t* w, size_t stride, int rows, int64_t nb, uint8_t* out, int32_t* draw) {
@@ -290,13 +370,17 @@ struct KQuantRows {
                     continue;
                 }
                 const uint8_t* wb = w + j * stride + b * kWBytes;
+                // the next panel's row j (prefetches do not fault past the end):
+                // 16 short row streams are more than the hardware prefetcher follows
+                for (size_t l = 0; l < kWBytes; l += 64)
+                    _mm_prefetch(reinterpret_cast<const char*>(wb + 16 * stride + l), _MM_HINT_T0);
                 std::memcpy(&draw[b * 16 + j], wb + D::kDOff, 4);
-                kq::KDec dec;
-                D::decode(wb, dec);
-                for (int c = 0; c < 8; c += 2) {
+                Row512 dec;
+                decode512<D>(wb, dec);
+                for (int c = 0; c < 4; ++c) {
                     __m512i v[Planes];
-                    fold(dec.q[c], dec.q[c + 1], scales16(dec.sc[c]), scales16(dec.sc[c + 1]), v);
-                    for (int p = 0; p < Planes; ++p) _mm512_store_si512(o + p * 4096 + 32 * c, v[p]);
+                    fold(dec.q[c], dec.sc[c], v);
+                    for (int p = 0; p < Planes; ++p) _mm512_store_si512(o + p * 4096 + 64 * c, v[p]);
                 }
                 if constexpr (kMinDw > 0) {
                     alignas(32) int16_t coef[16];
