@@ -1,8 +1,9 @@
 // The AVX-512 (F, BW, DQ, VL + VNNI) kernel table. Native: chosen by CPUID
 // (cpu_has(Isa::Avx512)) and only ever built and called after it said yes;
-// the entries VNNI does not help (float rows, attention, activations, the
-// activation quantizers) are the AVX2 ones. SIMDe build (tests on any x86):
-// the same kernels, the rest left to the scalar ones.
+// the entries VNNI does not help (float rows, activations, the activation
+// quantizers; attention where 512-bit vectors are not faster) are the AVX2
+// ones. SIMDe build (tests on any x86): the same kernels, the rest left to
+// the scalar ones.
 #include "cpu/avx512/simd.h"
 #include "cpu/avx512/simde_table.h"
 #if !defined(QLM_AVX512_SIMDE)
@@ -27,6 +28,10 @@ KernelTable make_table(KernelTable k, bool wide) {
             k.gemm[id] = own.gemm[id];
             k.gemm_min_m[id] = own.gemm_min_m[id];
         }
+    if (wide) {
+        QLM_AVX512_NS::register_attention(own);
+        k.attn_scores = own.attn_scores, k.attn_wsum = own.attn_wsum;
+    }
     return k;
 }
 }  // namespace

@@ -37,6 +37,7 @@ void register_kquants(KernelTable& k);
 void register_iquants(KernelTable& k);  // iquants.cpp: low-bit IQ, TQ
 // wide: 512-bit vectors where they measured faster (vec.h, kernels.cpp)
 void register_gemm(KernelTable& k, bool wide);
+void register_attention(KernelTable& k);  // attention.cpp: 512-bit (wide tables only)
 
 inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 
