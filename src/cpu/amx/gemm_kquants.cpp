@@ -336,6 +336,7 @@ struct KQuantRows {
     static constexpr int64_t kXDx = 4096, kXPairs = kXDx + 64, kXBlock = kXPairs + kMinDw * 64;
     static_assert(Off == 0 || Off == 4 || Off == 32 || Off == 128);
     static constexpr int kOffShift = Off == 4 ? 2 : Off == 32 ? 5 : 7;
+    static constexpr int64_t kRowsChunk = 2;
 
     // 64 elements' w = sc * (q - Off) as planes (int8, in element order):
     // Planes 1: w; 2: hi = w >> 7, lo = w & 127.
@@ -490,41 +491,54 @@ struct KQuantRows {
         uint8_t* pk = static_cast<uint8_t*>(scratch(3, size_t(nb * kBlockBytes)));
         int32_t* draw = static_cast<int32_t*>(scratch(1, size_t(nb * 16) * 4));
         int32_t* cbuf = static_cast<int32_t*>(scratch(2, 2 * 1024));
+        // With several groups, the panel is taken kRowsChunk super-blocks at a
+        // time (those stay in L1 while every group runs over them; the groups'
+        // sums wait in accs between chunks: the same fma chain per output).
+        const int64_t kc = groups > 1 ? imin(kRowsChunk, nb) : nb;
+        __m512* accs = static_cast<__m512*>(scratch(0, size_t(groups) * 16 * 64));
         configure(16, 64);
         for (int64_t r = t.r0; r < t.r1; r += 16) {
             const int rows = int(imin(16, t.r1 - r));
             pack(t.w + r * t.w_stride, t.w_stride, rows, nb, pk, draw);
-            for (int gi = 0; gi < groups; ++gi) {
-                __m512 acc[16];
-                for (int j = 0; j < 16; ++j) acc[j] = _mm512_setzero_ps();
-                for (int64_t b = 0; b < nb; ++b) {
-                    const uint8_t* o = pk + b * kBlockBytes;
-                    const uint8_t* xo = xb + (gi * nb + b) * kXBlock;
-                    products(o, xo, cbuf);
-                    const __m512 dx = _mm512_load_ps(xo + kXDx);
-                    const float* d = reinterpret_cast<const float*>(o + kDOff);
-                    __m512i xp[kMinDw ? kMinDw : 1];
-                    for (int p = 0; p < kMinDw; ++p) xp[p] = _mm512_load_si512(xo + kXPairs + 64 * p);
-                    const int32_t* mins = reinterpret_cast<const int32_t*>(o + kMOff);
+            for (int64_t c0 = 0; c0 < nb; c0 += kc) {
+                const int64_t c1 = imin(nb, c0 + kc);
+                for (int gi = 0; gi < groups; ++gi) {
+                    __m512 acc[16];
+                    for (int j = 0; j < 16; ++j) acc[j] = c0 == 0 ? _mm512_setzero_ps() : accs[gi * 16 + j];
+                    for (int64_t b = c0; b < c1; ++b) {
+                        const uint8_t* o = pk + b * kBlockBytes;
+                        const uint8_t* xo = xb + (gi * nb + b) * kXBlock;
+                        products(o, xo, cbuf);
+                        const __m512 dx = _mm512_load_ps(xo + kXDx);
+                        const float* d = reinterpret_cast<const float*>(o + kDOff);
+                        __m512i xp[kMinDw ? kMinDw : 1];
+                        for (int p = 0; p < kMinDw; ++p) xp[p] = _mm512_load_si512(xo + kXPairs + 64 * p);
+                        const int32_t* mins = reinterpret_cast<const int32_t*>(o + kMOff);
 #pragma GCC unroll 16
-                    for (int j = 0; j < 16; ++j) {
-                        __m512i s = _mm512_load_si512(cbuf + 16 * j);
-                        if constexpr (Planes == 2)
-                            s = _mm512_add_epi32(_mm512_slli_epi32(s, 7), _mm512_load_si512(cbuf + 256 + 16 * j));
-                        acc[j] = _mm512_fmadd_ps(cvt(s), _mm512_mul_ps(_mm512_set1_ps(d[j]), dx), acc[j]);
-                        if constexpr (kMinDw > 0) {
-                            __m512i tt = _mm512_setzero_si512();
-                            for (int p = 0; p < kMinDw; ++p)
-                                tt = _mm512_dpwssd_epi32(tt, xp[p], _mm512_set1_epi32(mins[j * kMinDw + p]));
-                            acc[j] = _mm512_fnmadd_ps(cvt(tt), _mm512_mul_ps(_mm512_set1_ps(d[16 + j]), dx), acc[j]);
+                        for (int j = 0; j < 16; ++j) {
+                            __m512i sv = _mm512_load_si512(cbuf + 16 * j);
+                            if constexpr (Planes == 2)
+                                sv = _mm512_add_epi32(_mm512_slli_epi32(sv, 7), _mm512_load_si512(cbuf + 256 + 16 * j));
+                            acc[j] = _mm512_fmadd_ps(cvt(sv), _mm512_mul_ps(_mm512_set1_ps(d[j]), dx), acc[j]);
+                            if constexpr (kMinDw > 0) {
+                                __m512i tt = _mm512_setzero_si512();
+                                for (int p = 0; p < kMinDw; ++p)
+                                    tt = _mm512_dpwssd_epi32(tt, xp[p], _mm512_set1_epi32(mins[j * kMinDw + p]));
+                                acc[j] =
+                                    _mm512_fnmadd_ps(cvt(tt), _mm512_mul_ps(_mm512_set1_ps(d[16 + j]), dx), acc[j]);
+                            }
                         }
                     }
+                    if (c1 < nb) {
+                        for (int j = 0; j < 16; ++j) accs[gi * 16 + j] = acc[j];
+                        continue;
+                    }
+                    alignas(64) float out[16][16];
+                    for (int j = 0; j < 16; ++j) _mm512_store_ps(out[j], acc[j]);
+                    const int g = int(imin(16, t.m - 16 * gi));
+                    for (int i = 0; i < g; ++i)
+                        for (int j = 0; j < rows; ++j) t.y[(16 * gi + i) * t.ldy + r + j] = out[j][i];
                 }
-                alignas(64) float out[16][16];
-                for (int j = 0; j < 16; ++j) _mm512_store_ps(out[j], acc[j]);
-                const int g = int(imin(16, t.m - 16 * gi));
-                for (int i = 0; i < g; ++i)
-                    for (int j = 0; j < rows; ++j) t.y[(16 * gi + i) * t.ldy + r + j] = out[j][i];
             }
         }
         _tile_release();
