@@ -1,8 +1,8 @@
-// The AMX GEMM driver and its tile plumbing, shared by the legacy and the
-// K-quant panels (gemm_legacy.cpp, gemm_kquants.cpp; built with -mamx-tile
-// -mamx-int8 and the AVX-512 flags). Private to src/cpu/amx/.
+// The AMX GEMM driver of the legacy panels (gemm_legacy.cpp) and the tile
+// plumbing it shares with the K-quant path (gemm_kquants.cpp); built with
+// -mamx-tile -mamx-int8 and the AVX-512 flags. Private to src/cpu/amx/.
 //
-// Tiles: C = A x B with A = 16 activation rows of one (sub-)block of int8
+// The panels' tiles: C = A x B with A = 16 activation rows of one (sub-)block of int8
 // codes, loaded straight from the quantized activation rows (tileloadd with
 // the row stride), and B = 16 weight rows of the same (sub-)block, packed in
 // cache as a panel in the VNNI layout (row g: lane n = weight row n's codes
@@ -73,12 +73,10 @@ inline void gather16(const uint8_t* w, size_t stride, int rows, __m256i& lo, __m
 }
 inline __m512 join(__m256 lo, __m256 hi) { return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1); }
 
-// Activation facts per row i and block b at [i * nb + b]: dx (and sx, or
-// mx's pairs at [(i * nb + b) * pairs]).
+// Activation facts per row i and block b at [i * nb + b]: dx (and sx).
 struct Facts {
     const float* dx;
     const float* sx;
-    const int32_t* mx = nullptr;  // K-quant mins: int16 bsum pairs per block
 };
 
 // Panels of 16 weight rows, up to kSlab rows packed per k chunk; the driver:

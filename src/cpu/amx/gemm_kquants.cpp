@@ -6,9 +6,9 @@
 //   S = sum_j sc_j <q, x>_j = sum_e w_e x_e = 128 <hi, x> + <lo, x>
 // is exact in int32 (the same integer as the VNNI kernels' S; Q2_K's w fits
 // int8: one plane). The formats with mins also need T = sum_k m_k bsum_k
-// (m_k: the min of 16-element group k): the panels take it on the vector
-// side from the activations' bsums, the few-row path as one more plane
-// (the min of each element's group: T = <m, x>). Then the float step of the VNNI kernels (gemm.h):
+// (m_k: the min of 16-element group k), an AVX-512 vpdpwssd dot of the
+// mins with the activations' bsums. Then the float step of the VNNI
+// kernels (cpu/kernels.h):
 //   acc = fma(float(S), d * dx, acc)   [Min: acc = fnmadd(float(T), dmin * dx, acc)]
 // Codes are signed (code offsets off while packing), so S needs no bias term.
 #include "cpu/amx/gemm.h"
@@ -20,208 +20,6 @@ namespace qlm::cpu::amx {
 namespace {
 
 using namespace avx512;
-
-// Chunk c's scales of elements 32c .. +15 and 32c + 16 .. +31, each over 16
-// int16 lanes: int16 lanes 0 and 8 of the decoder's sc[c] (narrow: int16
-// s x 8 | s' x 8; wide: int32 s x 4 | s' x 4, whose low halves they are),
-// in one vpermw instead of a trip through memory.
-inline __m512i chunk_scales(__m256i sc) {
-    const __m512i idx = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(8), 1);
-    return _mm512_permutexvar_epi16(idx, _mm512_castsi256_si512(sc));
-}
-
-// Per super-block of a panel: kPlanes planes of 64 code rows x 64 bytes (the
-// VNNI layout of 16 weight rows), d[16], dmin[16], then (formats with mins)
-// kMinDw rows of 16 dwords: the mins as int16 pairs, lane = weight row.
-// Off: the code offset of the VNNI decoders; Planes: 1 (w fits int8) or 2.
-//
-// The min term T = sum_s coef_s bsum_s is an AVX-512 vpdpwssd dot of those
-// pairs with the activation's bsums (exact int32, as a tile plane would
-// be): Q2_K (a min per 16 elements) pairs the Q8_K bsums as stored (8
-// dwords); Q4_K and Q5_K (a min per 32: coef_2k = coef_2k+1) pair two
-// 32-element groups against bsum pairs added once per call (4 dwords).
-// So the tiles do only the codes, and the vector work of one super-block
-// (the float step) runs while the tiles do the next: micro() keeps two
-// sets of C tiles and issues block b + 1's products before b's float step.
-template <class D, GgmlType T, int Off, int Planes, int MinM>
-struct KQuant {
-    static constexpr GgmlType kId = T;
-    static constexpr int kMinM = MinM;
-    static constexpr int kQK = fmt::QK_K, kStep = 64;
-    static constexpr bool kMinK = D::kMode == kq::Mode::Min;
-    static constexpr int kMinDw = !kMinK ? 0 : (T == GgmlType::Q2_K ? 8 : 4);
-    static constexpr int kPlanes = Planes;
-    static constexpr size_t kWBytes = D::kWBytes, kXBytes = sizeof(fmt::block_q8_K);
-    static constexpr int64_t kDOff = kPlanes * 4096, kMOff = kDOff + 128;
-    static constexpr int64_t kBlockBytes = kMOff + kMinDw * 64, kChunk = 8, kCBufBytes = 2 * Planes * 1024;
-
-    static Facts facts(const MatmulTile& t, int64_t nb) {
-        float* dx = static_cast<float*>(scratch(0, size_t(t.m * nb) * 4));
-        int32_t* mx = kMinDw ? static_cast<int32_t*>(scratch(1, size_t(t.m * nb * kMinDw) * 4)) : nullptr;
-        for (int i = 0; i < t.m; ++i)
-            for (int64_t b = 0; b < nb; ++b) {
-                const uint8_t* xb = t.x + i * t.x_stride + b * kXBytes;
-                dx[i * nb + b] = f32(xb);
-                if constexpr (kMinDw > 0) {
-                    int16_t bs[16];
-                    std::memcpy(bs, xb + offsetof(fmt::block_q8_K, bsums), sizeof bs);
-                    int32_t* m = mx + (i * nb + b) * kMinDw;
-                    for (int p = 0; p < kMinDw; ++p) {
-                        const int16_t lo = kMinDw == 8 ? bs[2 * p] : int16_t(bs[4 * p] + bs[4 * p + 1]);
-                        const int16_t hi = kMinDw == 8 ? bs[2 * p + 1] : int16_t(bs[4 * p + 2] + bs[4 * p + 3]);
-                        m[p] = int32_t(uint32_t(uint16_t(lo)) | uint32_t(uint16_t(hi)) << 16);
-                    }
-                }
-            }
-        return {dx, nullptr, mx};
-    }
-
-    static void pack(const uint8_t* w, size_t stride, int rows, int64_t nc, uint8_t* out) {
-        const __m256i off = _mm256_set1_epi8(int8_t(Off));
-        for (int64_t b = 0; b < nc; ++b) {
-            const uint8_t* wb = w + b * kWBytes;
-            uint8_t* o = out + b * kBlockBytes;
-            // [plane][chunk c][row j]: 32 int8 of elements 32c .. 32c + 31
-            __m256i r[Planes][8][16];
-            alignas(64) int32_t mins[kMinDw ? kMinDw : 1][16] = {};
-            for (int j = 0; j < 16; ++j) {
-                if (j >= rows) {
-                    for (int p = 0; p < Planes; ++p)
-                        for (int c = 0; c < 8; ++c) r[p][c][j] = _mm256_setzero_si256();
-                    continue;
-                }
-                kq::KDec dec;
-                D::decode(wb + j * stride, dec);
-                for (int c = 0; c < 8; ++c) {
-                    const __m256i q = Off ? _mm256_sub_epi8(dec.q[c], off) : dec.q[c];  // signed codes
-                    const __m512i sc = chunk_scales(dec.sc[c]);
-                    const __m512i wv = _mm512_mullo_epi16(_mm512_cvtepi8_epi16(q), sc);
-                    if constexpr (Planes == 1) {
-                        r[0][c][j] = _mm512_cvtepi16_epi8(wv);
-                    } else {
-                        r[0][c][j] = _mm512_cvtepi16_epi8(_mm512_srai_epi16(wv, 7));                    // hi
-                        r[1][c][j] = _mm512_cvtepi16_epi8(_mm512_and_si512(wv, _mm512_set1_epi16(127)));  // lo
-                    }
-                }
-                if constexpr (kMinDw > 0) {
-                    alignas(32) int16_t coef[16];
-                    _mm256_store_si256(reinterpret_cast<__m256i*>(coef), dec.coef);
-                    for (int p = 0; p < kMinDw; ++p) {
-                        const int16_t lo = kMinDw == 8 ? coef[2 * p] : coef[4 * p];
-                        const int16_t hi = kMinDw == 8 ? coef[2 * p + 1] : coef[4 * p + 2];
-                        mins[p][j] = int32_t(uint32_t(uint16_t(lo)) | uint32_t(uint16_t(hi)) << 16);
-                    }
-                }
-            }
-            for (int p = 0; p < Planes; ++p)
-                for (int c = 0; c < 8; ++c) transpose16x8(r[p][c], o + p * 4096 + c * 8 * 64);
-            for (int p = 0; p < kMinDw; ++p) _mm512_store_si512(o + kMOff + 64 * p, _mm512_load_si512(mins[p]));
-            __m256i lo, hi;
-            gather16(wb + D::kDOff, stride, rows, lo, hi);
-            __m256 d0, m0, d1, m1;
-            D::scales(lo, d0, m0);
-            D::scales(hi, d1, m1);
-            _mm512_store_ps(o + kDOff, join(d0, d1));
-            _mm512_store_ps(o + kDOff + 64, join(m0, m1));
-        }
-    }
-
-    // One super-block: plane p's sums over all 256 elements in C tile
-    // 2U + p (four K = 64 steps, each A tile shared by the planes). The tile
-    // intrinsics take their register numbers as literal tokens, hence the
-    // macros.
-#define QLM_KQ_PRODUCTS(C0, C1)                                   \
-    _tile_zero(C0);                                               \
-    if constexpr (Planes > 1) _tile_zero(C1);                     \
-    for (int t = 0; t < 4; t += 2) {                              \
-        _tile_loadd(4, xq + 64 * t, xs);                          \
-        _tile_loadd(6, o + 1024 * t, 64);                         \
-        _tile_dpbssd(C0, 4, 6);                                   \
-        if constexpr (Planes > 1) {                               \
-            _tile_loadd(7, o + 4096 + 1024 * t, 64);              \
-            _tile_dpbssd(C1, 4, 7);                               \
-        }                                                         \
-        _tile_loadd(5, xq + 64 * (t + 1), xs);                    \
-        if constexpr (Planes > 1) {                               \
-            _tile_loadd(6, o + 4096 + 1024 * (t + 1), 64);        \
-            _tile_dpbssd(C1, 5, 6);                               \
-        }                                                         \
-        _tile_loadd(7, o + 1024 * (t + 1), 64);                   \
-        _tile_dpbssd(C0, 5, 7);                                   \
-    }
-#define QLM_KQ_STORE(C0, C1, c)                                   \
-    _tile_stored(C0, c, 64);                                      \
-    if constexpr (Planes > 1) _tile_stored(C1, c + 256, 64);
-    template <int U>
-    static void products(const uint8_t* xq, size_t xs, const uint8_t* o) {
-        if constexpr (U == 0) {
-            QLM_KQ_PRODUCTS(0, 1)
-        } else {
-            QLM_KQ_PRODUCTS(2, 3)
-        }
-    }
-    template <int U>
-    static void store(int32_t* cbuf) {
-        if constexpr (U == 0) {
-            QLM_KQ_STORE(0, 1, cbuf)
-        } else {
-            QLM_KQ_STORE(2, 3, cbuf + Planes * 256)
-        }
-    }
-#undef QLM_KQ_PRODUCTS
-#undef QLM_KQ_STORE
-
-    // The float step of one super-block (its planes' sums at c), rows
-    // i < n; dx and mx at the block's facts of activation row 0.
-    template <int G>
-    static void floats(__m512* acc, int n, const int32_t* c, const uint8_t* o, const float* dx, const int32_t* mx,
-                       int64_t nb) {
-        const __m512 d = _mm512_load_ps(o + kDOff);
-#pragma GCC unroll 16
-        for (int i = 0; i < (G ? G : n); ++i) {
-            __m512i s = _mm512_load_si512(c + 16 * i);
-            if constexpr (Planes == 2) s = _mm512_add_epi32(_mm512_slli_epi32(s, 7), _mm512_load_si512(c + 256 + 16 * i));
-            const __m512 vdx = _mm512_set1_ps(dx[i * nb]);
-            acc[i] = _mm512_fmadd_ps(cvt(s), _mm512_mul_ps(d, vdx), acc[i]);
-            if constexpr (kMinDw > 0) {
-                const int32_t* m = mx + i * nb * kMinDw;
-                __m512i tt = _mm512_setzero_si512();
-                for (int p = 0; p < kMinDw; ++p)
-                    tt = _mm512_dpwssd_epi32(tt, _mm512_load_si512(o + kMOff + 64 * p), _mm512_set1_epi32(m[p]));
-                acc[i] = _mm512_fnmadd_ps(cvt(tt), _mm512_mul_ps(_mm512_load_ps(o + kDOff + 64), vdx), acc[i]);
-            }
-        }
-    }
-
-    template <int G>
-    static void micro(const uint8_t* pb, int64_t nc, const uint8_t* x, size_t xs, const Facts& fa, int64_t nb,
-                      int64_t xo, int32_t* cbuf, float* y, int64_t ldy, __mmask16 mask, bool first, int g) {
-        __m512 acc[G ? G : 16];
-        load_acc<G>(acc, g, y, ldy, mask, first);
-        const uint8_t* xq = x + offsetof(fmt::block_q8_K, qs);
-        auto fl = [&](int64_t b, const int32_t* c) {
-            floats<G>(acc, g, c, pb + b * kBlockBytes, fa.dx + xo + b, kMinDw ? fa.mx + (xo + b) * kMinDw : nullptr,
-                      nb);
-        };
-        products<0>(xq, xs, pb);
-        store<0>(cbuf);
-        for (int64_t b = 0; b < nc; b += 2) {
-            if (b + 1 < nc) products<1>(xq + (b + 1) * kXBytes, xs, pb + (b + 1) * kBlockBytes);
-            fl(b, cbuf);
-            if (b + 1 == nc) break;
-            store<1>(cbuf);
-            if (b + 2 < nc) products<0>(xq + (b + 2) * kXBytes, xs, pb + (b + 2) * kBlockBytes);
-            fl(b + 1, cbuf + Planes * 256);
-            if (b + 2 < nc) store<0>(cbuf);
-        }
-        store_acc<G>(acc, g, y, ldy, mask);
-    }
-};
-
-// The panels from this many activation rows on (below: the few-row path,
-// whose weight packing needs no transposes but whose activation packing is
-// per call). Measurements: bench/results/kernel-thresholds.md.
-constexpr int kMinK = 384;
 
 // One super-block for the few-row path: 4 x 64 codes in element order (the
 // decoder's unsigned codes), their scales as int16 lanes (lane l: elements
@@ -309,24 +107,30 @@ inline void decode512<kq::DecQ6_K>(const uint8_t* p, Row512& r) {
     r.coef = _mm256_setzero_si256();  // the code offset comes off in the fold
 }
 
-// Few activation rows (decode batches, the rows an expert receives): the
-// panels above cost a transpose per 4 bytes of each weight row, which only
-// many rows repay. Here the roles swap: A = 16 weight rows of a plane,
-// row-major as decoded (no transpose), B = the activation rows in the VNNI
-// layout (transposed once per call), C = weight row x activation row; the
-// float step runs per weight row with the activation rows as lanes (d * dx
-// as dx * d: the same product), and the 16 x 16 results are transposed on
-// the way to y. The scale fold runs in bytes: vpmaddubsw of the codes with
-// the scales on the even (odd) bytes gives sc * q of the even (odd)
-// elements in int16, whose hi / lo bytes go back in place with shifts and
-// masks (no widening, no narrowing shuffles). The mins as in the panels:
-// vpdpwssd of the weight row's min pairs with the activation rows' bsum
-// pairs.
+// The weights as A: 16 weight rows of a plane, row-major as decoded (no
+// transpose); B = the activation rows in the VNNI layout (transposed once
+// per call); C = weight row x activation row. The float step runs per
+// weight row with the activation rows as lanes (d * dx as dx * d: the same
+// product), and the 16 x 16 results are transposed on the way to y. The
+// scale fold runs in bytes: vpmaddubsw of the codes with the scales on the
+// even (odd) bytes gives sc * q of the even (odd) elements in int16, whose
+// hi / lo bytes go back in place with shifts and masks (no widening, no
+// narrowing shuffles). The mins: vpdpwssd of the weight row's min pairs
+// with the activation rows' bsum pairs.
+//
+// (Until 2026-12-05 the many-row calls took panels of the other
+// orientation, the weights transposed into the VNNI layout: this path beat
+// them at every m measured once it ran the activation rows in blocks that
+// stay in L2; bench/results/kernel-thresholds.md.)
 template <class D, GgmlType T, int Off, int Planes>
 struct KQuantRows {
-    using K = KQuant<D, T, Off, Planes, 0>;  // the mins' pairing
-    static constexpr int kMinDw = K::kMinDw;
-    static constexpr size_t kWBytes = K::kWBytes, kXBytes = K::kXBytes;
+    static constexpr bool kMinK = D::kMode == kq::Mode::Min;
+    // The mins as int16 pairs against pairs of bsums: Q2_K (a min per 16
+    // elements) pairs the Q8_K bsums as stored (8 dwords); Q4_K and Q5_K (a
+    // min per 32: coef_2k = coef_2k+1) pair two 32-element groups against
+    // bsum pairs added once per call (4 dwords).
+    static constexpr int kMinDw = !kMinK ? 0 : (T == GgmlType::Q2_K ? 8 : 4);
+    static constexpr size_t kWBytes = D::kWBytes, kXBytes = sizeof(fmt::block_q8_K);
     // per super-block of a panel: Planes x (16 rows x 256 bytes), d[16],
     // dmin[16], the rows' min pairs [16][kMinDw]
     static constexpr int64_t kDOff = Planes * 4096, kMOff = kDOff + 128;
@@ -337,6 +141,7 @@ struct KQuantRows {
     static_assert(Off == 0 || Off == 4 || Off == 32 || Off == 128);
     static constexpr int kOffShift = Off == 4 ? 2 : Off == 32 ? 5 : 7;
     static constexpr int64_t kRowsChunk = 2;
+    static constexpr int64_t kRowsBytes = 1 << 20;
 
     // 64 elements' w = sc * (q - Off) as planes (int8, in element order):
     // Planes 1: w; 2: hi = w >> 7, lo = w & 127.
@@ -484,6 +289,18 @@ struct KQuantRows {
     }
 
     static void run(const MatmulTile& t) {
+        // Many rows: blocks of at most kRowsBlock activation rows, each its own
+        // pass over the weights (a block's transposed activations stay in L2;
+        // the weights are packed once per block).
+        const int mb = int(std::max<int64_t>(32, kRowsBytes / t.k / 16 * 16));
+        if (t.m > mb) {
+            for (int i0 = 0; i0 < t.m; i0 += mb) {
+                MatmulTile s = t;
+                s.x = t.x + i0 * t.x_stride, s.y = t.y + i0 * t.ldy, s.m = int(imin(mb, t.m - i0));
+                run(s);
+            }
+            return;
+        }
         const int64_t nb = t.k / fmt::QK_K;
         const int groups = (t.m + 15) / 16;
         uint8_t* xb = static_cast<uint8_t*>(scratch(4, size_t(groups * nb * kXBlock)));
@@ -545,12 +362,11 @@ struct KQuantRows {
     }
 };
 
-// From MinSmall activation rows the few-row path (below: the VNNI tiles,
-// whose decode work per weight block is shared by fewer rows); MinSmall per
-// type from the measurements in bench/results/kernel-thresholds.md.
+// From MinSmall activation rows (below: the VNNI tiles, whose decode work
+// per weight block is shared by fewer rows); MinSmall per type from the
+// measurements in bench/results/kernel-thresholds.md.
 template <class D, GgmlType T, int Off, int Planes, int MinSmall>
 void gemm_k(const MatmulTile& t) {
-    if (t.m >= kMinK) return gemm<KQuant<D, T, Off, Planes, kMinK>>(t);
     if (t.m < MinSmall) return g_fallback[uint32_t(T)](t);
     KQuantRows<D, T, Off, Planes>::run(t);
 }
