@@ -71,8 +71,8 @@ TEST_P(AmxTest, SameBitsAsVnni) {
             }
         }
         const WeightView w{type, sh.n, sh.k, rs, bytes.data(), "amx.test", false};
-        // partial row groups; the K-quants' blocks of activation rows (m = 390
-        // at k = 4608: two) and the legacy panels
+        // partial row groups; the K-quants' blocks of activation rows and
+        // chunks of k (m = 390 at k = 4608: two of each) and the legacy panels
         for (int64_t m : {4, 9, 16, 23, 64, 65, 100, 390}) {
             if (!cpu::gemm_runs_amx(amx.gemm[id], type, m)) {
                 ASSERT_LT(m, 64) << "m = " << m << " does not run AMX";

@@ -141,7 +141,7 @@ struct KQuantRows {
     static_assert(Off == 0 || Off == 4 || Off == 32 || Off == 128);
     static constexpr int kOffShift = Off == 4 ? 2 : Off == 32 ? 5 : 7;
     static constexpr int64_t kRowsChunk = 2;
-    static constexpr int64_t kRowsBytes = 1 << 20;
+    static constexpr int64_t kRowsBytes = 1 << 20, kKBlocks = 16;
 
     // 64 elements' w = sc * (q - Off) as planes (int8, in element order):
     // Planes 1: w; 2: hi = w >> 7, lo = w & 127.
@@ -288,19 +288,25 @@ struct KQuantRows {
         if constexpr (Planes > 1) _tile_stored(1, cbuf + 256, 64);
     }
 
+    // Many rows (more than kRowsBytes / k): chunks of kKBlocks super-blocks
+    // of k, each chunk's sums continuing from y (the same fma chain per
+    // output: a float stored and loaded back is the same), and per chunk
+    // blocks of activation rows whose transposed activations stay in L2,
+    // each its own pass over the chunk's weights.
     static void run(const MatmulTile& t) {
-        // Many rows: blocks of at most kRowsBlock activation rows, each its own
-        // pass over the weights (a block's transposed activations stay in L2;
-        // the weights are packed once per block).
-        const int mb = int(std::max<int64_t>(32, kRowsBytes / t.k / 16 * 16));
-        if (t.m > mb) {
+        if (t.m <= kRowsBytes / t.k) return block(t, false);  // fits as it is
+        const int64_t nb = t.k / fmt::QK_K, kb = imin(kKBlocks, nb);
+        const int mb = int(std::max<int64_t>(32, kRowsBytes / (kb * fmt::QK_K) / 16 * 16));
+        for (int64_t c0 = 0; c0 < nb; c0 += kb)
             for (int i0 = 0; i0 < t.m; i0 += mb) {
                 MatmulTile s = t;
-                s.x = t.x + i0 * t.x_stride, s.y = t.y + i0 * t.ldy, s.m = int(imin(mb, t.m - i0));
-                run(s);
+                s.w = t.w + c0 * kWBytes, s.x = t.x + i0 * t.x_stride + c0 * kXBytes, s.k = imin(kb, nb - c0) * fmt::QK_K;
+                s.y = t.y + i0 * t.ldy, s.m = int(imin(mb, t.m - i0));
+                block(s, c0 > 0);
             }
-            return;
-        }
+    }
+
+    static void block(const MatmulTile& t, bool from_y) {
         const int64_t nb = t.k / fmt::QK_K;
         const int groups = (t.m + 15) / 16;
         uint8_t* xb = static_cast<uint8_t*>(scratch(4, size_t(groups * nb * kXBlock)));
@@ -321,7 +327,17 @@ struct KQuantRows {
                 const int64_t c1 = imin(nb, c0 + kc);
                 for (int gi = 0; gi < groups; ++gi) {
                     __m512 acc[16];
-                    for (int j = 0; j < 16; ++j) acc[j] = c0 == 0 ? _mm512_setzero_ps() : accs[gi * 16 + j];
+                    if (c0 > 0) {
+                        for (int j = 0; j < 16; ++j) acc[j] = accs[gi * 16 + j];
+                    } else if (from_y) {  // y's rows as lanes: the 16 x 16 outputs transposed
+                        alignas(64) float in[16][16] = {};
+                        const int g = int(imin(16, t.m - 16 * gi));
+                        for (int i = 0; i < g; ++i)
+                            for (int j = 0; j < rows; ++j) in[j][i] = t.y[(16 * gi + i) * t.ldy + r + j];
+                        for (int j = 0; j < 16; ++j) acc[j] = _mm512_load_ps(in[j]);
+                    } else {
+                        for (int j = 0; j < 16; ++j) acc[j] = _mm512_setzero_ps();
+                    }
                     for (int64_t b = c0; b < c1; ++b) {
                         const uint8_t* o = pk + b * kBlockBytes;
                         const uint8_t* xo = xb + (gi * nb + b) * kXBlock;
