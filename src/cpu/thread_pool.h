@@ -22,6 +22,12 @@ public:
 
     int size() const noexcept { return int(workers_.size()) + 1; }
     void run(int64_t n_tasks, const std::function<void(int64_t)>& f);
+    // f(begin, end) over [0, n) in a few runs per thread: for many short
+    // items (rows of a norm), where a task each costs more than the item.
+    void run_ranges(int64_t n, const std::function<void(int64_t, int64_t)>& f) {
+        const int64_t tasks = n < int64_t(size()) * 4 ? n : int64_t(size()) * 4;
+        run(tasks, [&](int64_t t) { f(t * n / tasks, (t + 1) * n / tasks); });
+    }
 
 private:
     void drain();

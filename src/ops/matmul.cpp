@@ -142,7 +142,9 @@ QuantizedActivations quantize_activations(Context& ctx, const float* x, int64_t 
     q.data.resize(q.row_stride * size_t(m));
     const uint32_t id = uint32_t(type);
     cpu::QuantizeRowFn f = c.table->quantize[id] ? c.table->quantize[id] : cpu::scalar_kernels().quantize[id];
-    c.pool->run(m, [&](int64_t i) { f(x + i * k, q.data.data() + size_t(i) * q.row_stride, k); });
+    c.pool->run_ranges(m, [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) f(x + i * k, q.data.data() + size_t(i) * q.row_stride, k);
+    });
     return q;
 }
 

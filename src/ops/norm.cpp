@@ -38,7 +38,9 @@ void rms_norm(Context& ctx, const float* x, const float* weight, float* y, int64
         for (int64_t r = 0; r < rows; ++r) one(r);
         return;
     }
-    ctx.impl().pool->run(rows, one);
+    ctx.impl().pool->run_ranges(rows, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) one(r);
+    });
 }
 
 void to_f16(Context& ctx, const float* x, uint16_t* y, int64_t n) {

@@ -34,8 +34,8 @@ void rope(Context& ctx, float* x, int64_t rows, int n_heads, int head_dim, const
         mscale *= 1.0f + 0.1f * std::log(1.0f / p.freq_scale);
     }
     const int64_t width = int64_t(n_heads) * head_dim;
-    auto one = [&](int64_t r) {
-        std::vector<float> c(static_cast<size_t>(half)), s(static_cast<size_t>(half));
+    std::vector<float> c0(static_cast<size_t>(half)), s0(static_cast<size_t>(half));
+    auto one = [&](int64_t r, std::vector<float>& c, std::vector<float>& s) {
         float theta = float(positions[r]);
         for (int i = 0; i < half; ++i) {
             const float ff = p.freq_factors ? p.freq_factors[i] : 1.0f;
@@ -62,10 +62,13 @@ void rope(Context& ctx, float* x, int64_t rows, int n_heads, int head_dim, const
         }
     };
     if (rows < 4) {
-        for (int64_t r = 0; r < rows; ++r) one(r);
+        for (int64_t r = 0; r < rows; ++r) one(r, c0, s0);
         return;
     }
-    ctx.impl().pool->run(rows, one);
+    ctx.impl().pool->run_ranges(rows, [&](int64_t r0, int64_t r1) {
+        std::vector<float> c(static_cast<size_t>(half)), s(static_cast<size_t>(half));
+        for (int64_t r = r0; r < r1; ++r) one(r, c, s);
+    });
 }
 
 }  // namespace qlm
