@@ -7,6 +7,7 @@
 
 #include "cpu/avx2/common.h"
 #include "cpu/gelu_table.h"
+#include "cpu/x86/transpose.h"
 
 namespace qlm::cpu::avx2 {
 namespace {
@@ -142,13 +143,6 @@ void scores_q(const float* q, int64_t qs, const E* k, int64_t ld, int64_t n, int
     }
 }
 
-// The 8 horizontal sums of a[0..7], in order, as one vector.
-inline __m256 hsum8(const __m256 a[8]) {
-    const __m256 h0 = _mm256_hadd_ps(a[0], a[1]), h1 = _mm256_hadd_ps(a[2], a[3]);
-    const __m256 h2 = _mm256_hadd_ps(a[4], a[5]), h3 = _mm256_hadd_ps(a[6], a[7]);
-    const __m256 g0 = _mm256_hadd_ps(h0, h1), g1 = _mm256_hadd_ps(h2, h3);
-    return _mm256_add_ps(_mm256_permute2f128_ps(g0, g1, 0x20), _mm256_permute2f128_ps(g0, g1, 0x31));
-}
 
 // Q queries against KB keys at a time (Q * KB <= 8): one accumulator per
 // (key, query) pair, 8 elements per step, so each q piece is loaded once per
@@ -172,7 +166,7 @@ void scores_blk(const float* q, int64_t qs, const E* k, int64_t ld, int64_t n, i
             }
         }
         alignas(32) float r[8];
-        _mm256_store_ps(r, _mm256_mul_ps(hsum8(acc), vs));
+        _mm256_store_ps(r, _mm256_mul_ps(hsum8_ps(acc), vs));
         for (int i = 0; i < Q; ++i)
             for (int b = 0; b < KB; ++b) out[i * os + j + b] = r[i * KB + b];
     }

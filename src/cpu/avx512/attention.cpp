@@ -12,6 +12,7 @@
 #endif
 
 #include "cpu/avx512/simd.h"
+#include "cpu/x86/transpose.h"
 
 namespace qlm::cpu::QLM_AVX512_NS {
 namespace {
@@ -35,13 +36,7 @@ inline __m512 load16(const E* p, __mmask16 m) {
 inline __mmask16 first(int n) { return n >= 16 ? __mmask16(0xffff) : __mmask16((1u << n) - 1); }
 
 // The horizontal sums of a[0..15] as lanes 0..15, one order for every
-// accumulator: lane j + lane j + 8, then the 8-lane tree of hsum8.
-inline __m256 hsum8(const __m256 a[8]) {
-    const __m256 h0 = _mm256_hadd_ps(a[0], a[1]), h1 = _mm256_hadd_ps(a[2], a[3]);
-    const __m256 h2 = _mm256_hadd_ps(a[4], a[5]), h3 = _mm256_hadd_ps(a[6], a[7]);
-    const __m256 g0 = _mm256_hadd_ps(h0, h1), g1 = _mm256_hadd_ps(h2, h3);
-    return _mm256_add_ps(_mm256_permute2f128_ps(g0, g1, 0x20), _mm256_permute2f128_ps(g0, g1, 0x31));
-}
+// accumulator: lane j + lane j + 8 (half_sum), then hsum8_ps's tree.
 inline __m256 half_sum(__m512 a) {
     return _mm256_add_ps(_mm512_castps512_ps256(a), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
 }
@@ -78,7 +73,7 @@ void scores_blk(const float* q, int64_t qs, const E* k, int64_t ld, int64_t n, i
         __m256 h[16];
         for (int a = 0; a < 16; ++a) h[a] = half_sum(acc[a]);
         alignas(64) float r[16];
-        _mm512_store_ps(r, _mm512_mul_ps(_mm512_insertf32x8(_mm512_castps256_ps512(hsum8(h)), hsum8(h + 8), 1), vs));
+        _mm512_store_ps(r, _mm512_mul_ps(_mm512_insertf32x8(_mm512_castps256_ps512(hsum8_ps(h)), hsum8_ps(h + 8), 1), vs));
         for (int i = 0; i < Q; ++i)
             for (int b = 0; b < KB; ++b) out[i * os + j + b] = r[i * KB + b];
     }
