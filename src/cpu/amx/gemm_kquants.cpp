@@ -311,20 +311,21 @@ struct KQuantRows {
         const int groups = (t.m + 15) / 16;
         uint8_t* xb = static_cast<uint8_t*>(scratch(4, size_t(groups * nb * kXBlock)));
         for (int gi = 0; gi < groups; ++gi) pack_x(t, 16 * gi, nb, xb + gi * nb * kXBlock);
-        uint8_t* pk = static_cast<uint8_t*>(scratch(3, size_t(nb * kBlockBytes)));
-        int32_t* draw = static_cast<int32_t*>(scratch(1, size_t(nb * 16) * 4));
+        // A 16-row panel is packed and used kRowsChunk super-blocks at a time
+        // (those stay in L1 from their packing through every group's products;
+        // the groups' sums wait in accs between chunks: the same fma chain
+        // per output).
+        const int64_t kc = imin(kRowsChunk, nb);
+        uint8_t* pk = static_cast<uint8_t*>(scratch(3, size_t(kc * kBlockBytes)));
+        int32_t* draw = static_cast<int32_t*>(scratch(1, size_t(kc * 16) * 4));
         int32_t* cbuf = static_cast<int32_t*>(scratch(2, 2 * 1024));
-        // With several groups, the panel is taken kRowsChunk super-blocks at a
-        // time (those stay in L1 while every group runs over them; the groups'
-        // sums wait in accs between chunks: the same fma chain per output).
-        const int64_t kc = groups > 1 ? imin(kRowsChunk, nb) : nb;
         __m512* accs = static_cast<__m512*>(scratch(0, size_t(groups) * 16 * 64));
         configure(16, 64);
         for (int64_t r = t.r0; r < t.r1; r += 16) {
             const int rows = int(imin(16, t.r1 - r));
-            pack(t.w + r * t.w_stride, t.w_stride, rows, nb, pk, draw);
             for (int64_t c0 = 0; c0 < nb; c0 += kc) {
                 const int64_t c1 = imin(nb, c0 + kc);
+                pack(t.w + r * t.w_stride + c0 * kWBytes, t.w_stride, rows, c1 - c0, pk, draw);
                 for (int gi = 0; gi < groups; ++gi) {
                     __m512 acc[16];
                     if (c0 > 0) {
@@ -339,7 +340,7 @@ struct KQuantRows {
                         for (int j = 0; j < 16; ++j) acc[j] = _mm512_setzero_ps();
                     }
                     for (int64_t b = c0; b < c1; ++b) {
-                        const uint8_t* o = pk + b * kBlockBytes;
+                        const uint8_t* o = pk + (b - c0) * kBlockBytes;
                         const uint8_t* xo = xb + (gi * nb + b) * kXBlock;
                         products(o, xo, cbuf);
                         const __m512 dx = _mm512_load_ps(xo + kXDx);
