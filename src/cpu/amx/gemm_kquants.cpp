@@ -153,13 +153,16 @@ struct KQuantRows {
             const __m512i o = _mm512_slli_epi16(sc, kOffShift);
             we = _mm512_sub_epi16(we, o), wo = _mm512_sub_epi16(wo, o);
         }
+        // bytes back in place: the low byte from the even lane, the high byte
+        // from the odd lane shifted up (vpternlog 0xe4: ff ? even : odd)
         if constexpr (Planes == 1) {
-            out[0] = _mm512_or_si512(_mm512_and_si512(we, ff), _mm512_slli_epi16(wo, 8));
+            out[0] = _mm512_ternarylogic_epi32(we, _mm512_slli_epi16(wo, 8), ff, 0xe4);
         } else {
-            const __m512i m7 = _mm512_set1_epi16(127);
-            out[0] = _mm512_or_si512(_mm512_and_si512(_mm512_srai_epi16(we, 7), ff),
-                                     _mm512_slli_epi16(_mm512_srai_epi16(wo, 7), 8));
-            out[1] = _mm512_or_si512(_mm512_and_si512(we, m7), _mm512_slli_epi16(_mm512_and_si512(wo, m7), 8));
+            // hi = w >> 7: bits 7..14 of each product (|w| <= 4096)
+            out[0] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(we, 7), _mm512_slli_epi16(wo, 1), ff, 0xe4);
+            // lo = w & 127
+            out[1] = _mm512_and_si512(_mm512_ternarylogic_epi32(we, _mm512_slli_epi16(wo, 8), ff, 0xe4),
+                                      _mm512_set1_epi8(127));
         }
     }
 
