@@ -1,6 +1,7 @@
 // CpuBackend: the CPU kernels of qlm/ops.h (free functions on a Context's
-// kernel table and threads) behind the ComputeBackend interface, and the
-// registry of backends by name.
+// kernel table and threads) behind the ComputeBackend interface, and
+// make_backend, which constructs a backend by name (cpu; cuda where this
+// build has it).
 #include <cstdlib>
 #include <cstring>
 #include <new>

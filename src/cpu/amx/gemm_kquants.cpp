@@ -114,8 +114,8 @@ inline void decode512<kq::DecQ6_K>(const uint8_t* p, Row512& r) {
 // product), and the 16 x 16 results are transposed on the way to y. The
 // scale fold runs in bytes: vpmaddubsw of the codes with the scales on the
 // even (odd) bytes gives sc * q of the even (odd) elements in int16, whose
-// hi / lo bytes go back in place with shifts and masks (no widening, no
-// narrowing shuffles). The mins: vpdpwssd of the weight row's min pairs
+// hi / lo bytes go back in place with shifts and a vpternlog bit-select (no
+// widening, no narrowing shuffles). The mins: vpdpwssd of the weight row's min pairs
 // with the activation rows' bsum pairs.
 //
 // (Until 2026-12-05 the many-row calls took panels of the other
