@@ -152,14 +152,13 @@ void matmul_experts(Context& ctx, const ExpertRouting& r, const std::vector<Expe
         size_t i = 0;
         for (auto& kv : gathered) kv.second = &gather_bufs[i++];
     }
-    const int64_t n_chunks = std::min<int64_t>(slots, c.pool->size() * 4);
     for (auto& [key, bufp] : gathered) {
         const QuantizedActivations& xq = *key.first;
         const bool per_slot = key.second;
         std::vector<uint8_t>& buf = *bufp;
         if (buf.size() < size_t(slots) * xq.row_stride) buf.resize(size_t(slots) * xq.row_stride);
-        c.pool->run(n_chunks, [&](int64_t t) {
-            for (int64_t i = t * slots / n_chunks; i < (t + 1) * slots / n_chunks; ++i) {
+        c.pool->run_ranges(slots, [&](int64_t i0, int64_t i1) {
+            for (int64_t i = i0; i < i1; ++i) {
                 const int64_t s = order[size_t(i)], src = per_slot ? s : s / r.n_used;
                 std::memcpy(buf.data() + size_t(i) * xq.row_stride, xq.data.data() + size_t(src) * xq.row_stride,
                             xq.row_stride);
@@ -211,13 +210,14 @@ void matmul_experts(Context& ctx, const ExpertRouting& r, const std::vector<Expe
         run_rows(p.kc, w, x, stride, m, out[p.job].data() + s0 * w.n, r0, r1);
     });
     // Scatter: gathered row i is slot order[i].
-    c.pool->run(n_chunks * int64_t(jobs.size()), [&](int64_t t) {
-        const size_t ji = size_t(t / n_chunks);
-        const int64_t ch = t % n_chunks, n = jobs[ji].w.n;
-        const float* src = out[ji].data();
-        float* y = jobs[ji].y;
-        for (int64_t i = ch * slots / n_chunks; i < (ch + 1) * slots / n_chunks; ++i)
-            std::memcpy(y + order[size_t(i)] * n, src + i * n, size_t(n) * sizeof(float));
+    c.pool->run_ranges(slots, [&](int64_t i0, int64_t i1) {
+        for (size_t ji = 0; ji < jobs.size(); ++ji) {
+            const int64_t n = jobs[ji].w.n;
+            const float* src = out[ji].data();
+            float* y = jobs[ji].y;
+            for (int64_t i = i0; i < i1; ++i)
+                std::memcpy(y + order[size_t(i)] * n, src + i * n, size_t(n) * sizeof(float));
+        }
     });
 }
 

@@ -34,7 +34,6 @@ void rope(Context& ctx, float* x, int64_t rows, int n_heads, int head_dim, const
         mscale *= 1.0f + 0.1f * std::log(1.0f / p.freq_scale);
     }
     const int64_t width = int64_t(n_heads) * head_dim;
-    std::vector<float> c0(static_cast<size_t>(half)), s0(static_cast<size_t>(half));
     auto one = [&](int64_t r, std::vector<float>& c, std::vector<float>& s) {
         float theta = float(positions[r]);
         for (int i = 0; i < half; ++i) {
@@ -61,14 +60,13 @@ void rope(Context& ctx, float* x, int64_t rows, int n_heads, int head_dim, const
             }
         }
     };
-    if (rows < 4) {
-        for (int64_t r = 0; r < rows; ++r) one(r, c0, s0);
-        return;
-    }
-    ctx.impl().pool->run_ranges(rows, [&](int64_t r0, int64_t r1) {
+    // rows r0 .. r1 with one cos / sin buffer
+    auto run = [&](int64_t r0, int64_t r1) {
         std::vector<float> c(static_cast<size_t>(half)), s(static_cast<size_t>(half));
         for (int64_t r = r0; r < r1; ++r) one(r, c, s);
-    });
+    };
+    if (rows < 4) return run(0, rows);
+    ctx.impl().pool->run_ranges(rows, run);
 }
 
 }  // namespace qlm
