@@ -167,13 +167,14 @@ inline void row_group(const uint8_t* w, int nv, const uint8_t* x, size_t xs, int
 // H: the vector width (vec.h) of the integer pass of the 32-element formats.
 //
 // Streams: the row pass reads row j of kStreams consecutive groups of 8
-// rows in turn, so each core has that many sequential streams in flight;
-// one stream with the decode work between its loads read at about 60 % of
-// the bandwidth. Software prefetch, kPrefetchRows rows ahead (for the last
-// group of a pass: the next pass), into L1. The block scales' gather waits
-// on memory without it. Measurements: bench/results/m1-streams-intel-xeon-2t.md.
-inline constexpr int kStreams = 2;
-inline constexpr int kPrefetchRows = 8;
+// rows side by side, 8 blocks of each in turn, so each core keeps that many
+// sequential streams going at once (a whole row of one group, then of the
+// next, was one stream at a time: the core then waited on its line fill
+// buffers, held by prefetches for rows far ahead). Software prefetch
+// kPrefetchBytes ahead in each stream, into L1. Measurements:
+// bench/results/m1-streams-intel-xeon-2t.md.
+inline constexpr int kStreams = 4;  // m = 1; 2 for the tiles
+inline constexpr size_t kPrefetchBytes = 2048;
 
 // The block scales of 8 blocks (lane c: the block whose scale dword is at
 // w + min(c, n - 1) * step): K::scales of that dword, or K::scales2 of the
@@ -193,7 +194,7 @@ void tile_m(const MatmulTile& t) {
     constexpr bool kT = K::kKind == Kind::MinK, kM = K::kKind != Kind::Plain;
     const int64_t nb = t.k / K::kQK;
     const int m = M ? M : t.m;
-    constexpr int nst = kStreams;
+    constexpr int nst = M == 1 ? kStreams : 2;
     const Facts f = activation_facts<K>(t, nb);
     const int64_t ngx = (nb + 7) / 8;  // groups of 8 blocks per activation row
     const __m512i* xp = nullptr;
@@ -206,7 +207,6 @@ void tile_m(const MatmulTile& t) {
     // per stream: S (and T) [i][g][j], dw (and mw) [g][j]: one vector each
     const int64_t per = ngmax * 8 * (m * (kT ? 2 : 1) + 2);
     __m256i* buf = static_cast<__m256i*>(scratch(3, size_t(per * nst) * 32));
-    const size_t pf = size_t(kPrefetchRows) * t.w_stride;
     for (int64_t r = t.r0; r < t.r1; r += 8 * nst) {
         const int nq = int(imin(nst, (t.r1 - r + 7) / 8));
         __m256 acc[kStreams][M ? M : kMaxTileM];
@@ -214,31 +214,42 @@ void tile_m(const MatmulTile& t) {
             for (int i = 0; i < m; ++i) acc[q][i] = _mm256_setzero_ps();
         for (int64_t b0 = 0; b0 < nb; b0 += cb) {
             const int64_t nc = imin(cb, nb - b0), ng = (nc + 7) / 8;
-            for (int j = 0; j < 8; ++j)
+            for (int j = 0; j < 8; ++j) {
+                int nlive = 0;
                 for (int q = 0; q < nq; ++q) {
+                    if (j < int(imin(8, t.r1 - r - 8 * q))) {
+                        ++nlive;
+                        continue;
+                    }
+                    // spare lanes: zeros, never stored
                     __m256i* SB = buf + q * per;
                     __m256i* TB = SB + ng * 8 * m;
                     __m256i* DW = kT ? TB + ng * 8 * m : TB;
                     __m256i* MW = DW + ng * 8;
-                    const int64_t rq = r + 8 * q;
-                    const int rows = int(imin(8, t.r1 - rq));
-                    if (j >= rows) {  // spare lanes: zeros, never stored
-                        for (int64_t g = 0; g < ng; ++g) {
-                            for (int i = 0; i < m; ++i) {
-                                SB[(i * ng + g) * 8 + j] = _mm256_setzero_si256();
-                                if constexpr (kT) TB[(i * ng + g) * 8 + j] = _mm256_setzero_si256();
-                            }
-                            DW[g * 8 + j] = MW[g * 8 + j] = _mm256_setzero_si256();
-                        }
-                        continue;
-                    }
-                    const uint8_t* w = t.w + (rq + j) * t.w_stride + b0 * W;
                     for (int64_t g = 0; g < ng; ++g) {
-                        const int nv = int(imin(8, nc - 8 * g));
-                        const uint8_t* wg = w + 8 * g * W;
-                        // the same blocks kPrefetchRows rows ahead (a hint: past the end is harmless)
+                        for (int i = 0; i < m; ++i) {
+                            SB[(i * ng + g) * 8 + j] = _mm256_setzero_si256();
+                            if constexpr (kT) TB[(i * ng + g) * 8 + j] = _mm256_setzero_si256();
+                        }
+                        DW[g * 8 + j] = MW[g * 8 + j] = _mm256_setzero_si256();
+                    }
+                }
+                // the live streams (a prefix: only the last group can be short)
+                for (int64_t g = 0; g < ng; ++g) {
+                    const int nv = int(imin(8, nc - 8 * g));
+                    for (int q = 0; q < nlive; ++q) {
+                        __m256i* SB = buf + q * per;
+                        __m256i* TB = SB + ng * 8 * m;
+                        __m256i* DW = kT ? TB + ng * 8 * m : TB;
+                        __m256i* MW = DW + ng * 8;
+                        const uint8_t* wg = t.w + (r + 8 * q + j) * t.w_stride + (b0 + 8 * g) * W;
+                        // kPrefetchBytes further on in the stream: past the row's
+                        // end the group's next row, past the group's last row the
+                        // same group of the next pass (a hint: past the matrix harmless)
+                        const uint8_t* ahead = wg + kPrefetchBytes;
+                        if (ahead >= t.w + (r + 8 * q + 8) * t.w_stride) ahead += (nst - 1) * 8 * t.w_stride;
                         for (size_t o = 0; o < size_t(nv) * W; o += 64)
-                            _mm_prefetch(reinterpret_cast<const char*>(wg + pf + o), _MM_HINT_T0);
+                            _mm_prefetch(reinterpret_cast<const char*>(ahead + o), _MM_HINT_T0);
                         __m256 dw, mw;  // lanes past the row's end read its last block
                         block_scales<K>(wg + K::kDOff, W, nv, dw, mw);
                         DW[g * 8 + j] = _mm256_castps_si256(dw);
@@ -251,6 +262,7 @@ void tile_m(const MatmulTile& t) {
                                             SB + g * 8 + j, TB + g * 8 + j, ng * 8);
                     }
                 }
+            }
             // float pass
             for (int q = 0; q < nq; ++q) {
                 __m256i* SB = buf + q * per;
