@@ -1,12 +1,14 @@
 // The batch-invariant driver of the AVX-512 m = 1..16 kernels.
 //
-// Eight weight rows at a time. Row pass: each row is read from start to end
-// in turn (one sequential stream; the 8 rows side by side ran at a third of
-// the bandwidth on AVX2), each block decoded once and multiplied with every
+// Eight weight rows at a time, several groups of 8 side by side (Streams
+// below). Row pass: each block decoded once and multiplied with every
 // activation row by vpdpbusd; the exact int32 sums of 8 consecutive blocks
-// reduce to one vector (lane c: block b0 + c) that goes to a buffer in L1/L2.
-// Float pass: an 8 x 8 transpose turns them into lane j = row j, and each
-// output takes its blocks in order (cpu/kernels.h, "Batch invariance"):
+// reduce to one vector (lane c: block b0 + c) that goes to a buffer in L1/L2;
+// the blocks' scale dwords are stored as they are, row j's at lane j (so no
+// gather and no transpose: the float pass converts the scales of 8 rows at
+// once). Float pass: an 8 x 8 transpose turns the sums into lane j = row j,
+// and each output takes its blocks in order (cpu/kernels.h, "Batch
+// invariance"):
 //   acc = fma(float(S), dw * dx, acc)
 //   MinLegacy (Q4_1/Q5_1): acc = fma(mw, sx, acc)
 //   MinK (Q2_K/Q4_K/Q5_K): acc = fnmadd(float(T), dmin * dx, acc)
@@ -192,6 +194,9 @@ void tile_m(const MatmulTile& t) {
     constexpr bool kWide = H == 2 && sizeof(typename K::Dec) == 32;
     constexpr size_t W = K::kWBytes, X = K::kXBytes;
     constexpr bool kT = K::kKind == Kind::MinK, kM = K::kKind != Kind::Plain;
+    // the scales as raw dwords, transposed by where they are stored (not
+    // IQ1_M, whose d takes two dwords)
+    constexpr bool kRaw = !requires { K::kDOff2; };
     const int64_t nb = t.k / K::kQK;
     const int m = M ? M : t.m;
     constexpr int nst = M == 1 ? kStreams : 2;
@@ -231,7 +236,10 @@ void tile_m(const MatmulTile& t) {
                             SB[(i * ng + g) * 8 + j] = _mm256_setzero_si256();
                             if constexpr (kT) TB[(i * ng + g) * 8 + j] = _mm256_setzero_si256();
                         }
-                        DW[g * 8 + j] = MW[g * 8 + j] = _mm256_setzero_si256();
+                        if constexpr (kRaw)
+                            for (int c = 0; c < 8; ++c) reinterpret_cast<int32_t*>(DW + g * 8 + c)[j] = 0;
+                        else
+                            DW[g * 8 + j] = MW[g * 8 + j] = _mm256_setzero_si256();
                     }
                 }
                 // the live streams (a prefix: only the last group can be short)
@@ -250,10 +258,17 @@ void tile_m(const MatmulTile& t) {
                         if (ahead >= t.w + (r + 8 * q + 8) * t.w_stride) ahead += (nst - 1) * 8 * t.w_stride;
                         for (size_t o = 0; o < size_t(nv) * W; o += 64)
                             _mm_prefetch(reinterpret_cast<const char*>(ahead + o), _MM_HINT_T0);
-                        __m256 dw, mw;  // lanes past the row's end read its last block
-                        block_scales<K>(wg + K::kDOff, W, nv, dw, mw);
-                        DW[g * 8 + j] = _mm256_castps_si256(dw);
-                        MW[g * 8 + j] = _mm256_castps_si256(mw);
+                        if constexpr (kRaw) {
+                            // the blocks' scale dwords as they are, row j's lane of
+                            // [g][c]: the float pass converts 8 rows at once
+                            int32_t* raw = reinterpret_cast<int32_t*>(DW + g * 8) + j;
+                            for (int c = 0; c < nv; ++c) std::memcpy(raw + 8 * c, wg + K::kDOff + c * W, 4);
+                        } else {
+                            __m256 dw, mw;  // lanes past the row's end read its last block
+                            block_scales<K>(wg + K::kDOff, W, nv, dw, mw);
+                            DW[g * 8 + j] = _mm256_castps_si256(dw);
+                            MW[g * 8 + j] = _mm256_castps_si256(mw);
+                        }
                         if constexpr (kWide)
                             row_group_wide<K, M>(wg, nv, xp + (b0 / 8 + g) * 4, ngx * 4, m, f.off + b0 + 8 * g, nb,
                                                  SB + g * 8 + j, ng * 8);
@@ -272,8 +287,16 @@ void tile_m(const MatmulTile& t) {
                 for (int64_t g = 0; g < ng; ++g) {
                     const int nv = int(imin(8, nc - 8 * g));
                     __m256i dwt[8], mwt[8];
-                    transpose8(DW + g * 8, dwt);
-                    if constexpr (kM) transpose8(MW + g * 8, mwt);
+                    if constexpr (kRaw) {
+                        for (int c = 0; c < nv; ++c) {
+                            __m256 dw, mw;
+                            K::scales(DW[g * 8 + c], dw, mw);
+                            dwt[c] = _mm256_castps_si256(dw), mwt[c] = _mm256_castps_si256(mw);
+                        }
+                    } else {
+                        transpose8(DW + g * 8, dwt);
+                        if constexpr (kM) transpose8(MW + g * 8, mwt);
+                    }
                     for (int i = 0; i < m; ++i) {
                         __m256i st[8], tt[8];
                         transpose8(SB + (i * ng + g) * 8, st);
