@@ -13,6 +13,36 @@
 namespace qlm::cpu::QLM_AVX512_NS {
 namespace {
 
+// Two blocks' nibble codes in one vector, [a lo | a hi | b lo | b hi] (16
+// bytes each): each 16-byte qs broadcast by a load, the high lanes shifted,
+// one mask for all (2 blocks: 3 vector operations, 256-bit: 3 each), then
+// the format's table where it has one.
+template <class D>
+struct NibblePair {
+    static constexpr int kAt = -1;  // no pair decoder: 256-bit codes, joined
+    static constexpr const void* kTable = nullptr;
+};
+template <>
+struct NibblePair<DecQ4_0> {
+    static constexpr int kAt = offsetof(fmt::block_q4_0, qs);
+    static constexpr const void* kTable = nullptr;
+};
+template <>
+struct NibblePair<DecQ4_1> {
+    static constexpr int kAt = offsetof(fmt::block_q4_1, qs);
+    static constexpr const void* kTable = nullptr;
+};
+template <>
+struct NibblePair<DecIq4Nl> {
+    static constexpr int kAt = offsetof(fmt::block_iq4_nl, qs);
+    static constexpr const void* kTable = lg::kIq4nlU.v;
+};
+template <>
+struct NibblePair<DecMxfp4> {
+    static constexpr int kAt = offsetof(fmt::block_mxfp4, qs);
+    static constexpr const void* kTable = lg::kMxfp4U.v;
+};
+
 template <class D>
 struct Legacy : D {
     static constexpr int kQK = 32;
@@ -20,6 +50,17 @@ struct Legacy : D {
     static constexpr Kind kKind = D::kMin ? Kind::MinLegacy : Kind::Plain;
     using Dec = __m256i;
     static void decode(const uint8_t* p, Dec& d) { d = D::codes(p); }
+    static constexpr bool kPair = NibblePair<D>::kAt >= 0;
+    // blocks a and b: [codes(a) | codes(b)] (kPair)
+    static __m512i decode_pair(const uint8_t* a, const uint8_t* b) {
+        constexpr int at = NibblePair<D>::kAt;
+        __m512i z = _mm512_broadcast_i32x4(load128(a + at));
+        z = _mm512_mask_broadcast_i32x4(z, 0xff00, load128(b + at));
+        z = _mm512_and_si512(_mm512_mask_srli_epi16(z, 0xff00ff00u, z, 4), _mm512_set1_epi8(0x0f));
+        if constexpr (NibblePair<D>::kTable != nullptr)
+            z = _mm512_shuffle_epi8(_mm512_broadcast_i32x4(load128(static_cast<const uint8_t*>(NibblePair<D>::kTable))), z);
+        return z;
+    }
     static void partial(const Dec& d, const uint8_t* x, __m256i& s, __m256i&) {
         s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), d, load256(x + D::kXQs));
     }

@@ -102,6 +102,11 @@ inline void row_group_wide(const uint8_t* w, int nv, const __m512i* xp, int64_t 
     const __m256i z = _mm256_setzero_si256();
     __m512i d[4];
     for (int k = 0; k < 4; ++k) {
+        if constexpr (requires { K::kPair; })
+            if (K::kPair && nv == 8) {
+                d[k] = K::decode_pair(w + k * W, w + (k + 4) * W);
+                continue;
+            }
         typename K::Dec lo = z, hi = z;
         if (k < nv) K::decode(w + k * W, lo);
         if (k + 4 < nv) K::decode(w + (k + 4) * W, hi);
@@ -262,7 +267,12 @@ void tile_m(const MatmulTile& t) {
                             // the blocks' scale dwords as they are, row j's lane of
                             // [g][c]: the float pass converts 8 rows at once
                             int32_t* raw = reinterpret_cast<int32_t*>(DW + g * 8) + j;
-                            for (int c = 0; c < nv; ++c) std::memcpy(raw + 8 * c, wg + K::kDOff + c * W, 4);
+                            if (nv == 8) {
+#pragma GCC unroll 8
+                                for (int c = 0; c < 8; ++c) std::memcpy(raw + 8 * c, wg + K::kDOff + c * W, 4);
+                            } else {
+                                for (int c = 0; c < nv; ++c) std::memcpy(raw + 8 * c, wg + K::kDOff + c * W, 4);
+                            }
                         } else {
                             __m256 dw, mw;  // lanes past the row's end read its last block
                             block_scales<K>(wg + K::kDOff, W, nv, dw, mw);
