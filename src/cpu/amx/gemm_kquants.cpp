@@ -191,15 +191,12 @@ struct KQuantRows {
                     fold(dec.q[c], dec.sc[c], v);
                     for (int p = 0; p < Planes; ++p) _mm512_store_si512(o + p * 4096 + 64 * c, v[p]);
                 }
-                if constexpr (kMinDw > 0) {
-                    alignas(32) int16_t coef[16];
-                    _mm256_store_si256(reinterpret_cast<__m256i*>(coef), dec.coef);
-                    for (int p = 0; p < kMinDw; ++p) {
-                        const int16_t lo = kMinDw == 8 ? coef[2 * p] : coef[4 * p];
-                        const int16_t hi = kMinDw == 8 ? coef[2 * p + 1] : coef[4 * p + 2];
-                        mins[p] = int32_t(uint32_t(uint16_t(lo)) | uint32_t(uint16_t(hi)) << 16);
-                    }
-                }
+                // the min pairs: Q2_K's coef as it is (8 dwords); Q4_K / Q5_K
+                // coef_2k = coef_2k+1, so the low word of each dword, packed
+                if constexpr (kMinDw == 8)
+                    _mm256_storeu_si256(reinterpret_cast<__m256i*>(mins), dec.coef);
+                else if constexpr (kMinDw == 4)
+                    _mm_storeu_si128(reinterpret_cast<__m128i*>(mins), _mm256_cvtepi32_epi16(dec.coef));
             }
         }
         for (int64_t b = 0; b < nb; ++b) {
