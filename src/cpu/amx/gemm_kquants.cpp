@@ -1,9 +1,10 @@
 // AMX GEMM for the super-block formats against Q8_K activations: Q2_K, Q3_K,
 // Q4_K, Q5_K, Q6_K, IQ4_XS. The integer scale of each 16- or 32-element
 // sub-block is folded into the codes while packing: w_e = sc_j(e) * q_e
-// (int16, |w| <= 4096) is split into int8 planes w = 128 * hi + lo (lo in
-// 0..127), so a whole super-block is four K = 64 tdpbssd per plane and
-//   S = sum_j sc_j <q, x>_j = sum_e w_e x_e = 128 <hi, x> + <lo, x>
+// (int16, |w| <= 4096) is split into its bytes w = 256 * hi + lo (hi signed,
+// lo unsigned 0..255), so a whole super-block is four K = 64 products per
+// plane (tdpbssd for hi, tdpbusd for lo: A unsigned, B signed) and
+//   S = sum_j sc_j <q, x>_j = sum_e w_e x_e = 256 <hi, x> + <lo, x>
 // is exact in int32 (the same integer as the VNNI kernels' S; Q2_K's w fits
 // int8: one plane). The formats with mins also need T = sum_k m_k bsum_k
 // (m_k: the min of 16-element group k), an AVX-512 vpdpwssd dot of the
@@ -143,8 +144,8 @@ struct KQuantRows {
     static constexpr int64_t kRowsChunk = 2;
     static constexpr int64_t kRowsBytes = 1 << 20, kKBlocks = 16;
 
-    // 64 elements' w = sc * (q - Off) as planes (int8, in element order):
-    // Planes 1: w; 2: hi = w >> 7, lo = w & 127.
+    // 64 elements' w = sc * (q - Off) as planes (bytes, in element order):
+    // Planes 1: w (int8); 2: hi = w >> 8 (int8), lo = w & 255 (uint8).
     static void fold(__m512i q, __m512i sc, __m512i* out) {
         const __m512i ff = _mm512_set1_epi16(0x00ff);
         __m512i we = _mm512_maddubs_epi16(q, _mm512_and_si512(sc, ff));  // even elements
@@ -158,11 +159,11 @@ struct KQuantRows {
         if constexpr (Planes == 1) {
             out[0] = _mm512_ternarylogic_epi32(we, _mm512_slli_epi16(wo, 8), ff, 0xe4);
         } else {
-            // hi = w >> 7: bits 7..14 of each product (|w| <= 4096)
-            out[0] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(we, 7), _mm512_slli_epi16(wo, 1), ff, 0xe4);
-            // lo = w & 127
-            out[1] = _mm512_and_si512(_mm512_ternarylogic_epi32(we, _mm512_slli_epi16(wo, 8), ff, 0xe4),
-                                      _mm512_set1_epi8(127));
+            // hi: the high byte of each product (|w| <= 4096), the odd
+            // lane's already in place
+            out[0] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(we, 8), wo, ff, 0xe4);
+            // lo: the low byte
+            out[1] = _mm512_ternarylogic_epi32(we, _mm512_slli_epi16(wo, 8), ff, 0xe4);
         }
     }
 
@@ -281,7 +282,7 @@ struct KQuantRows {
             _tile_dpbssd(0, 6, 4);
             if constexpr (Planes > 1) {
                 _tile_loadd(7, o + 4096 + 64 * s, 256);
-                _tile_dpbssd(1, 7, 4);
+                _tile_dpbusd(1, 7, 4);  // lo: unsigned
             }
         }
         _tile_stored(0, cbuf, 64);
@@ -352,7 +353,7 @@ struct KQuantRows {
                         for (int j = 0; j < 16; ++j) {
                             __m512i sv = _mm512_load_si512(cbuf + 16 * j);
                             if constexpr (Planes == 2)
-                                sv = _mm512_add_epi32(_mm512_slli_epi32(sv, 7), _mm512_load_si512(cbuf + 256 + 16 * j));
+                                sv = _mm512_add_epi32(_mm512_slli_epi32(sv, 8), _mm512_load_si512(cbuf + 256 + 16 * j));
                             acc[j] = _mm512_fmadd_ps(cvt(sv), _mm512_mul_ps(_mm512_set1_ps(d[j]), dx), acc[j]);
                             if constexpr (kMinDw > 0) {
                                 __m512i tt = _mm512_setzero_si512();
