@@ -20,27 +20,32 @@ namespace {
 template <class D>
 struct NibblePair {
     static constexpr int kAt = -1;  // no pair decoder: 256-bit codes, joined
-    static constexpr const void* kTable = nullptr;
+    static constexpr bool kTabled = false;
+    static const void* table() { return nullptr; }
 };
 template <>
 struct NibblePair<DecQ4_0> {
     static constexpr int kAt = offsetof(fmt::block_q4_0, qs);
-    static constexpr const void* kTable = nullptr;
+    static constexpr bool kTabled = false;
+    static const void* table() { return nullptr; }
 };
 template <>
 struct NibblePair<DecQ4_1> {
     static constexpr int kAt = offsetof(fmt::block_q4_1, qs);
-    static constexpr const void* kTable = nullptr;
+    static constexpr bool kTabled = false;
+    static const void* table() { return nullptr; }
 };
 template <>
 struct NibblePair<DecIq4Nl> {
     static constexpr int kAt = offsetof(fmt::block_iq4_nl, qs);
-    static constexpr const void* kTable = lg::kIq4nlU.v;
+    static constexpr bool kTabled = true;
+    static const void* table() { return lg::kIq4nlU.v; }
 };
 template <>
 struct NibblePair<DecMxfp4> {
     static constexpr int kAt = offsetof(fmt::block_mxfp4, qs);
-    static constexpr const void* kTable = lg::kMxfp4U.v;
+    static constexpr bool kTabled = true;
+    static const void* table() { return lg::kMxfp4U.v; }
 };
 
 template <class D>
@@ -57,8 +62,8 @@ struct Legacy : D {
         __m512i z = _mm512_broadcast_i32x4(load128(a + at));
         z = _mm512_mask_broadcast_i32x4(z, 0xff00, load128(b + at));
         z = _mm512_and_si512(_mm512_mask_srli_epi16(z, 0xff00ff00u, z, 4), _mm512_set1_epi8(0x0f));
-        if constexpr (NibblePair<D>::kTable != nullptr)
-            z = _mm512_shuffle_epi8(_mm512_broadcast_i32x4(load128(static_cast<const uint8_t*>(NibblePair<D>::kTable))), z);
+        if constexpr (NibblePair<D>::kTabled)
+            z = _mm512_shuffle_epi8(_mm512_broadcast_i32x4(load128(static_cast<const uint8_t*>(NibblePair<D>::table()))), z);
         return z;
     }
     static void partial(const Dec& d, const uint8_t* x, __m256i& s, __m256i&) {
