@@ -69,7 +69,15 @@ void attention(Context& ctx, const std::vector<AttnSeq>& seqs, const AttentionSh
     const int dk = s.head_dim_k, dv = s.head_dim_v, group = s.n_head / s.n_kv_head;
     const int64_t qstride = int64_t(s.n_head) * dk, ostride = int64_t(s.n_head) * dv;
     constexpr int64_t kChunk = cpu::kAttnQ;
-    // Tasks: (sequence, head, chunk of up to kAttnQ queries), numbered in that order.
+    // Tasks: (sequence, head, chunk of up to kAttnQ queries), numbered in that
+    // order; a sequence of one token (decode): (sequence, kv head, up to
+    // kAttnQ of its query heads), so the heads that share a kv head read and
+    // convert its rows once (a query's results do not depend on which queries
+    // share a kernel call), where that leaves at least two tasks per thread
+    // (one kv head's long cache on one thread would serialise a small
+    // model's decode).
+    const int64_t head_parts = (group + kChunk - 1) / kChunk;
+    const bool group_heads = int64_t(seqs.size()) * s.n_kv_head * head_parts >= 2 * int64_t(c.pool->size());
     std::vector<int64_t> first_task(seqs.size() + 1, 0);
     std::vector<int64_t> n_pos(seqs.size());
     for (size_t si = 0; si < seqs.size(); ++si) {
@@ -84,7 +92,8 @@ void attention(Context& ctx, const std::vector<AttnSeq>& seqs, const AttentionSh
         }
         n_pos[si] = int64_t(max_pos) + 1;
         const int64_t chunks = (sq.n_tokens + kChunk - 1) / kChunk;
-        first_task[si + 1] = first_task[si] + int64_t(s.n_head) * chunks;
+        const bool by_heads = group_heads && sq.n_tokens == 1;
+        first_task[si + 1] = first_task[si] + (by_heads ? int64_t(s.n_kv_head) * head_parts : int64_t(s.n_head) * chunks);
     }
 
     const cpu::AttnScoresFn scores_fn = cpu::kernel_or_scalar(*c.table, &cpu::KernelTable::attn_scores);
@@ -103,11 +112,23 @@ void attention(Context& ctx, const std::vector<AttnSeq>& seqs, const AttentionSh
         const size_t si = size_t(std::upper_bound(first_task.begin(), first_task.end(), t) - first_task.begin() - 1);
         const AttnSeq& sq = seqs[si];
         const int64_t chunks = (sq.n_tokens + kChunk - 1) / kChunk, local = t - first_task[si];
-        const int h = int(local / chunks), kvh = h / group;
-        const int64_t i0 = (local % chunks) * kChunk, nq = std::min(sq.n_tokens, i0 + kChunk) - i0;
+        // query i: token i0 + i of head h (by tokens), or token 0 of head h + i (by heads)
+        const bool by_heads = group_heads && sq.n_tokens == 1;
+        int h, kvh;
+        int64_t i0, nq, q_step, o_step;
+        if (by_heads) {
+            kvh = int(local / head_parts);
+            const int64_t part = local % head_parts;
+            h = int(kvh * group + part * kChunk), i0 = 0, nq = std::min<int64_t>(kChunk, group - part * kChunk);
+            q_step = dk, o_step = dv;
+        } else {
+            h = int(local / chunks), kvh = h / group;
+            i0 = (local % chunks) * kChunk, nq = std::min(sq.n_tokens, i0 + kChunk) - i0;
+            q_step = qstride, o_step = ostride;
+        }
         int64_t lo[kChunk], hi[kChunk], ulo = n_pos[si], uhi = 0;
         for (int64_t i = 0; i < nq; ++i) {
-            const int64_t p = sq.positions[i0 + i];
+            const int64_t p = sq.positions[by_heads ? 0 : i0 + i];
             lo[i] = s.window > 0 ? std::max<int64_t>(0, p - s.window + 1) : 0;
             hi[i] = p + 1;
             ulo = std::min(ulo, lo[i]), uhi = std::max(uhi, hi[i]);
@@ -118,13 +139,13 @@ void attention(Context& ctx, const std::vector<AttnSeq>& seqs, const AttentionSh
         if (scores.size() < size_t(nq * cnt)) scores.resize(size_t(nq * cnt));
         if (q16.size() < size_t(nq * dk)) q16.resize(size_t(nq * dk));
         const float* qi = sq.q + i0 * qstride + int64_t(h) * dk;
-        int64_t qs = qstride;
+        int64_t qs = q_step;
         // With an F16 cache the products are taken in F16 inputs, as
         // llama.cpp does (q rounded to F16 for q·k, probabilities rounded
         // to F16 for p·v): the same numbers as the reference engine.
         if (sq.k.type == GgmlType::F16) {
             for (int64_t i = 0; i < nq; ++i) {
-                std::copy(qi + i * qstride, qi + i * qstride + dk, q16.data() + i * dk);
+                std::copy(qi + i * q_step, qi + i * q_step + dk, q16.data() + i * dk);
                 round_f16(q16.data() + i * dk, dk);
             }
             qi = q16.data(), qs = dk;
@@ -139,17 +160,17 @@ void attention(Context& ctx, const std::vector<AttnSeq>& seqs, const AttentionSh
             // A sink joins the denominator: exp(sink - max) beside the exp(score - max).
             float mx = 0;
             double sum = exp_sum(sc, n, s.sinks ? &mx : nullptr);
-            if (s.sinks) sum += std::exp(double(s.sinks[h]) - double(mx));
+            if (s.sinks) sum += std::exp(double(s.sinks[by_heads ? h + i : h]) - double(mx));
             const float inv = float(1.0 / sum);
             for (int64_t j = 0; j < n; ++j) sc[j] *= inv;
             if (sq.v.type == GgmlType::F16) round_f16(sc, n);
             std::fill(row, sc, 0.0f);
             std::fill(sc + n, row + cnt, 0.0f);
-            float* oi = sq.out + (i0 + i) * ostride + int64_t(h) * dv;
+            float* oi = sq.out + i0 * ostride + int64_t(h) * dv + i * o_step;
             std::fill(oi, oi + dv, 0.0f);
         }
         for_each_run(sq.v, kvh, ulo, uhi, [&](cpu::KvRows rows, int64_t j, int64_t n) {
-            wsum_fn(scores.data() + j, int(nq), cnt, rows, n, dv, sq.out + i0 * ostride + int64_t(h) * dv, ostride);
+            wsum_fn(scores.data() + j, int(nq), cnt, rows, n, dv, sq.out + i0 * ostride + int64_t(h) * dv, o_step);
         });
     });
 }

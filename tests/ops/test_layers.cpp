@@ -187,8 +187,10 @@ struct AttnCase {
 
 TEST_P(Layers, AttentionMatchesDouble) {
     for (AttnCase c : {AttnCase{4, 1, 256, 256, 0, GgmlType::F16}, AttnCase{8, 2, 64, 32, 0, GgmlType::F32},
-                       AttnCase{4, 4, 32, 32, 5, GgmlType::F16}, AttnCase{6, 3, 16, 48, 1, GgmlType::F32}})
-    // 11 queries make tasks of 4, 4 and 3; 6 of 4 and 2; 1 a decode step
+                       AttnCase{4, 4, 32, 32, 5, GgmlType::F16}, AttnCase{6, 3, 16, 48, 1, GgmlType::F32},
+                       AttnCase{16, 2, 32, 32, 0, GgmlType::F16}, AttnCase{7, 1, 32, 16, 3, GgmlType::F16}})
+    // 11 queries make tasks of 4, 4 and 3; 6 of 4 and 2; 1 a decode step (its
+    // query heads in tasks of up to 4 per kv head: groups of 8 and 7 split)
     for (const int64_t n_tok : {11, 6, 1})
     for (const bool with_sinks : {false, true}) {
         const int64_t n_pos = 23;  // queries at the last n_tok positions
