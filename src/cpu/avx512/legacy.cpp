@@ -17,36 +17,23 @@ namespace {
 // bytes each): each 16-byte qs broadcast by a load, the high lanes shifted,
 // one mask for all (2 blocks: 3 vector operations, 256-bit: 3 each), then
 // the format's table where it has one.
+enum class Table { None, Iq4Nl, Mxfp4 };
+template <int At, Table T>
+struct NibblesAt {
+    static constexpr int kAt = At;
+    static constexpr bool kTabled = T != Table::None;
+    static const void* table() { return T == Table::Iq4Nl ? lg::kIq4nlU.v : lg::kMxfp4U.v; }
+};
 template <class D>
-struct NibblePair {
-    static constexpr int kAt = -1;  // no pair decoder: 256-bit codes, joined
-    static constexpr bool kTabled = false;
-    static const void* table() { return nullptr; }
-};
+struct NibblePair : NibblesAt<-1, Table::None> {};  // no pair decoder: 256-bit codes, joined
 template <>
-struct NibblePair<DecQ4_0> {
-    static constexpr int kAt = offsetof(fmt::block_q4_0, qs);
-    static constexpr bool kTabled = false;
-    static const void* table() { return nullptr; }
-};
+struct NibblePair<DecQ4_0> : NibblesAt<offsetof(fmt::block_q4_0, qs), Table::None> {};
 template <>
-struct NibblePair<DecQ4_1> {
-    static constexpr int kAt = offsetof(fmt::block_q4_1, qs);
-    static constexpr bool kTabled = false;
-    static const void* table() { return nullptr; }
-};
+struct NibblePair<DecQ4_1> : NibblesAt<offsetof(fmt::block_q4_1, qs), Table::None> {};
 template <>
-struct NibblePair<DecIq4Nl> {
-    static constexpr int kAt = offsetof(fmt::block_iq4_nl, qs);
-    static constexpr bool kTabled = true;
-    static const void* table() { return lg::kIq4nlU.v; }
-};
+struct NibblePair<DecIq4Nl> : NibblesAt<offsetof(fmt::block_iq4_nl, qs), Table::Iq4Nl> {};
 template <>
-struct NibblePair<DecMxfp4> {
-    static constexpr int kAt = offsetof(fmt::block_mxfp4, qs);
-    static constexpr bool kTabled = true;
-    static const void* table() { return lg::kMxfp4U.v; }
-};
+struct NibblePair<DecMxfp4> : NibblesAt<offsetof(fmt::block_mxfp4, qs), Table::Mxfp4> {};
 
 template <class D>
 struct Legacy : D {
