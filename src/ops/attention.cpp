@@ -78,6 +78,7 @@ void attention(Context& ctx, const std::vector<AttnSeq>& seqs, const AttentionSh
     // model's decode).
     const int64_t head_parts = (group + kChunk - 1) / kChunk;
     const bool group_heads = int64_t(seqs.size()) * s.n_kv_head * head_parts >= 2 * int64_t(c.pool->size());
+    auto by_heads_of = [&](const AttnSeq& sq) { return group_heads && sq.n_tokens == 1; };
     std::vector<int64_t> first_task(seqs.size() + 1, 0);
     std::vector<int64_t> n_pos(seqs.size());
     for (size_t si = 0; si < seqs.size(); ++si) {
@@ -92,8 +93,8 @@ void attention(Context& ctx, const std::vector<AttnSeq>& seqs, const AttentionSh
         }
         n_pos[si] = int64_t(max_pos) + 1;
         const int64_t chunks = (sq.n_tokens + kChunk - 1) / kChunk;
-        const bool by_heads = group_heads && sq.n_tokens == 1;
-        first_task[si + 1] = first_task[si] + (by_heads ? int64_t(s.n_kv_head) * head_parts : int64_t(s.n_head) * chunks);
+        const int64_t tasks = by_heads_of(sq) ? int64_t(s.n_kv_head) * head_parts : int64_t(s.n_head) * chunks;
+        first_task[si + 1] = first_task[si] + tasks;
     }
 
     const cpu::AttnScoresFn scores_fn = cpu::kernel_or_scalar(*c.table, &cpu::KernelTable::attn_scores);
@@ -113,7 +114,7 @@ void attention(Context& ctx, const std::vector<AttnSeq>& seqs, const AttentionSh
         const AttnSeq& sq = seqs[si];
         const int64_t chunks = (sq.n_tokens + kChunk - 1) / kChunk, local = t - first_task[si];
         // query i: token i0 + i of head h (by tokens), or token 0 of head h + i (by heads)
-        const bool by_heads = group_heads && sq.n_tokens == 1;
+        const bool by_heads = by_heads_of(sq);
         int h, kvh;
         int64_t i0, nq, q_step, o_step;
         if (by_heads) {
